@@ -1,0 +1,503 @@
+//! Packed, register-blocked SGEMM: `C (=|+=) A · B`.
+//!
+//! Dimension letters: `M` rows of A and C, `N` columns of B and C, `K` the
+//! shared dimension. A and B are strided views (`rs`, `cs` in elements), so a
+//! transposed operand is just swapped strides; C is row-major with row stride
+//! `rsc`.
+//!
+//! Layout of packed operands (BLIS-style):
+//! - packed A: `ceil(M/MR)` panels, each `K × MR` (for each k, MR consecutive
+//!   rows), rows past M zero;
+//! - packed B: `ceil(N/NR)` panels, each `K × NR`, columns past N zero.
+//!
+//! The five loops of [`sgemm`]: `jc` over NC-column blocks of B, `pc` over
+//! KC-deep slices, pack B; `ic` over MC-row blocks of A, pack A; then
+//! [`gemm_packed`] walks NR panels (`jr`) and MR panels (`ir`) calling the
+//! micro-kernel, whose B panel (KC·NR·4 = 8 KiB) stays in L1 while the A block
+//! (MC·KC·4 = 64 KiB) streams from L2.
+//!
+//! Recurrent layers keep their weight matrices pre-packed as B operands (see
+//! `cells`) and call [`gemm_packed`] directly once per time step.
+//!
+//! Tile choice (../shared/WASM-PERF.md, V8 on this machine): 4×8 keeps 8
+//! accumulators + 2 B vectors + 1 broadcast within V8's ~15 vector registers;
+//! bigger tiles spilled. The micro-kernels are `#[inline(never)]` because V8
+//! allocated registers worse once they were inlined into large exported
+//! functions (27.7 → 17–18 GFLOP/s measured there).
+
+use crate::simd::F32x4;
+
+pub const MR: usize = 4;
+pub const NR: usize = 8;
+pub const KC: usize = 256;
+pub const MC: usize = 64;
+pub const NC: usize = 2048;
+
+/// A strided read-only matrix view.
+#[derive(Clone, Copy)]
+pub struct MatRef {
+    pub ptr: *const f32,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl MatRef {
+    #[inline(always)]
+    pub fn new(ptr: *const f32, rs: usize, cs: usize) -> Self {
+        Self { ptr, rs, cs }
+    }
+    /// Row-major `[rows, ld]` starting at `ptr`.
+    #[inline(always)]
+    pub fn rows(ptr: *const f32, ld: usize) -> Self {
+        Self { ptr, rs: ld, cs: 1 }
+    }
+    /// The transpose of a row-major matrix with leading dimension `ld`.
+    #[inline(always)]
+    pub fn t(ptr: *const f32, ld: usize) -> Self {
+        Self { ptr, rs: 1, cs: ld }
+    }
+    #[inline(always)]
+    unsafe fn at(self, r: usize, c: usize) -> *const f32 {
+        self.ptr.add(r * self.rs + c * self.cs)
+    }
+}
+
+#[inline(always)]
+pub fn packed_a_len(m: usize, k: usize) -> usize {
+    m.div_ceil(MR) * MR * k
+}
+
+#[inline(always)]
+pub fn packed_b_len(k: usize, n: usize) -> usize {
+    n.div_ceil(NR) * NR * k
+}
+
+/// Pack `A[0..m, 0..k]` into MR-row panels at `out` (length [`packed_a_len`]).
+///
+/// # Safety
+/// `a` must be readable over `m × k`; `out` writable for `packed_a_len(m, k)`.
+pub unsafe fn pack_a(m: usize, k: usize, a: MatRef, out: *mut f32) {
+    let mut o = out;
+    for i0 in (0..m).step_by(MR) {
+        let rows = MR.min(m - i0);
+        if a.cs == 1 && rows == MR {
+            // Common case: row-major A, four source rows interleaved.
+            let r0 = a.at(i0, 0);
+            let r1 = a.at(i0 + 1, 0);
+            let r2 = a.at(i0 + 2, 0);
+            let r3 = a.at(i0 + 3, 0);
+            for p in 0..k {
+                *o = *r0.add(p);
+                *o.add(1) = *r1.add(p);
+                *o.add(2) = *r2.add(p);
+                *o.add(3) = *r3.add(p);
+                o = o.add(MR);
+            }
+        } else {
+            for p in 0..k {
+                for r in 0..MR {
+                    *o.add(r) = if r < rows { *a.at(i0 + r, p) } else { 0.0 };
+                }
+                o = o.add(MR);
+            }
+        }
+    }
+}
+
+/// Pack `B[0..k, 0..n]` into NR-column panels at `out` (length [`packed_b_len`]).
+///
+/// # Safety
+/// `b` must be readable over `k × n`; `out` writable for `packed_b_len(k, n)`.
+pub unsafe fn pack_b(k: usize, n: usize, b: MatRef, out: *mut f32) {
+    let mut o = out;
+    for j0 in (0..n).step_by(NR) {
+        let cols = NR.min(n - j0);
+        if b.cs == 1 && cols == NR {
+            for p in 0..k {
+                let src = b.at(p, j0);
+                F32x4::load(src).store(o);
+                F32x4::load(src.add(4)).store(o.add(4));
+                o = o.add(NR);
+            }
+        } else if b.rs == 1 {
+            // Transposed source (B = Wᵀ with W row-major): each output column
+            // is a contiguous source row; walk it once per column.
+            for c in 0..NR {
+                if c < cols {
+                    let src = b.at(0, j0 + c);
+                    for p in 0..k {
+                        *o.add(p * NR + c) = *src.add(p);
+                    }
+                } else {
+                    for p in 0..k {
+                        *o.add(p * NR + c) = 0.0;
+                    }
+                }
+            }
+            o = o.add(k * NR);
+        } else {
+            for p in 0..k {
+                for c in 0..NR {
+                    *o.add(c) = if c < cols { *b.at(p, j0 + c) } else { 0.0 };
+                }
+                o = o.add(NR);
+            }
+        }
+    }
+}
+
+/// The micro-kernel: `C[0..4, 0..8] (=|+=) Ap[k × 4] · Bp[k × 8]`.
+///
+/// Contract: `ap` holds `k` groups of 4 (one per row), `bp` `k` groups of 8;
+/// `c` is a full 4×8 tile with row stride `rsc`. Accumulators live in 8
+/// vector registers for the whole `k` loop.
+#[inline(never)]
+unsafe fn kernel_4x8(k: usize, ap: *const f32, bp: *const f32, c: *mut f32, rsc: usize, acc: bool) {
+    let (mut c00, mut c01) = (F32x4::zero(), F32x4::zero());
+    let (mut c10, mut c11) = (F32x4::zero(), F32x4::zero());
+    let (mut c20, mut c21) = (F32x4::zero(), F32x4::zero());
+    let (mut c30, mut c31) = (F32x4::zero(), F32x4::zero());
+    let mut a = ap;
+    let mut b = bp;
+    for _ in 0..k {
+        let b0 = F32x4::load(b);
+        let b1 = F32x4::load(b.add(4));
+        let a0 = F32x4::load_splat(a);
+        c00 = a0.mul_add(b0, c00);
+        c01 = a0.mul_add(b1, c01);
+        let a1 = F32x4::load_splat(a.add(1));
+        c10 = a1.mul_add(b0, c10);
+        c11 = a1.mul_add(b1, c11);
+        let a2 = F32x4::load_splat(a.add(2));
+        c20 = a2.mul_add(b0, c20);
+        c21 = a2.mul_add(b1, c21);
+        let a3 = F32x4::load_splat(a.add(3));
+        c30 = a3.mul_add(b0, c30);
+        c31 = a3.mul_add(b1, c31);
+        a = a.add(MR);
+        b = b.add(NR);
+    }
+    let rows = [(c00, c01), (c10, c11), (c20, c21), (c30, c31)];
+    for (r, (lo, hi)) in rows.into_iter().enumerate() {
+        let p = c.add(r * rsc);
+        if acc {
+            F32x4::load(p).add(lo).store(p);
+            F32x4::load(p.add(4)).add(hi).store(p.add(4));
+        } else {
+            lo.store(p);
+            hi.store(p.add(4));
+        }
+    }
+}
+
+/// One row of A against four B panels at once (32 columns, 8 accumulators):
+/// the batch-1 (GEMV) path, where a 4-row tile would waste 3/4 of its work.
+/// `a` is read with stride `sa` (MR for packed A, 1 for a plain row).
+#[inline(never)]
+unsafe fn kernel_1x32(k: usize, a: *const f32, sa: usize, bp: *const f32, c: *mut f32, acc: bool) {
+    let panel = k * NR;
+    let (b0p, b1p, b2p, b3p) = (bp, bp.add(panel), bp.add(2 * panel), bp.add(3 * panel));
+    let mut s = [F32x4::zero(); 8];
+    for p in 0..k {
+        let av = F32x4::load_splat(a.add(p * sa));
+        let o = p * NR;
+        s[0] = av.mul_add(F32x4::load(b0p.add(o)), s[0]);
+        s[1] = av.mul_add(F32x4::load(b0p.add(o + 4)), s[1]);
+        s[2] = av.mul_add(F32x4::load(b1p.add(o)), s[2]);
+        s[3] = av.mul_add(F32x4::load(b1p.add(o + 4)), s[3]);
+        s[4] = av.mul_add(F32x4::load(b2p.add(o)), s[4]);
+        s[5] = av.mul_add(F32x4::load(b2p.add(o + 4)), s[5]);
+        s[6] = av.mul_add(F32x4::load(b3p.add(o)), s[6]);
+        s[7] = av.mul_add(F32x4::load(b3p.add(o + 4)), s[7]);
+    }
+    for (q, v) in s.into_iter().enumerate() {
+        let p = c.add(q * 4);
+        if acc {
+            F32x4::load(p).add(v).store(p);
+        } else {
+            v.store(p);
+        }
+    }
+}
+
+/// One row of A against one B panel (8 columns); two k-interleaved
+/// accumulator pairs so the add chain is not the bottleneck.
+#[inline(never)]
+unsafe fn kernel_1x8(k: usize, a: *const f32, sa: usize, bp: *const f32, c: *mut f32, acc: bool) {
+    let mut s = [F32x4::zero(); 4];
+    let mut p = 0;
+    while p + 2 <= k {
+        let a0 = F32x4::load_splat(a.add(p * sa));
+        let a1 = F32x4::load_splat(a.add((p + 1) * sa));
+        let o = p * NR;
+        s[0] = a0.mul_add(F32x4::load(bp.add(o)), s[0]);
+        s[1] = a0.mul_add(F32x4::load(bp.add(o + 4)), s[1]);
+        s[2] = a1.mul_add(F32x4::load(bp.add(o + 8)), s[2]);
+        s[3] = a1.mul_add(F32x4::load(bp.add(o + 12)), s[3]);
+        p += 2;
+    }
+    if p < k {
+        let a0 = F32x4::load_splat(a.add(p * sa));
+        s[0] = a0.mul_add(F32x4::load(bp.add(p * NR)), s[0]);
+        s[1] = a0.mul_add(F32x4::load(bp.add(p * NR + 4)), s[1]);
+    }
+    let lo = s[0].add(s[2]);
+    let hi = s[1].add(s[3]);
+    if acc {
+        F32x4::load(c).add(lo).store(c);
+        F32x4::load(c.add(4)).add(hi).store(c.add(4));
+    } else {
+        lo.store(c);
+        hi.store(c.add(4));
+    }
+}
+
+/// Write (or add) the valid `rows × cols` corner of a full scratch tile into C.
+#[inline(always)]
+unsafe fn store_edge(t: &[f32], ldt: usize, rows: usize, cols: usize, c: *mut f32, rsc: usize, acc: bool) {
+    for r in 0..rows {
+        let d = c.add(r * rsc);
+        for j in 0..cols {
+            let v = t[r * ldt + j];
+            *d.add(j) = if acc { *d.add(j) + v } else { v };
+        }
+    }
+}
+
+/// `C[0..m, 0..n] (=|+=) A·B` for packed A (`ap`, [`pack_a`] layout over `k`)
+/// and packed B (`bp`, [`pack_b`] layout over `k`).
+///
+/// # Safety
+/// `ap`, `bp` hold packed operands of these sizes; `c` is writable over
+/// `m` rows of stride `rsc` and `n` columns.
+pub unsafe fn gemm_packed(m: usize, n: usize, k: usize, ap: *const f32, bp: *const f32, c: *mut f32, rsc: usize, acc: bool) {
+    if m == 1 {
+        gemv_packed(n, k, ap, MR, bp, c, acc);
+        return;
+    }
+    let mut tile = [0.0f32; MR * NR];
+    for j0 in (0..n).step_by(NR) {
+        let cols = NR.min(n - j0);
+        let bpanel = bp.add((j0 / NR) * k * NR);
+        for i0 in (0..m).step_by(MR) {
+            let rows = MR.min(m - i0);
+            let apanel = ap.add((i0 / MR) * k * MR);
+            let cptr = c.add(i0 * rsc + j0);
+            if rows == MR && cols == NR {
+                kernel_4x8(k, apanel, bpanel, cptr, rsc, acc);
+            } else {
+                kernel_4x8(k, apanel, bpanel, tile.as_mut_ptr(), NR, false);
+                store_edge(&tile, NR, rows, cols, cptr, rsc, acc);
+            }
+        }
+    }
+}
+
+/// `c[0..n] (=|+=) a · B` for one row `a` (read with stride `sa`) and packed B.
+///
+/// # Safety
+/// As [`gemm_packed`] with `m = 1`.
+pub unsafe fn gemv_packed(n: usize, k: usize, a: *const f32, sa: usize, bp: *const f32, c: *mut f32, acc: bool) {
+    let panels = n.div_ceil(NR);
+    let full = n / NR; // panels whose 8 columns all exist
+    let mut p = 0;
+    while p + 4 <= full {
+        kernel_1x32(k, a, sa, bp.add(p * k * NR), c.add(p * NR), acc);
+        p += 4;
+    }
+    while p < full {
+        kernel_1x8(k, a, sa, bp.add(p * k * NR), c.add(p * NR), acc);
+        p += 1;
+    }
+    if p < panels {
+        let mut tile = [0.0f32; NR];
+        kernel_1x8(k, a, sa, bp.add(p * k * NR), tile.as_mut_ptr(), false);
+        store_edge(&tile, NR, 1, n - p * NR, c.add(p * NR), 0, acc);
+    }
+}
+
+/// Scratch for [`sgemm`]'s packing: allocated on a thread's first call and
+/// reused by every later one (per thread, so host tests and wasm threads
+/// never share it).
+struct PackBuffers {
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+thread_local! {
+    static PACK: core::cell::UnsafeCell<Option<PackBuffers>> = const { core::cell::UnsafeCell::new(None) };
+}
+
+fn pack_buffers() -> (*mut f32, *mut f32) {
+    PACK.with(|p| {
+        // Safety: only this thread touches its buffers, and no reference
+        // escapes this closure: callers get raw pointers.
+        let bufs = unsafe { &mut *p.get() }.get_or_insert_with(|| PackBuffers {
+            a: vec![0.0; MC * KC],
+            b: vec![0.0; KC * NC],
+        });
+        (bufs.a.as_mut_ptr(), bufs.b.as_mut_ptr())
+    })
+}
+
+/// General `C[0..m, 0..n] (=|+=) A[0..m, 0..k] · B[0..k, 0..n]`.
+///
+/// With `k == 0` and `acc == false`, C is zeroed.
+///
+/// # Safety
+/// The views must be readable over their extents; `c` writable over `m`
+/// rows of stride `rsc` and `n` columns; C must not alias A or B.
+pub unsafe fn sgemm(m: usize, n: usize, k: usize, a: MatRef, b: MatRef, c: *mut f32, rsc: usize, acc: bool) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !acc {
+            for r in 0..m {
+                core::ptr::write_bytes(c.add(r * rsc), 0, n);
+            }
+        }
+        return;
+    }
+    let (abuf, bbuf) = pack_buffers();
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            let accumulate = acc || pc > 0;
+            pack_b(kc, nc, MatRef::new(b.at(pc, jc), b.rs, b.cs), bbuf);
+            for ic in (0..m).step_by(MC) {
+                let mc = MC.min(m - ic);
+                let ablock = MatRef::new(a.at(ic, pc), a.rs, a.cs);
+                if mc == 1 {
+                    gemv_packed(nc, kc, ablock.ptr, ablock.cs, bbuf, c.add(ic * rsc + jc), accumulate);
+                    continue;
+                }
+                pack_a(mc, kc, ablock, abuf);
+                gemm_packed(mc, nc, kc, abuf, bbuf, c.add(ic * rsc + jc), rsc, accumulate);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f64> {
+        let mut c = vec![0.0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0f64;
+                for p in 0..k {
+                    s += a[i * k + p] as f64 * b[p * n + j] as f64;
+                }
+                c[i * n + j] = s;
+            }
+        }
+        c
+    }
+
+    fn rand_vec(len: usize, seed: &mut u64) -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Every shape in a sweep of odd sizes, both `acc` modes, both operand
+    /// orientations; C starts NaN-filled outside the written region check and
+    /// with known values for accumulation.
+    #[test]
+    fn sgemm_matches_reference_over_odd_sizes() {
+        let mut seed = 42u64;
+        let sizes = [1usize, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33, 65, 130, 257, 300];
+        for &m in &[1usize, 2, 3, 4, 5, 7, 9, 33, 65, 70] {
+            for &n in &sizes {
+                for &k in &[1usize, 3, 8, 13, 255, 256, 257, 520] {
+                    if m * n * k > 3_000_000 {
+                        continue;
+                    }
+                    let a = rand_vec(m * k, &mut seed);
+                    let b = rand_vec(k * n, &mut seed);
+                    let want = reference(m, n, k, &a, &b);
+                    // Transposed copies to exercise strided packing.
+                    let mut at = vec![0.0f32; m * k];
+                    for i in 0..m {
+                        for p in 0..k {
+                            at[p * m + i] = a[i * k + p];
+                        }
+                    }
+                    let mut bt = vec![0.0f32; k * n];
+                    for p in 0..k {
+                        for j in 0..n {
+                            bt[j * k + p] = b[p * n + j];
+                        }
+                    }
+                    for variant in 0..4 {
+                        let av = if variant & 1 == 0 { MatRef::rows(a.as_ptr(), k) } else { MatRef::t(at.as_ptr(), m) };
+                        let bv = if variant & 2 == 0 { MatRef::rows(b.as_ptr(), n) } else { MatRef::t(bt.as_ptr(), k) };
+                        let ldc = n + 3;
+                        let mut c = vec![f32::NAN; m * ldc];
+                        unsafe { sgemm(m, n, k, av, bv, c.as_mut_ptr(), ldc, false) };
+                        let mut c2 = vec![0.5f32; m * ldc];
+                        unsafe { sgemm(m, n, k, av, bv, c2.as_mut_ptr(), ldc, true) };
+                        for i in 0..m {
+                            for j in 0..n {
+                                let w = want[i * n + j];
+                                let tol = 1e-5 * (k as f64).sqrt() * (1.0 + w.abs());
+                                let g = c[i * ldc + j] as f64;
+                                assert!((g - w).abs() <= tol, "m{m} n{n} k{k} v{variant} ({i},{j}): {g} vs {w}");
+                                let g2 = c2[i * ldc + j] as f64;
+                                assert!((g2 - 0.5 - w).abs() <= tol + 1e-6, "acc m{m} n{n} k{k} v{variant} ({i},{j}): {g2} vs {w}");
+                            }
+                            for j in n..ldc {
+                                assert!(c[i * ldc + j].is_nan(), "wrote past n at ({i},{j})");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packed_gemm_and_gemv_match_reference() {
+        let mut seed = 7u64;
+        for &(m, n, k) in &[(1usize, 1024usize, 256usize), (1, 37, 5), (1, 40, 3), (2, 33, 17), (32, 1024, 256), (5, 9, 1)] {
+            let a = rand_vec(m * k, &mut seed);
+            let b = rand_vec(k * n, &mut seed);
+            let want = reference(m, n, k, &a, &b);
+            let mut ap = vec![0.0; packed_a_len(m, k)];
+            let mut bp = vec![0.0; packed_b_len(k, n)];
+            let mut c = vec![f32::NAN; m * n];
+            unsafe {
+                pack_a(m, k, MatRef::rows(a.as_ptr(), k), ap.as_mut_ptr());
+                pack_b(k, n, MatRef::rows(b.as_ptr(), n), bp.as_mut_ptr());
+                gemm_packed(m, n, k, ap.as_ptr(), bp.as_ptr(), c.as_mut_ptr(), n, false);
+            }
+            for i in 0..m * n {
+                assert!((c[i] as f64 - want[i]).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want[i].abs()), "({m},{n},{k}) at {i}");
+            }
+            if m == 1 {
+                let mut c1 = vec![f32::NAN; n];
+                unsafe { gemv_packed(n, k, a.as_ptr(), 1, bp.as_ptr(), c1.as_mut_ptr(), false) };
+                for i in 0..n {
+                    assert!((c1[i] as f64 - want[i]).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want[i].abs()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn k_zero_clears_or_keeps() {
+        let a = [0.0f32; 1];
+        let mut c = vec![3.0f32; 6];
+        unsafe { sgemm(2, 3, 0, MatRef::rows(a.as_ptr(), 0), MatRef::rows(a.as_ptr(), 3), c.as_mut_ptr(), 3, true) };
+        assert_eq!(c, vec![3.0; 6]);
+        unsafe { sgemm(2, 3, 0, MatRef::rows(a.as_ptr(), 0), MatRef::rows(a.as_ptr(), 3), c.as_mut_ptr(), 3, false) };
+        assert_eq!(c, vec![0.0; 6]);
+    }
+}

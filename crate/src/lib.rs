@@ -1,0 +1,13 @@
+//! recurrent-core: the numeric kernels of recurrent-wasm.
+//!
+//! Kernels only: they take pointers (offsets into wasm linear memory) and
+//! sizes, never allocate per call, and know nothing of JavaScript. The single
+//! file with `#[wasm_bindgen]` exports is `abi.rs`.
+
+pub mod activations;
+pub mod cells;
+pub mod gemm;
+pub mod simd;
+
+#[cfg(target_arch = "wasm32")]
+pub mod abi;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command (README: `npm test`): the core's native tests, the build,
+# then every vitest suite against the built wasm and package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/toolchain.sh
+# shellcheck disable=SC1091
+source .tools/toolchain.env
+echo "== cargo test (native, portable SIMD fallback)"
+"$HOST_CARGO" test --release --quiet -p recurrent-core
+echo "== build (wasm + package)"
+bash scripts/build.sh
+echo "== vitest"
+node_modules/.bin/vitest run "$@"

@@ -1,0 +1,439 @@
+/**
+ * One recurrent layer (SimpleRNN, LSTM or GRU; one or two directions) on the
+ * SIMD core: parameters, gradients and packed recurrent weights live in wasm
+ * memory; `forward` and `backward` are one wasm call each for the whole
+ * sequence and batch.
+ *
+ * Layout and names follow PyTorch (`torch.nn.RNN/LSTM/GRU`): per direction
+ * `weight_ih [G·H, I]`, `weight_hh [G·H, H]`, `bias_ih [G·H]`, `bias_hh [G·H]`,
+ * gates LSTM i,f,g,o and GRU r,z,n; the reverse direction's names end in
+ * `_reverse`. Inputs are time-major `[T, B, I]` or, with `batchFirst`,
+ * `[B, T, I]`; outputs `[T, B, D·H]` / `[B, T, D·H]` with the forward direction
+ * in the first H columns; states `[D, B, H]`.
+ *
+ * Variable lengths follow PyTorch packed sequences: steps past `lengths[b]`
+ * output zeros and leave the state unchanged; the reverse direction starts at
+ * each sample's last real step; final states are taken there.
+ */
+import { ShapeError, ValueError } from '../errors.js';
+import { runtime } from '../runtime/init.js';
+import { WasmArray, type Heap } from '../runtime/memory.js';
+import { checkStatus } from '../runtime/status.js';
+import { Random } from '../util/random.js';
+import { checkFinite, checkLength, checkPositiveInt, checkedProduct, type FloatLike } from './validate.js';
+
+export type CellType = 'rnn' | 'lstm' | 'gru';
+
+export interface RecurrentConfig {
+  cell: CellType;
+  inputSize: number;
+  hiddenSize: number;
+  /** Two directions, outputs concatenated (default false). */
+  bidirectional?: boolean;
+  /** SimpleRNN activation (default 'tanh'). */
+  nonlinearity?: 'tanh' | 'relu';
+  /**
+   * GRU only: apply the reset gate after the recurrent product (PyTorch,
+   * Keras `reset_after=True`; default) or before it (Cho et al. 2014, Keras
+   * `reset_after=False`, ONNX `linear_before_reset=0`).
+   */
+  resetAfter?: boolean;
+}
+
+export interface ForwardInput {
+  /** `[T, B, I]`, or `[B, T, I]` with `batchFirst`. */
+  x: FloatLike;
+  seqLen: number;
+  batchSize: number;
+  batchFirst?: boolean;
+  /** Initial hidden state `[D, B, H]` (default zeros). */
+  h0?: FloatLike;
+  /** Initial cell state `[D, B, H]`, LSTM only (default zeros). */
+  c0?: FloatLike;
+  /** Real length of each sample, `[B]` integers in `[0, T]`. */
+  lengths?: ArrayLike<number>;
+  /** Keep what `backward` needs (default false). */
+  training?: boolean;
+}
+
+export interface ForwardOutput {
+  /** `[T, B, D·H]` (or batch-first). */
+  y: Float32Array;
+  /** Final hidden state `[D, B, H]`. */
+  hn: Float32Array;
+  /** Final cell state `[D, B, H]` (LSTM). */
+  cn?: Float32Array;
+}
+
+export interface BackwardInput {
+  /** Gradient of the loss w.r.t. `y` (default zeros). */
+  dy?: FloatLike;
+  /** Gradient w.r.t. the final hidden state (default zeros). */
+  dhn?: FloatLike;
+  /** Gradient w.r.t. the final cell state, LSTM (default zeros). */
+  dcn?: FloatLike;
+  /** Compute `dx` (default true). */
+  inputGrad?: boolean;
+}
+
+export interface BackwardOutput {
+  /** Gradient w.r.t. `x`, same layout as `x`. */
+  dx?: Float32Array;
+  /** Gradient w.r.t. `h0`. */
+  dh0: Float32Array;
+  /** Gradient w.r.t. `c0` (LSTM). */
+  dc0?: Float32Array;
+}
+
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+const GATES: Record<CellType, number> = { rnn: 1, lstm: 4, gru: 3 };
+const FLAG_BATCH_FIRST = 1;
+const FLAG_TRAINING = 2;
+const FLAG_REPACK = 4;
+
+function cellCode(c: RecurrentConfig): number {
+  switch (c.cell) {
+    case 'rnn':
+      return c.nonlinearity === 'relu' ? 1 : 0;
+    case 'lstm':
+      return 2;
+    case 'gru':
+      return c.resetAfter === false ? 4 : 3;
+  }
+}
+
+/** Buffers of one call shape, reused while T, B and the mode stay the same. */
+interface CallBuffers {
+  t: number;
+  b: number;
+  flags: number;
+  x: WasmArray;
+  y: WasmArray;
+  h0: WasmArray;
+  c0: WasmArray | null;
+  hn: WasmArray;
+  cn: WasmArray | null;
+  lengths: WasmArray;
+  work: WasmArray;
+  hasH0: boolean;
+  hasC0: boolean;
+  hasLengths: boolean;
+  /** A training forward ran on these buffers and backward has not consumed it. */
+  tape: boolean;
+}
+
+export class RecurrentKernel {
+  readonly config: Readonly<Required<RecurrentConfig>>;
+  readonly directions: 1 | 2;
+  readonly gates: number;
+  /** Floats of one direction's parameters. */
+  readonly paramsPerDirection: number;
+  readonly numParams: number;
+
+  private readonly heap: Heap;
+  private readonly code: number;
+  private readonly params: WasmArray;
+  private readonly grads: WasmArray;
+  private readonly packed: WasmArray;
+  private paramsVersion = 1;
+  private packedVersion = 0;
+  private call: CallBuffers | null = null;
+  private disposed = false;
+
+  constructor(config: RecurrentConfig, options: { params?: FloatLike; seed?: number } = {}) {
+    if (!config || !['rnn', 'lstm', 'gru'].includes(config.cell)) {
+      throw new ValueError(`cell must be 'rnn', 'lstm' or 'gru'; got ${String(config?.cell)}`);
+    }
+    checkPositiveInt(`${config.cell}: inputSize`, config.inputSize);
+    checkPositiveInt(`${config.cell}: hiddenSize`, config.hiddenSize);
+    if (config.nonlinearity !== undefined && config.nonlinearity !== 'tanh' && config.nonlinearity !== 'relu') {
+      throw new ValueError(`rnn: nonlinearity must be 'tanh' or 'relu'; got ${String(config.nonlinearity)}`);
+    }
+    this.config = {
+      cell: config.cell,
+      inputSize: config.inputSize,
+      hiddenSize: config.hiddenSize,
+      bidirectional: config.bidirectional ?? false,
+      nonlinearity: config.nonlinearity ?? 'tanh',
+      resetAfter: config.resetAfter ?? true,
+    };
+    this.directions = this.config.bidirectional ? 2 : 1;
+    this.gates = GATES[config.cell];
+    this.code = cellCode(this.config);
+    const { core, heap } = runtime();
+    this.heap = heap;
+    const H = config.hiddenSize;
+    const I = config.inputSize;
+    this.paramsPerDirection = checkedProduct(`${config.cell} parameters`, this.gates * H, I + H + 2);
+    if (core.recurrent_params_len(this.code, I, H) !== this.paramsPerDirection) {
+      throw new ValueError('internal: parameter layout disagrees with the core');
+    }
+    this.numParams = this.paramsPerDirection * this.directions;
+    this.params = new WasmArray(heap, this.numParams);
+    this.grads = new WasmArray(heap, this.numParams);
+    this.packed = new WasmArray(heap, core.recurrent_packed_len(this.code, H, this.directions));
+    if (options.params !== undefined) this.setParameters(options.params);
+    else this.resetParameters(options.seed);
+  }
+
+  /** PyTorch's default: every weight and bias uniform in ±1/√H. */
+  resetParameters(seed?: number): void {
+    const rng = new Random(seed);
+    const k = 1 / Math.sqrt(this.config.hiddenSize);
+    const p = new Float32Array(this.numParams);
+    for (let j = 0; j < p.length; j++) p[j] = rng.uniform(-k, k);
+    this.setParameters(p);
+  }
+
+  /** All parameters, flat, in the layout of the class comment. */
+  getParameters(): Float32Array {
+    return this.params.toFloat32Array();
+  }
+
+  setParameters(flat: FloatLike): void {
+    this.alive();
+    checkLength(`${this.config.cell}: parameters`, flat, this.numParams, `${this.directions} × ${this.paramsPerDirection}`);
+    checkFinite(`${this.config.cell}: parameters`, flat);
+    this.params.set(flat);
+    this.paramsChanged();
+  }
+
+  /** Call after changing the parameters in wasm memory directly (optimizers). */
+  paramsChanged(): void {
+    this.paramsVersion++;
+  }
+
+  /** PyTorch names and shapes of this layer's tensors, as layer `layer` of a stack. */
+  parameterShapes(layer = 0): { name: string; shape: number[]; offset: number }[] {
+    const G = this.gates * this.config.hiddenSize;
+    const { inputSize: I, hiddenSize: H } = this.config;
+    const out: { name: string; shape: number[]; offset: number }[] = [];
+    for (let d = 0; d < this.directions; d++) {
+      const sfx = `_l${layer}${d === 1 ? '_reverse' : ''}`;
+      const base = d * this.paramsPerDirection;
+      out.push({ name: `weight_ih${sfx}`, shape: [G, I], offset: base });
+      out.push({ name: `weight_hh${sfx}`, shape: [G, H], offset: base + G * I });
+      out.push({ name: `bias_ih${sfx}`, shape: [G], offset: base + G * (I + H) });
+      out.push({ name: `bias_hh${sfx}`, shape: [G], offset: base + G * (I + H + 1) });
+    }
+    return out;
+  }
+
+  /** Parameters by PyTorch name (`weight_ih_l0`, `bias_hh_l0_reverse`, …). */
+  getNamedParameters(layer = 0): Record<string, NamedTensor> {
+    return this.named(this.params, layer);
+  }
+
+  /** Accumulated gradients by PyTorch name. */
+  getNamedGradients(layer = 0): Record<string, NamedTensor> {
+    return this.named(this.grads, layer);
+  }
+
+  /** Set parameters from PyTorch-named tensors; every tensor must be given. */
+  setNamedParameters(tensors: Record<string, FloatLike>, layer = 0): void {
+    const flat = new Float32Array(this.numParams);
+    for (const { name, shape, offset } of this.parameterShapes(layer)) {
+      const t = tensors[name];
+      const n = shape.reduce((a, b) => a * b, 1);
+      if (t === undefined) throw new ShapeError(`${this.config.cell}: missing parameter "${name}" [${shape.join(', ')}]`);
+      checkLength(`${this.config.cell}: ${name}`, t, n, `[${shape.join(', ')}]`);
+      flat.set(t, offset);
+    }
+    this.setParameters(flat);
+  }
+
+  /** Accumulated gradients, flat (same layout as the parameters). */
+  getGradients(): Float32Array {
+    return this.grads.toFloat32Array();
+  }
+
+  zeroGradients(): void {
+    this.grads.view().fill(0);
+  }
+
+  /** Forward pass over the whole sequence and batch: one wasm call. */
+  forward(input: ForwardInput): ForwardOutput {
+    this.alive();
+    const { cell, inputSize: I, hiddenSize: H } = this.config;
+    const D = this.directions;
+    const T = checkPositiveInt(`${cell}: seqLen`, input.seqLen);
+    const B = checkPositiveInt(`${cell}: batchSize`, input.batchSize);
+    const bf = input.batchFirst ?? false;
+    const xShape = bf ? `[B=${B}, T=${T}, I=${I}]` : `[T=${T}, B=${B}, I=${I}]`;
+    const xLen = checkedProduct(`${cell}: x`, T, B, I);
+    checkedProduct(`${cell}: y`, T, B, D, H);
+    checkLength(`${cell}: x`, input.x, xLen, xShape);
+    checkFinite(`${cell}: x`, input.x);
+    const sLen = D * B * H;
+    const sShape = `[D=${D}, B=${B}, H=${H}]`;
+    if (input.h0 !== undefined) {
+      checkLength(`${cell}: h0`, input.h0, sLen, sShape);
+      checkFinite(`${cell}: h0`, input.h0);
+    }
+    if (input.c0 !== undefined) {
+      if (cell !== 'lstm') throw new ValueError(`${cell}: c0 is only for LSTM`);
+      checkLength(`${cell}: c0`, input.c0, sLen, sShape);
+      checkFinite(`${cell}: c0`, input.c0);
+    }
+    if (input.lengths !== undefined) {
+      checkLength(`${cell}: lengths`, input.lengths, B, `[B=${B}]`);
+      for (let b = 0; b < B; b++) {
+        const l = input.lengths[b];
+        if (!Number.isInteger(l) || l < 0 || l > T) {
+          throw new ValueError(`${cell}: lengths[${b}] must be an integer in [0, ${T}]; got ${l}`);
+        }
+      }
+    }
+    const training = input.training ?? false;
+    const flags = (bf ? FLAG_BATCH_FIRST : 0) | (training ? FLAG_TRAINING : 0);
+    const c = this.buffers(T, B, flags);
+    c.x.set(input.x);
+    c.hasH0 = input.h0 !== undefined;
+    if (c.hasH0) c.h0.set(input.h0!);
+    c.hasC0 = input.c0 !== undefined;
+    if (c.hasC0) c.c0!.set(input.c0!);
+    c.hasLengths = input.lengths !== undefined;
+    if (c.hasLengths) c.lengths.set(input.lengths!);
+    const repack = this.packedVersion !== this.paramsVersion;
+    const { core } = runtime();
+    checkStatus(
+      `${cell} forward`,
+      core.recurrent_forward(
+        this.code, flags | (repack ? FLAG_REPACK : 0), T, B, I, H, D,
+        c.x.ptr, c.hasH0 ? c.h0.ptr : 0, c.hasC0 ? c.c0!.ptr : 0, c.hasLengths ? c.lengths.ptr : 0,
+        this.params.ptr, this.packed.ptr, c.y.ptr, c.hn.ptr, c.cn ? c.cn.ptr : 0, c.work.ptr,
+      ),
+    );
+    this.packedVersion = this.paramsVersion;
+    c.tape = training;
+    return { y: c.y.toFloat32Array(), hn: c.hn.toFloat32Array(), ...(c.cn ? { cn: c.cn.toFloat32Array() } : {}) };
+  }
+
+  /**
+   * Backward pass (BPTT) of the last `forward({ training: true })`; parameter
+   * gradients are **added** to the accumulated ones (see `zeroGradients`).
+   * Consumes the forward's cache: call forward again before another backward.
+   */
+  backward(input: BackwardInput = {}): BackwardOutput {
+    this.alive();
+    const c = this.call;
+    const { cell, inputSize: I, hiddenSize: H } = this.config;
+    if (!c || !c.tape) {
+      throw new ValueError(`${cell}: backward() needs a preceding forward({ training: true }) on this layer`);
+    }
+    if (this.packedVersion !== this.paramsVersion) {
+      throw new ValueError(`${cell}: parameters changed between forward and backward; run forward again`);
+    }
+    const D = this.directions;
+    const { t: T, b: B } = c;
+    const yLen = T * B * D * H;
+    const sLen = D * B * H;
+    const heap = this.heap;
+    const temps: WasmArray[] = [];
+    const upload = (what: string, a: FloatLike | undefined, n: number, shape: string): number => {
+      if (a === undefined) return 0;
+      checkLength(`${cell}: ${what}`, a, n, shape);
+      checkFinite(`${cell}: ${what}`, a);
+      const w = new WasmArray(heap, n).set(a);
+      temps.push(w);
+      return w.ptr;
+    };
+    const scratch = (n: number): WasmArray => {
+      const w = new WasmArray(heap, n);
+      temps.push(w);
+      return w;
+    };
+    try {
+      const dy = upload('dy', input.dy, yLen, `same as y: ${T * B} rows × ${D * H}`);
+      const dhn = upload('dhn', input.dhn, sLen, `[D=${D}, B=${B}, H=${H}]`);
+      if (input.dcn !== undefined && cell !== 'lstm') throw new ValueError(`${cell}: dcn is only for LSTM`);
+      const dcn = upload('dcn', input.dcn, sLen, `[D=${D}, B=${B}, H=${H}]`);
+      const dx = input.inputGrad === false ? null : scratch(T * B * I);
+      const dh0 = scratch(sLen);
+      const dc0 = cell === 'lstm' ? scratch(sLen) : null;
+      const { core } = runtime();
+      checkStatus(
+        `${cell} backward`,
+        core.recurrent_backward(
+          this.code, c.flags, T, B, I, H, D, c.x.ptr, c.hasLengths ? c.lengths.ptr : 0, this.params.ptr,
+          this.packed.ptr, c.work.ptr, dy, dhn, dcn, dx ? dx.ptr : 0, dh0.ptr, dc0 ? dc0.ptr : 0, this.grads.ptr,
+        ),
+      );
+      c.tape = false;
+      return {
+        ...(dx ? { dx: dx.toFloat32Array() } : {}),
+        dh0: dh0.toFloat32Array(),
+        ...(dc0 ? { dc0: dc0.toFloat32Array() } : {}),
+      };
+    } finally {
+      for (const w of temps) w.free();
+    }
+  }
+
+  /** Free the wasm memory now (otherwise it is freed when this object is garbage-collected). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.freeCall();
+    this.params.free();
+    this.grads.free();
+    this.packed.free();
+  }
+
+  private named(src: WasmArray, layer: number): Record<string, NamedTensor> {
+    const all = src.view();
+    const out: Record<string, NamedTensor> = {};
+    for (const { name, shape, offset } of this.parameterShapes(layer)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      out[name] = { shape, data: all.slice(offset, offset + n) };
+    }
+    return out;
+  }
+
+  private buffers(T: number, B: number, flags: number): CallBuffers {
+    const c = this.call;
+    if (c && c.t === T && c.b === B && c.flags === flags) return c;
+    this.freeCall();
+    const { inputSize: I, hiddenSize: H, cell } = this.config;
+    const D = this.directions;
+    const { core } = runtime();
+    const training = (flags & FLAG_TRAINING) !== 0;
+    const work = core.recurrent_workspace_len(this.code, T, B, H, D, training);
+    if (work === 0) throw new ShapeError(`${cell}: workspace for T=${T}, B=${B}, H=${H} is too large for wasm32`);
+    const lstm = cell === 'lstm';
+    const heap = this.heap;
+    this.call = {
+      t: T,
+      b: B,
+      flags,
+      x: new WasmArray(heap, T * B * I),
+      y: new WasmArray(heap, T * B * D * H),
+      h0: new WasmArray(heap, D * B * H),
+      c0: lstm ? new WasmArray(heap, D * B * H) : null,
+      hn: new WasmArray(heap, D * B * H),
+      cn: lstm ? new WasmArray(heap, D * B * H) : null,
+      lengths: new WasmArray(heap, B, 'i32'),
+      work: new WasmArray(heap, work),
+      hasH0: false,
+      hasC0: false,
+      hasLengths: false,
+      tape: false,
+    };
+    return this.call;
+  }
+
+  private freeCall(): void {
+    const c = this.call;
+    if (!c) return;
+    for (const w of [c.x, c.y, c.h0, c.c0, c.hn, c.cn, c.lengths, c.work]) w?.free();
+    this.call = null;
+  }
+
+  private alive(): void {
+    if (this.disposed) throw new ValueError(`${this.config.cell}: used after dispose()`);
+  }
+}
