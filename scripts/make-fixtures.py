@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Reference fixtures for the recurrent cells, from real PyTorch.
+
+Builds torch.nn.RNN / LSTM / GRU modules with fixed seeds, runs forward and
+backward, and writes inputs, weights, outputs and every gradient to
+test/fixtures/cells/*.json. `npm test` reads these files; it never needs Python.
+
+    python3 -m venv /tmp/fx && /tmp/fx/bin/pip install torch safetensors numpy
+    /tmp/fx/bin/python scripts/make-fixtures.py
+
+Conventions:
+- Parameters and inputs are drawn in float32 (so they are exactly the numbers
+  our float32 kernels receive), then the module runs in float64: the expected
+  values are PyTorch's answer without float32 rounding (then stored rounded
+  to float32, 6e-8 relative, far inside the tolerances), which our float32
+  results must match within 1e-5 (outputs) and 1e-4 (gradients), abs + rel.
+- The loss is L = Σ y⊙wy + Σ h_n⊙whn (+ Σ c_n⊙wcn), so dL/dy = wy etc. are
+  arbitrary non-trivial incoming gradients.
+- Biases are drawn separately and are distinct (b_ih ≠ b_hh), so a kernel that
+  sums the GRU n-gate biases, or swaps them, fails.
+- Arrays are base64 of little-endian float32.
+"""
+import base64
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "cells")
+
+
+def b64(a, dtype):
+    return base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode()
+
+
+def f32(t):
+    return b64(t.detach().cpu().numpy().ravel(), "<f4")
+
+
+def f64(t):
+    """A float64 result, rounded to float32 for storage."""
+    return b64(t.detach().cpu().numpy().ravel(), "<f4")
+
+
+def make_case(name, cell, I, H, T, B, layers=1, bidirectional=False, batch_first=False,
+              nonlinearity="tanh", with_state=True, lengths=None, seed=0):
+    torch.manual_seed(seed)
+    D = 2 if bidirectional else 1
+    ctor = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    kwargs = dict(input_size=I, hidden_size=H, num_layers=layers, bidirectional=bidirectional,
+                  batch_first=batch_first)
+    if cell == "rnn":
+        kwargs["nonlinearity"] = nonlinearity
+    m32 = ctor(**kwargs).float()
+    # Re-draw every parameter so biases are distinct and not the default scale.
+    with torch.no_grad():
+        for pname, p in m32.named_parameters():
+            scale = 0.5 if pname.startswith("bias") else 1.0 / np.sqrt(H) * 1.5
+            p.copy_((torch.rand_like(p) * 2 - 1) * scale)
+    xshape = (B, T, I) if batch_first else (T, B, I)
+    x32 = torch.randn(*xshape, dtype=torch.float32)
+    h032 = torch.randn(layers * D, B, H, dtype=torch.float32) * 0.5
+    c032 = torch.randn(layers * D, B, H, dtype=torch.float32) * 0.5
+    yshape = (B, T, D * H) if batch_first else (T, B, D * H)
+    wy32 = torch.randn(*yshape, dtype=torch.float32)
+    whn32 = torch.randn(layers * D, B, H, dtype=torch.float32)
+    wcn32 = torch.randn(layers * D, B, H, dtype=torch.float32)
+
+    def run(dtype):
+        m = ctor(**kwargs).to(dtype)
+        m.load_state_dict({k: v.to(dtype) for k, v in m32.state_dict().items()})
+        x = x32.to(dtype).clone().requires_grad_(True)
+        h0 = h032.to(dtype).clone().requires_grad_(True)
+        c0 = c032.to(dtype).clone().requires_grad_(True)
+        state = None
+        if with_state:
+            state = (h0, c0) if cell == "lstm" else h0
+        if lengths is not None:
+            packed = pack_padded_sequence(x, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False)
+            out, st = m(packed, state)
+            y, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=T)
+        else:
+            y, st = m(x, state)
+        hn, cn = (st if cell == "lstm" else (st, None))
+        loss = (y * wy32.to(dtype)).sum() + (hn * whn32.to(dtype)).sum()
+        if cn is not None:
+            loss = loss + (cn * wcn32.to(dtype)).sum()
+        loss.backward()
+        return m, x, h0, c0, y, hn, cn, loss
+
+    m, x, h0, c0, y, hn, cn, loss = run(torch.float64)
+    case = {
+        "name": name, "cell": cell, "nonlinearity": nonlinearity, "inputSize": I, "hiddenSize": H,
+        "seqLen": T, "batchSize": B, "numLayers": layers, "bidirectional": bidirectional,
+        "batchFirst": batch_first, "withState": with_state, "lengths": lengths,
+        "torch": torch.__version__,
+        "params": {k: {"shape": list(v.shape), "data": f32(v)} for k, v in m32.state_dict().items()},
+        "x": f32(x32), "h0": f32(h032), "c0": f32(c032),
+        "wy": f32(wy32), "whn": f32(whn32), "wcn": f32(wcn32),
+        "expected": {
+            "y": f64(y), "hn": f64(hn), "cn": f64(cn) if cn is not None else None,
+            "loss": loss.item(),
+            "dx": f64(x.grad),
+            "dh0": f64(h0.grad) if with_state else None,
+            "dc0": f64(c0.grad) if (with_state and cell == "lstm") else None,
+            "grads": {k: f64(p.grad) for k, p in m.named_parameters()},
+        },
+    }
+    return case
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    cases = []
+    seed = 1
+    # 1. Each cell, one layer, one direction, I=5 H=3 N=2 T=4 (INTEROP §8.1).
+    for cell, nl in [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]:
+        tag = f"{cell}_{nl}" if cell == "rnn" else cell
+        cases.append(make_case(f"{tag}_basic", cell, 5, 3, 4, 2, nonlinearity=nl, seed=seed)); seed += 1
+        cases.append(make_case(f"{tag}_nostate", cell, 5, 3, 4, 2, nonlinearity=nl, with_state=False, seed=seed)); seed += 1
+    # 2. Two layers, bidirectional, batch_first both ways (INTEROP §8.2).
+    for cell in ["rnn", "lstm", "gru"]:
+        for bf in [False, True]:
+            cases.append(make_case(f"{cell}_l2_bidi_bf{int(bf)}", cell, 5, 3, 4, 2, layers=2, bidirectional=True,
+                                   batch_first=bf, seed=seed)); seed += 1
+    # 3. Packed sequences, lengths [4, 2] and [5, 1, 3], bidirectional (INTEROP §8.4).
+    for cell in ["rnn", "lstm", "gru"]:
+        cases.append(make_case(f"{cell}_packed_bidi", cell, 5, 3, 4, 2, bidirectional=True, lengths=[4, 2], seed=seed)); seed += 1
+        cases.append(make_case(f"{cell}_packed_l2_bf", cell, 4, 6, 5, 3, layers=2, bidirectional=True, batch_first=True,
+                               lengths=[5, 1, 3], seed=seed)); seed += 1
+    # 4. Odd sizes: H = 1, 3, 17, 130; I = 1; T = 1; B = 1.
+    for cell in ["rnn", "lstm", "gru"]:
+        for (I, H, T, B) in [(1, 1, 3, 2), (1, 17, 5, 1), (7, 130, 3, 3), (3, 3, 1, 1), (4, 17, 2, 5)]:
+            cases.append(make_case(f"{cell}_I{I}_H{H}_T{T}_B{B}", cell, I, H, T, B, bidirectional=(H == 17), seed=seed)); seed += 1
+    # 5. Long sequences, where error could accumulate.
+    for cell in ["rnn", "lstm", "gru"]:
+        cases.append(make_case(f"{cell}_T500", cell, 3, 8, 500, 2, seed=seed)); seed += 1
+
+    for c in cases:
+        with open(os.path.join(OUT, c["name"] + ".json"), "w") as f:
+            json.dump(c, f, separators=(",", ":"))
+    with open(os.path.join(OUT, "index.json"), "w") as f:
+        json.dump({"torch": torch.__version__, "cases": [c["name"] for c in cases]}, f, indent=1)
+    total = sum(os.path.getsize(os.path.join(OUT, c["name"] + ".json")) for c in cases)
+    print(f"wrote {len(cases)} cases ({total / 1024:.0f} KiB) to {os.path.normpath(OUT)} with torch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
