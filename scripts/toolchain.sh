@@ -10,6 +10,7 @@
 #   3. when neither is present and we are root on Debian: apt-get install that
 #      second toolchain;
 #   4. otherwise stop and say what to install.
+# RECURRENT_WASM_TOOLCHAIN=rustup|debian forces one of the first two (CI tests both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -34,23 +35,35 @@ rustup_ready() {
     rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown
 }
 
+install_debian() {
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
+  say "installing Debian's wasm-capable Rust toolchain (rustc-web cargo-web rust-web-src rust-web-llvm lld-22)"
+  export DEBIAN_FRONTEND=noninteractive
+  local pkgs="rustc-web cargo-web rust-web-src rust-web-llvm lld-22"
+  if ! apt-get install -y -q $pkgs >/dev/null 2>&1; then
+    apt-get update -q >/dev/null 2>&1 || true
+    apt-get install -y -q $pkgs >/dev/null
+  fi
+  debian_ready || { say "installed the Debian packages but the toolchain is still incomplete"; exit 1; }
+}
+
 mode=""
-if rustup_ready; then
+forced=${RECURRENT_WASM_TOOLCHAIN:-auto}
+if [ "$forced" = debian ]; then
+  debian_ready || install_debian || { say "RECURRENT_WASM_TOOLCHAIN=debian but the Debian toolchain is missing and cannot be installed"; exit 1; }
+  mode=debian
+elif [ "$forced" = rustup ]; then
+  rustup_ready || { command -v rustup >/dev/null 2>&1 && rustup target add wasm32-unknown-unknown >/dev/null; } || true
+  rustup_ready || { say "RECURRENT_WASM_TOOLCHAIN=rustup but rustup cannot provide wasm32-unknown-unknown"; exit 1; }
+  mode=rustup
+elif rustup_ready; then
   mode=rustup
 elif command -v rustup >/dev/null 2>&1 && timeout 120 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 && rustup_ready; then
   say "added the wasm32-unknown-unknown target with rustup"
   mode=rustup
 elif debian_ready; then
   mode=debian
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say "installing Debian's wasm-capable Rust toolchain (rustc-web cargo-web rust-web-src rust-web-llvm lld-22)"
-  export DEBIAN_FRONTEND=noninteractive
-  pkgs="rustc-web cargo-web rust-web-src rust-web-llvm lld-22"
-  if ! apt-get install -y -q $pkgs >/dev/null 2>&1; then
-    apt-get update -q >/dev/null 2>&1 || true
-    apt-get install -y -q $pkgs >/dev/null
-  fi
-  debian_ready || { say "installed the Debian packages but the toolchain is still incomplete"; exit 1; }
+elif install_debian; then
   mode=debian
 else
   cat >&2 <<EOF
