@@ -24,7 +24,10 @@ build() { # name, target features
     "$dir/wasm32-unknown-unknown/release/recurrent_core.wasm"
   local wasm_name=recurrent_core_bg.wasm
   [ "$name" = simd ] || wasm_name=recurrent_core_${name}_bg.wasm
-  node_modules/.bin/wasm-opt -O3 --low-memory-unused --strip-debug --strip-producers \
+  # --no-inline comes first (passes run in order): wasm-opt would otherwise
+  # inline every single-caller micro-kernel, and V8 allocates registers worse
+  # in big functions (see crate/src/gemm.rs).
+  node_modules/.bin/wasm-opt '--no-inline=*kernel_*' -O3 --low-memory-unused --strip-debug --strip-producers \
     "$tmp/recurrent_core_bg.wasm" -o "$out/$wasm_name"
   if [ "$name" = simd ]; then
     cp "$tmp/recurrent_core.js" "$tmp/recurrent_core.d.ts" "$out/"

@@ -8,6 +8,8 @@ bash scripts/toolchain.sh
 source .tools/toolchain.env
 echo "== cargo test (native, portable SIMD fallback)"
 "$HOST_CARGO" test --release --quiet -p recurrent-core
+echo "== cargo test (native, 5-row micro-tile of the relaxed-SIMD build)"
+"$HOST_CARGO" test --release --quiet -p recurrent-core --features mr5
 echo "== build (wasm + package)"
 bash scripts/build.sh
 echo "== vitest"

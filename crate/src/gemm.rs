@@ -19,15 +19,37 @@
 //! Recurrent layers keep their weight matrices pre-packed as B operands (see
 //! `cells`) and call [`gemm_packed`] directly once per time step.
 //!
-//! Tile choice (../shared/WASM-PERF.md, V8 on this machine): 4×8 keeps 8
-//! accumulators + 2 B vectors + 1 broadcast within V8's ~15 vector registers;
-//! bigger tiles spilled. The micro-kernels are `#[inline(never)]` because V8
-//! allocated registers worse once they were inlined into large exported
-//! functions (27.7 → 17–18 GFLOP/s measured there).
+//! Tile choice, measured in V8 (Node 20) on this machine with each kernel
+//! alone on L1-resident data, best of 15 runs (GFLOP/s):
+//!
+//! | kernel                     | simd128 | relaxed (FMA) |
+//! |----------------------------|---------|---------------|
+//! | 4×8, A broadcast-loaded    | 23.9    | 31.8          |
+//! | 2×16                       | 24.5    | 32.0          |
+//! | 5×8                        | 18.1    | 37.0          |
+//! | 4×8 unrolled ×2 in k       | 21.8    | 17.8          |
+//! | 4×8, A loaded + shuffled   | 18.1    | 30.8          |
+//!
+//! So MR×NR is 4×8 in the simd128 build and 5×8 in the relaxed build (10
+//! accumulators fit once multiply and add are one instruction). Unrolling made
+//! V8 spill, as ../shared/WASM-PERF.md found.
+//!
+//! For one row (batch-1 steps) the GEMV kernel reads three B panels at once
+//! (6 accumulators): 19.7 / 23.9 GFLOP/s, against 14.5 / 12.3 for four panels
+//! (8 accumulators + 8 loads: TurboFan hoists every load to the top of the
+//! loop body and then spills) and 19.4 / 16.2 for two.
+//!
+//! The micro-kernels are `#[inline(never)]`, and `scripts/build-wasm.sh` tells
+//! wasm-opt not to inline them (`--no-inline=*kernel_*`: its default inlines
+//! every function with one caller), because V8 allocated registers worse once
+//! they were inlined into large functions (27.7 → 17–18 GFLOP/s in
+//! ../shared/WASM-PERF.md).
 
 use crate::simd::F32x4;
 
-pub const MR: usize = 4;
+/// Rows of the micro-tile: 5 where multiply-add is fused (relaxed SIMD), else 4.
+/// The `mr5` feature selects 5 on any target, so host tests cover both tilings.
+pub const MR: usize = if cfg!(any(target_feature = "relaxed-simd", feature = "mr5")) { 5 } else { 4 };
 pub const NR: usize = 8;
 pub const KC: usize = 256;
 pub const MC: usize = 64;
@@ -81,16 +103,15 @@ pub unsafe fn pack_a(m: usize, k: usize, a: MatRef, out: *mut f32) {
     for i0 in (0..m).step_by(MR) {
         let rows = MR.min(m - i0);
         if a.cs == 1 && rows == MR {
-            // Common case: row-major A, four source rows interleaved.
-            let r0 = a.at(i0, 0);
-            let r1 = a.at(i0 + 1, 0);
-            let r2 = a.at(i0 + 2, 0);
-            let r3 = a.at(i0 + 3, 0);
+            // Common case: row-major A, MR source rows interleaved.
+            let mut src = [core::ptr::null::<f32>(); MR];
+            for (r, s) in src.iter_mut().enumerate() {
+                *s = a.at(i0 + r, 0);
+            }
             for p in 0..k {
-                *o = *r0.add(p);
-                *o.add(1) = *r1.add(p);
-                *o.add(2) = *r2.add(p);
-                *o.add(3) = *r3.add(p);
+                for (r, s) in src.iter().enumerate() {
+                    *o.add(r) = *s.add(p);
+                }
                 o = o.add(MR);
             }
         } else {
@@ -146,12 +167,23 @@ pub unsafe fn pack_b(k: usize, n: usize, b: MatRef, out: *mut f32) {
     }
 }
 
-/// The micro-kernel: `C[0..4, 0..8] (=|+=) Ap[k × 4] · Bp[k × 8]`.
+/// The micro-kernel: `C[0..MR, 0..8] (=|+=) Ap[k × MR] · Bp[k × 8]`.
 ///
-/// Contract: `ap` holds `k` groups of 4 (one per row), `bp` `k` groups of 8;
-/// `c` is a full 4×8 tile with row stride `rsc`. Accumulators live in 8
-/// vector registers for the whole `k` loop.
+/// Contract: `ap` holds `k` groups of MR (one per row), `bp` `k` groups of 8;
+/// `c` is a full MR×8 tile with row stride `rsc`. Accumulators live in vector
+/// registers for the whole `k` loop.
+#[inline(always)]
+unsafe fn kernel(k: usize, ap: *const f32, bp: *const f32, c: *mut f32, rsc: usize, acc: bool) {
+    if MR == 5 {
+        kernel_5x8(k, ap, bp, c, rsc, acc)
+    } else {
+        kernel_4x8(k, ap, bp, c, rsc, acc)
+    }
+}
+
+/// [`kernel`] for MR = 4 (8 accumulators).
 #[inline(never)]
+#[allow(dead_code)]
 unsafe fn kernel_4x8(k: usize, ap: *const f32, bp: *const f32, c: *mut f32, rsc: usize, acc: bool) {
     let (mut c00, mut c01) = (F32x4::zero(), F32x4::zero());
     let (mut c10, mut c11) = (F32x4::zero(), F32x4::zero());
@@ -174,7 +206,7 @@ unsafe fn kernel_4x8(k: usize, ap: *const f32, bp: *const f32, c: *mut f32, rsc:
         let a3 = F32x4::load_splat(a.add(3));
         c30 = a3.mul_add(b0, c30);
         c31 = a3.mul_add(b1, c31);
-        a = a.add(MR);
+        a = a.add(4);
         b = b.add(NR);
     }
     let rows = [(c00, c01), (c10, c11), (c20, c21), (c30, c31)];
@@ -190,26 +222,71 @@ unsafe fn kernel_4x8(k: usize, ap: *const f32, bp: *const f32, c: *mut f32, rsc:
     }
 }
 
-/// One row of A against four B panels at once (32 columns, 8 accumulators):
-/// the batch-1 (GEMV) path, where a 4-row tile would waste 3/4 of its work.
+/// [`kernel`] for MR = 5 (10 accumulators; relaxed build).
+#[inline(never)]
+#[allow(dead_code)]
+unsafe fn kernel_5x8(k: usize, ap: *const f32, bp: *const f32, c: *mut f32, rsc: usize, acc: bool) {
+    let (mut c00, mut c01) = (F32x4::zero(), F32x4::zero());
+    let (mut c10, mut c11) = (F32x4::zero(), F32x4::zero());
+    let (mut c20, mut c21) = (F32x4::zero(), F32x4::zero());
+    let (mut c30, mut c31) = (F32x4::zero(), F32x4::zero());
+    let (mut c40, mut c41) = (F32x4::zero(), F32x4::zero());
+    let mut a = ap;
+    let mut b = bp;
+    for _ in 0..k {
+        let b0 = F32x4::load(b);
+        let b1 = F32x4::load(b.add(4));
+        let a0 = F32x4::load_splat(a);
+        c00 = a0.mul_add(b0, c00);
+        c01 = a0.mul_add(b1, c01);
+        let a1 = F32x4::load_splat(a.add(1));
+        c10 = a1.mul_add(b0, c10);
+        c11 = a1.mul_add(b1, c11);
+        let a2 = F32x4::load_splat(a.add(2));
+        c20 = a2.mul_add(b0, c20);
+        c21 = a2.mul_add(b1, c21);
+        let a3 = F32x4::load_splat(a.add(3));
+        c30 = a3.mul_add(b0, c30);
+        c31 = a3.mul_add(b1, c31);
+        let a4 = F32x4::load_splat(a.add(4));
+        c40 = a4.mul_add(b0, c40);
+        c41 = a4.mul_add(b1, c41);
+        a = a.add(5);
+        b = b.add(NR);
+    }
+    let rows = [(c00, c01), (c10, c11), (c20, c21), (c30, c31), (c40, c41)];
+    for (r, (lo, hi)) in rows.into_iter().enumerate() {
+        let p = c.add(r * rsc);
+        if acc {
+            F32x4::load(p).add(lo).store(p);
+            F32x4::load(p.add(4)).add(hi).store(p.add(4));
+        } else {
+            lo.store(p);
+            hi.store(p.add(4));
+        }
+    }
+}
+
+/// One row of A against three B panels at once (24 columns, 6 accumulators):
+/// the batch-1 (GEMV) path, where an MR-row tile would waste most of its work.
 /// `a` is read with stride `sa` (MR for packed A, 1 for a plain row).
 #[inline(never)]
-unsafe fn kernel_1x32(k: usize, a: *const f32, sa: usize, bp: *const f32, c: *mut f32, acc: bool) {
+unsafe fn kernel_1x24(k: usize, a: *const f32, sa: usize, bp: *const f32, c: *mut f32, acc: bool) {
     let panel = k * NR;
-    let (b0p, b1p, b2p, b3p) = (bp, bp.add(panel), bp.add(2 * panel), bp.add(3 * panel));
-    let mut s = [F32x4::zero(); 8];
+    let (b0p, b1p, b2p) = (bp, bp.add(panel), bp.add(2 * panel));
+    let (mut s0, mut s1, mut s2) = (F32x4::zero(), F32x4::zero(), F32x4::zero());
+    let (mut s3, mut s4, mut s5) = (F32x4::zero(), F32x4::zero(), F32x4::zero());
     for p in 0..k {
         let av = F32x4::load_splat(a.add(p * sa));
         let o = p * NR;
-        s[0] = av.mul_add(F32x4::load(b0p.add(o)), s[0]);
-        s[1] = av.mul_add(F32x4::load(b0p.add(o + 4)), s[1]);
-        s[2] = av.mul_add(F32x4::load(b1p.add(o)), s[2]);
-        s[3] = av.mul_add(F32x4::load(b1p.add(o + 4)), s[3]);
-        s[4] = av.mul_add(F32x4::load(b2p.add(o)), s[4]);
-        s[5] = av.mul_add(F32x4::load(b2p.add(o + 4)), s[5]);
-        s[6] = av.mul_add(F32x4::load(b3p.add(o)), s[6]);
-        s[7] = av.mul_add(F32x4::load(b3p.add(o + 4)), s[7]);
+        s0 = av.mul_add(F32x4::load(b0p.add(o)), s0);
+        s1 = av.mul_add(F32x4::load(b0p.add(o + 4)), s1);
+        s2 = av.mul_add(F32x4::load(b1p.add(o)), s2);
+        s3 = av.mul_add(F32x4::load(b1p.add(o + 4)), s3);
+        s4 = av.mul_add(F32x4::load(b2p.add(o)), s4);
+        s5 = av.mul_add(F32x4::load(b2p.add(o + 4)), s5);
     }
+    let s = [s0, s1, s2, s3, s4, s5];
     for (q, v) in s.into_iter().enumerate() {
         let p = c.add(q * 4);
         if acc {
@@ -284,9 +361,9 @@ pub unsafe fn gemm_packed(m: usize, n: usize, k: usize, ap: *const f32, bp: *con
             let apanel = ap.add((i0 / MR) * k * MR);
             let cptr = c.add(i0 * rsc + j0);
             if rows == MR && cols == NR {
-                kernel_4x8(k, apanel, bpanel, cptr, rsc, acc);
+                kernel(k, apanel, bpanel, cptr, rsc, acc);
             } else {
-                kernel_4x8(k, apanel, bpanel, tile.as_mut_ptr(), NR, false);
+                kernel(k, apanel, bpanel, tile.as_mut_ptr(), NR, false);
                 store_edge(&tile, NR, rows, cols, cptr, rsc, acc);
             }
         }
@@ -301,9 +378,9 @@ pub unsafe fn gemv_packed(n: usize, k: usize, a: *const f32, sa: usize, bp: *con
     let panels = n.div_ceil(NR);
     let full = n / NR; // panels whose 8 columns all exist
     let mut p = 0;
-    while p + 4 <= full {
-        kernel_1x32(k, a, sa, bp.add(p * k * NR), c.add(p * NR), acc);
-        p += 4;
+    while p + 3 <= full {
+        kernel_1x24(k, a, sa, bp.add(p * k * NR), c.add(p * NR), acc);
+        p += 3;
     }
     while p < full {
         kernel_1x8(k, a, sa, bp.add(p * k * NR), c.add(p * NR), acc);
@@ -333,7 +410,7 @@ fn pack_buffers() -> (*mut f32, *mut f32) {
         // Safety: only this thread touches its buffers, and no reference
         // escapes this closure: callers get raw pointers.
         let bufs = unsafe { &mut *p.get() }.get_or_insert_with(|| PackBuffers {
-            a: vec![0.0; MC * KC],
+            a: vec![0.0; packed_a_len(MC, KC)],
             b: vec![0.0; KC * NC],
         });
         (bufs.a.as_mut_ptr(), bufs.b.as_mut_ptr())
