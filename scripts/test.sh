@@ -12,5 +12,7 @@ echo "== cargo test (native, 5-row micro-tile of the relaxed-SIMD build)"
 "$HOST_CARGO" test --release --quiet -p recurrent-core --features mr5
 echo "== build (wasm + package)"
 bash scripts/build.sh
+echo "== typecheck"
+node_modules/.bin/tsc --noEmit
 echo "== vitest"
 node_modules/.bin/vitest run "$@"

@@ -2,7 +2,8 @@
 // before any kernel runs — never a wasm trap or an out-of-bounds read — and the
 // layer keeps working afterwards.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RecurrentKernel, ShapeError, ValueError, init } from '../ts/index.js';
+import { initForTests } from './helpers/init.js';
+import { RecurrentKernel, ShapeError, ValueError } from '../ts/index.js';
 import { runtime } from '../ts/runtime/init.js';
 
 describe('recurrent kernel input checks', () => {
@@ -13,7 +14,7 @@ describe('recurrent kernel input checks', () => {
   const H = 5;
   const x = () => new Float32Array(T * B * I).fill(0.1);
   beforeAll(async () => {
-    await init();
+    await initForTests();
     k = new RecurrentKernel({ cell: 'lstm', inputSize: I, hiddenSize: H, bidirectional: true }, { seed: 1 });
   });
 

@@ -3,7 +3,8 @@
 // the kernels' analytic gradients match central finite differences of an
 // independent float64 reference (helpers/reference.ts), relative error < 1e-3.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RecurrentKernel, init, type RecurrentConfig } from '../ts/index.js';
+import { initForTests } from './helpers/init.js';
+import { RecurrentKernel, type RecurrentConfig } from '../ts/index.js';
 import { Random } from '../ts/util/random.js';
 import { type RefCell, type RefLayer, gatesOf, refForward } from './helpers/reference.js';
 
@@ -154,7 +155,7 @@ const CONFIGS: Omit<Config, 'cell'>[] = [
 
 describe('analytic gradients (wasm) vs float64 finite differences', () => {
   beforeAll(async () => {
-    await init();
+    await initForTests();
   });
   let seed = 10;
   for (const cell of CELLS) {

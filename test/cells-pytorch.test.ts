@@ -3,7 +3,8 @@
 // T = 500) is run through the wasm kernels, layer by layer as PyTorch stacks
 // them, forward and backward. Outputs within 1e-5, gradients within 1e-4 (abs + rel).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RecurrentKernel, init } from '../ts/index.js';
+import { initForTests } from './helpers/init.js';
+import { RecurrentKernel } from '../ts/index.js';
 import { expectClose } from './helpers/compare.js';
 import { type CellCase, cellCases, f32 } from './helpers/fixtures.js';
 
@@ -77,7 +78,7 @@ function runStack(c: CellCase) {
 
 describe('cells match PyTorch', () => {
   beforeAll(async () => {
-    await init();
+    await initForTests();
   });
   const cases = cellCases();
 
