@@ -90,7 +90,7 @@ function analytic(c: Config, p: Problem) {
   const lstm = c.cell === 'lstm';
   const f = (a: Float64Array) => Float32Array.from(a);
   const layers = p.params.map((params, l) => new RecurrentKernel(kernelConfig(c.cell, l === 0 ? I : c.D * H, c.D), { params: f(params) }));
-  let x = f(p.x);
+  let x: Float32Array = f(p.x);
   for (let l = 0; l < c.layers; l++) {
     x = layers[l].forward({
       x, seqLen: T, batchSize: B, batchFirst: c.batchFirst, lengths: c.lengths, training: true,
@@ -98,11 +98,11 @@ function analytic(c: Config, p: Problem) {
       c0: c.withState && lstm ? f(p.c0.subarray(l * sLen, (l + 1) * sLen)) : undefined,
     }).y;
   }
-  let dy = f(p.wy);
+  let dy: Float32Array = f(p.wy);
   const dh0 = new Float32Array(c.layers * sLen);
   const dc0 = new Float32Array(c.layers * sLen);
   const grads: Float32Array[] = [];
-  let dx = new Float32Array(0);
+  let dx: Float32Array = new Float32Array(0);
   for (let l = c.layers - 1; l >= 0; l--) {
     const g = layers[l].backward({
       dy,
