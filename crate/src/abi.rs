@@ -72,13 +72,13 @@ struct Region {
 }
 
 struct Check {
-    regions: [Region; 16],
+    regions: [Region; 20],
     n: usize,
 }
 
 impl Check {
     fn new() -> Self {
-        Check { regions: [Region { ptr: 0, bytes: 0, writes: false }; 16], n: 0 }
+        Check { regions: [Region { ptr: 0, bytes: 0, writes: false }; 20], n: 0 }
     }
     /// Record a region of `floats` 4-byte elements; `required` ones must be non-null.
     fn add(&mut self, ptr: usize, floats: Option<usize>, writes: bool, required: bool) -> Result<(), i32> {
@@ -156,6 +156,8 @@ pub fn sgemm(
 pub const F_BATCH_FIRST: u32 = 1;
 pub const F_TRAINING: u32 = 2;
 pub const F_REPACK: u32 = 4;
+/// One direction, run in reverse time (Keras `go_backwards`).
+pub const F_REVERSE: u32 = 8;
 
 fn dims(t: usize, b: usize, i: usize, h: usize, dirs: usize, flags: u32) -> Result<Dims, i32> {
     if !(dirs == 1 || dirs == 2) || h == 0 || i == 0 {
@@ -204,12 +206,13 @@ unsafe fn check_lengths(lengths: usize, b: usize, t: usize) -> Result<(), i32> {
 /// Forward pass of one recurrent layer over a whole sequence and batch.
 /// Region sizes (floats): `x [T·B·I]`, `h0/c0/hn/cn [D·B·H]`, `lengths [B]`
 /// (i32), `params [D·params_len]`, `packed [packed_len]`, `y [T·B·D·H]`,
-/// `work [workspace_len]`. Optional regions may be 0.
+/// `work [workspace_len]`, `rec_mask [D·B·H]` (recurrent dropout, already
+/// scaled). Optional regions may be 0.
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn recurrent_forward(
     cell: u32, flags: u32, t: usize, b: usize, i: usize, h: usize, dirs: usize, x: usize, h0: usize, c0: usize,
-    lengths: usize, params: usize, packed: usize, y: usize, hn: usize, cn: usize, work: usize,
+    lengths: usize, params: usize, packed: usize, y: usize, hn: usize, cn: usize, work: usize, rec_mask: usize,
 ) -> i32 {
     status((|| {
         let c = Cell::from_u32(cell).ok_or(E_CELL)?;
@@ -229,6 +232,7 @@ pub fn recurrent_forward(
         ck.add(hn, state, true, false)?;
         ck.add(if lstm { cn } else { 0 }, state, true, false)?;
         ck.add(work, cells::workspace_len(c, &d, training), true, true)?;
+        ck.add(rec_mask, state, false, false)?;
         ck.disjoint()?;
         unsafe {
             check_lengths(lengths, b, t)?;
@@ -237,6 +241,8 @@ pub fn recurrent_forward(
                 dims: d,
                 training,
                 repack: flags & F_REPACK != 0,
+                reverse: flags & F_REVERSE != 0 && dirs == 1,
+                rec_mask: rec_mask as *const f32,
                 x: x as *const f32,
                 h0: h0 as *const f32,
                 c0: if lstm { c0 as *const f32 } else { core::ptr::null() },
@@ -262,7 +268,7 @@ pub fn recurrent_forward(
 pub fn recurrent_backward(
     cell: u32, flags: u32, t: usize, b: usize, i: usize, h: usize, dirs: usize, x: usize, lengths: usize,
     params: usize, packed: usize, work: usize, dy: usize, dhn: usize, dcn: usize, dx: usize, dh0: usize, dc0: usize,
-    grads: usize,
+    grads: usize, rec_mask: usize,
 ) -> i32 {
     status((|| {
         let c = Cell::from_u32(cell).ok_or(E_CELL)?;
@@ -284,12 +290,15 @@ pub fn recurrent_backward(
         ck.add(dh0, state, true, false)?;
         ck.add(if lstm { dc0 } else { 0 }, state, true, false)?;
         ck.add(grads, np, true, true)?;
+        ck.add(rec_mask, state, false, false)?;
         ck.disjoint()?;
         unsafe {
             check_lengths(lengths, b, t)?;
             cells::backward(&cells::Backward {
                 cell: c,
                 dims: d,
+                reverse: flags & F_REVERSE != 0 && dirs == 1,
+                rec_mask: rec_mask as *const f32,
                 x: x as *const f32,
                 lengths: lengths as *const i32,
                 params: params as *const f32,
@@ -304,6 +313,228 @@ pub fn recurrent_backward(
                 grads: grads as *mut f32,
             });
         }
+        Ok(())
+    })())
+}
+
+/// Dense layer forward: `y [rows, o] = act(x [rows, i] · Wᵀ + b)`, `W [o, i]`,
+/// `b [o]` (0 = no bias); `act`: 0 linear, 1 relu, 2 tanh, 3 sigmoid, 4 softmax.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn dense_forward(rows: usize, i: usize, o: usize, x: usize, w: usize, b: usize, y: usize, act: u32) -> i32 {
+    status((|| {
+        let a = crate::dense::Act::from_u32(act).ok_or(E_CELL)?;
+        let mut ck = Check::new();
+        ck.add(x, cells::mul(rows, i), false, true)?;
+        ck.add(w, cells::mul(o, i), false, true)?;
+        ck.add(b, Some(o), false, false)?;
+        ck.add(y, cells::mul(rows, o), true, true)?;
+        ck.disjoint()?;
+        unsafe { crate::dense::forward(rows, i, o, x as *const f32, w as *const f32, b as *const f32, y as *mut f32, a) };
+        Ok(())
+    })())
+}
+
+/// Dense layer backward: `dy [rows, o]` is overwritten with the
+/// pre-activation gradient; `dw [o, i]`, `db [o]` accumulate; `dx [rows, i]`
+/// is overwritten (0 = not wanted); `y` is the forward output.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn dense_backward(
+    rows: usize, i: usize, o: usize, x: usize, w: usize, y: usize, dy: usize, act: u32, dw: usize, db: usize, dx: usize,
+) -> i32 {
+    status((|| {
+        let a = crate::dense::Act::from_u32(act).ok_or(E_CELL)?;
+        let mut ck = Check::new();
+        ck.add(x, cells::mul(rows, i), false, true)?;
+        ck.add(w, cells::mul(o, i), false, true)?;
+        ck.add(y, cells::mul(rows, o), false, true)?;
+        ck.add(dy, cells::mul(rows, o), true, true)?;
+        ck.add(dw, cells::mul(o, i), true, true)?;
+        ck.add(db, Some(o), true, false)?;
+        ck.add(dx, cells::mul(rows, i), true, false)?;
+        ck.disjoint()?;
+        unsafe {
+            crate::dense::backward(
+                rows, i, o, x as *const f32, w as *const f32, y as *const f32, dy as *mut f32, a, dw as *mut f32,
+                db as *mut f32, dx as *mut f32,
+            )
+        };
+        Ok(())
+    })())
+}
+
+/// Row-wise softmax in place over `[rows, n]`.
+#[wasm_bindgen]
+pub fn softmax_rows(rows: usize, n: usize, y: usize) -> i32 {
+    status((|| {
+        let mut ck = Check::new();
+        ck.add(y, cells::mul(rows, n), true, true)?;
+        unsafe { crate::dense::softmax_rows(y as *mut f32, rows, n) };
+        Ok(())
+    })())
+}
+
+/// Weighted mean loss of `pred [rows, n]` against `target` (`[rows, n]` f32,
+/// or `[rows]` i32 class indices for the sparse kinds); `weights [rows]`
+/// optional; `grad [rows, n]` optional. Returns the loss, or NaN with the
+/// status written to `status_out` (an i32 slot, optional) on bad arguments.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn loss(kind: u32, rows: usize, n: usize, pred: usize, target: usize, weights: usize, grad: usize, status_out: usize) -> f64 {
+    let r = (|| {
+        let k = crate::loss::Loss::from_u32(kind).ok_or(E_CELL)?;
+        let mut ck = Check::new();
+        ck.add(pred, cells::mul(rows, n), false, true)?;
+        ck.add(target, if k.sparse() { Some(rows) } else { cells::mul(rows, n) }, false, true)?;
+        ck.add(weights, Some(rows), false, false)?;
+        ck.add(grad, cells::mul(rows, n), true, false)?;
+        ck.add(status_out, Some(1), true, false)?;
+        ck.disjoint()?;
+        if k.sparse() {
+            let t = unsafe { core::slice::from_raw_parts(target as *const i32, rows) };
+            if t.iter().any(|&c| c < 0 || c as usize >= n) {
+                return Err(E_LENGTHS);
+            }
+        }
+        Ok::<f64, i32>(unsafe { crate::loss::loss(k, rows, n, pred as *const f32, target as *const u8, weights as *const f32, grad as *mut f32) })
+    })();
+    match r {
+        Ok(v) => {
+            if status_out != 0 && status_out % 4 == 0 && status_out + 4 <= memory_bytes() {
+                unsafe { *(status_out as *mut i32) = OK };
+            }
+            v
+        }
+        Err(e) => {
+            if status_out != 0 && status_out % 4 == 0 && status_out + 4 <= memory_bytes() {
+                unsafe { *(status_out as *mut i32) = e };
+            }
+            f64::NAN
+        }
+    }
+}
+
+/// One optimizer step over `n` parameters (kind: 0 SGD, 1 Adam, 2 AdamW,
+/// 3 RMSprop); `hyper` points to 12 f32 (see `optim::Hyper`). Clips the
+/// gradients first; returns their global norm (NaN on bad arguments).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn optimizer_step(kind: u32, n: usize, params: usize, grads: usize, s1: usize, s2: usize, hyper: usize) -> f32 {
+    let r = (|| {
+        let k = crate::optim::Kind::from_u32(kind).ok_or(E_CELL)?;
+        let mut ck = Check::new();
+        ck.add(params, Some(n), true, true)?;
+        ck.add(grads, Some(n), true, true)?;
+        ck.add(s1, Some(n), true, k != crate::optim::Kind::Sgd)?;
+        ck.add(s2, Some(n), true, matches!(k, crate::optim::Kind::Adam | crate::optim::Kind::AdamW))?;
+        ck.add(hyper, Some(12), false, true)?;
+        ck.disjoint()?;
+        let h = crate::optim::Hyper::from_slice(unsafe { core::slice::from_raw_parts(hyper as *const f32, 12) });
+        Ok::<f32, i32>(unsafe { crate::optim::step(k, n, params as *mut f32, grads as *mut f32, s1 as *mut f32, s2 as *mut f32, &h) })
+    })();
+    r.unwrap_or(f32::NAN)
+}
+
+/// Add L1/L2 regularisation gradients for `n` weights; returns the penalty
+/// (NaN on bad arguments).
+#[wasm_bindgen]
+pub fn regularize(n: usize, params: usize, grads: usize, l1: f32, l2: f32) -> f64 {
+    let r = (|| {
+        let mut ck = Check::new();
+        ck.add(params, Some(n), false, true)?;
+        ck.add(grads, Some(n), true, true)?;
+        ck.disjoint()?;
+        Ok::<f64, i32>(unsafe { crate::optim::regularize(n, params as *const f32, grads as *mut f32, l1, l2) })
+    })();
+    r.unwrap_or(f64::NAN)
+}
+
+unsafe fn check_ids(ids: usize, rows: usize, v: usize) -> Result<(), i32> {
+    let t = core::slice::from_raw_parts(ids as *const i32, rows);
+    if t.iter().all(|&c| c >= 0 && (c as usize) < v) {
+        Ok(())
+    } else {
+        Err(E_LENGTHS)
+    }
+}
+
+/// Embedding lookup: `y [rows, e] = W[ids]`, `W [v, e]`, `ids [rows]` i32 in `[0, v)`.
+#[wasm_bindgen]
+pub fn embedding_forward(rows: usize, v: usize, e: usize, ids: usize, w: usize, y: usize) -> i32 {
+    status((|| {
+        let mut ck = Check::new();
+        ck.add(ids, Some(rows), false, true)?;
+        ck.add(w, cells::mul(v, e), false, true)?;
+        ck.add(y, cells::mul(rows, e), true, true)?;
+        ck.disjoint()?;
+        unsafe {
+            check_ids(ids, rows, v)?;
+            crate::embedding::forward(rows, e, ids as *const i32, w as *const f32, y as *mut f32)
+        };
+        Ok(())
+    })())
+}
+
+/// Embedding backward: `dW[ids[r]] += dy[r]`.
+#[wasm_bindgen]
+pub fn embedding_backward(rows: usize, v: usize, e: usize, ids: usize, dy: usize, dw: usize) -> i32 {
+    status((|| {
+        let mut ck = Check::new();
+        ck.add(ids, Some(rows), false, true)?;
+        ck.add(dy, cells::mul(rows, e), false, true)?;
+        ck.add(dw, cells::mul(v, e), true, true)?;
+        ck.disjoint()?;
+        unsafe {
+            check_ids(ids, rows, v)?;
+            crate::embedding::backward(rows, e, ids as *const i32, dy as *const f32, dw as *mut f32)
+        };
+        Ok(())
+    })())
+}
+
+/// Layer normalisation forward over the last dimension; `stats [rows, 2]` keeps (μ, 1/σ).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn layernorm_forward(rows: usize, n: usize, x: usize, gamma: usize, beta: usize, eps: f32, y: usize, stats: usize) -> i32 {
+    status((|| {
+        let mut ck = Check::new();
+        ck.add(x, cells::mul(rows, n), false, true)?;
+        ck.add(gamma, Some(n), false, true)?;
+        ck.add(beta, Some(n), false, true)?;
+        ck.add(y, cells::mul(rows, n), true, true)?;
+        ck.add(stats, cells::mul(rows, 2), true, true)?;
+        ck.disjoint()?;
+        unsafe {
+            crate::layernorm::forward(rows, n, x as *const f32, gamma as *const f32, beta as *const f32, eps, y as *mut f32, stats as *mut f32)
+        };
+        Ok(())
+    })())
+}
+
+/// Layer normalisation backward; `dgamma`, `dbeta` accumulate, `dx` is
+/// overwritten (0 = not wanted).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn layernorm_backward(
+    rows: usize, n: usize, x: usize, gamma: usize, stats: usize, dy: usize, dgamma: usize, dbeta: usize, dx: usize,
+) -> i32 {
+    status((|| {
+        let mut ck = Check::new();
+        ck.add(x, cells::mul(rows, n), false, true)?;
+        ck.add(gamma, Some(n), false, true)?;
+        ck.add(stats, cells::mul(rows, 2), false, true)?;
+        ck.add(dy, cells::mul(rows, n), false, true)?;
+        ck.add(dgamma, Some(n), true, true)?;
+        ck.add(dbeta, Some(n), true, true)?;
+        ck.add(dx, cells::mul(rows, n), true, false)?;
+        ck.disjoint()?;
+        unsafe {
+            crate::layernorm::backward(
+                rows, n, x as *const f32, gamma as *const f32, stats as *const f32, dy as *const f32, dgamma as *mut f32,
+                dbeta as *mut f32, dx as *mut f32,
+            )
+        };
         Ok(())
     })())
 }

@@ -6,7 +6,12 @@
 
 pub mod activations;
 pub mod cells;
+pub mod dense;
+pub mod embedding;
 pub mod gemm;
+pub mod layernorm;
+pub mod loss;
+pub mod optim;
 pub mod simd;
 
 #[cfg(target_arch = "wasm32")]

@@ -105,6 +105,10 @@ mod imp {
             Self(f32x4_abs(self.0))
         }
         #[inline(always)]
+        pub fn sqrt(self) -> Self {
+            Self(f32x4_sqrt(self.0))
+        }
+        #[inline(always)]
         pub fn neg(self) -> Self {
             Self(f32x4_neg(self.0))
         }
@@ -235,6 +239,10 @@ mod imp {
         #[inline(always)]
         pub fn abs(self) -> Self {
             Self(self.0.map(f32::abs))
+        }
+        #[inline(always)]
+        pub fn sqrt(self) -> Self {
+            Self(self.0.map(f32::sqrt))
         }
         #[inline(always)]
         pub fn neg(self) -> Self {

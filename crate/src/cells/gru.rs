@@ -41,7 +41,8 @@ pub unsafe fn forward_sequence(f: &Forward) {
         let packed = f.packed.add(d * (pf + pb));
         // reset before: the r,z panels and the n panels are separate B operands.
         let packed_n = packed.add(packed_b_len(h, 2 * h));
-        let seq = Seq::new(&f.dims, d == 1, f.lengths);
+        let seq = Seq::new(&f.dims, d, f.reverse, f.lengths);
+        let mask = offset(f.rec_mask, d * b * h);
 
         input_projection(rows, i, gh, f.x, p.w_ih, cache, cw);
         if f.repack {
@@ -62,15 +63,17 @@ pub unsafe fn forward_sequence(f: &Forward) {
         });
 
         for step in 0..seq.steps() {
+            // The recurrent products see h ⊙ m (recurrent dropout); z ⊙ h does not.
+            let hin = masked_state(s.h, mask, s.hm, b * h);
             if after {
                 // step = h·W_hhᵀ [B, 3H]
-                step_gemm(b, gh, h, s.h, s.apack, packed, s.step, false);
+                step_gemm(b, gh, h, hin, s.apack, packed, s.step, false);
             } else {
                 // step[:, 0..2H] = h·W_{hr,hz}ᵀ, then r, then step_n = (r⊙h)·W_hnᵀ
-                step_gemm(b, 2 * h, h, s.h, s.apack, packed, s.step, false);
+                step_gemm(b, 2 * h, h, hin, s.apack, packed, s.step, false);
                 for bb in 0..b {
                     let z = s.step.add(bb * 2 * h);
-                    let (hs, rh) = (s.h.add(bb * h), s.rh.add(bb * h));
+                    let (hs, rh) = (hin.add(bb * h), s.rh.add(bb * h));
                     let a = match seq.time(step, bb) {
                         Some(t) => cache.add(seq.row(t, bb) * cw),
                         None => {
@@ -151,7 +154,8 @@ pub unsafe fn backward_sequence(g: &Backward) {
         let pbwd = g.packed.add(d * (pf + pb) + pf);
         // reset before: W_{hr,hz} [2H, H] and W_hn [H, H] as separate B operands.
         let pbwd_n = pbwd.add(packed_b_len(2 * h, h));
-        let seq = Seq::new(&g.dims, d == 1, g.lengths);
+        let seq = Seq::new(&g.dims, d, g.reverse, g.lengths);
+        let mask = offset(g.rec_mask, d * b * h);
         if after {
             pack_b(gh, h, MatRef::rows(p.w_hh, h), pbwd);
         } else {
@@ -211,8 +215,8 @@ pub unsafe fn backward_sequence(g: &Backward) {
                 });
             }
             if after {
-                // dh_{t-1} += [dA_r dA_z dq]·W_hh  ([B, 3H] × [3H, H])
-                step_gemm(b, h, gh, s.dg_step, s.apack, pbwd, s.dh, true);
+                // dh_{t-1} += ([dA_r dA_z dq]·W_hh) ⊙ m  ([B, 3H] × [3H, H])
+                step_gemm_dh(b, h, gh, s.dg_step, s.apack, pbwd, s.dh, mask, s.step);
                 continue;
             }
             // Reset before. d(r⊙h) = dA_n·W_hn into s.step [B, H].
@@ -226,23 +230,27 @@ pub unsafe fn backward_sequence(g: &Backward) {
                 let a = cache.add(seq.row(t, bb) * cw);
                 let drh = s.step.add(bb * h);
                 let dhs = s.dh.add(bb * h);
+                let mb = offset(mask, bb * h);
                 let hp = a.add(4 * h);
                 for_lanes(h, |l| {
                     let r = l.load(a);
                     let drh = l.load(drh);
-                    let dar = drh.mul(l.load(hp)).mul(r.mul(one.sub(r)));
-                    l.store(l.load(dhs).add(drh.mul(r)), dhs);
+                    let m = if mb.is_null() { one } else { l.load(mb) };
+                    // r⊙(h⊙m):  dr = d(rh)⊙h⊙m,  dh += d(rh)⊙r⊙m
+                    let dar = drh.mul(l.load(hp).mul(m)).mul(r.mul(one.sub(r)));
+                    l.store(l.load(dhs).add(drh.mul(r).mul(m)), dhs);
                     l.store(dar, a);
                     l.store(dar, dgs);
                     l.store(l.load(a.add(h)), dgs.add(h));
                 });
             }
-            // dh_{t-1} += [dA_r dA_z]·W_{hr,hz}  ([B, 2H] × [2H, H])
-            step_gemm(b, h, 2 * h, s.dg_step, s.apack, pbwd, s.dh, true);
+            // dh_{t-1} += ([dA_r dA_z]·W_{hr,hz}) ⊙ m  ([B, 2H] × [2H, H])
+            step_gemm_dh(b, h, 2 * h, s.dg_step, s.apack, pbwd, s.dh, mask, s.step);
         }
         store_state(offset_mut(g.dh0, so), s.dh, b * h);
 
         seq.for_padded_rows(|r| fill_row(cache.add(r * cw), 4 * h, 0.0));
+        mask_cached_state(&seq, cache, cw, 4 * h, h, mask);
         // Input side: dA_r, dA_z, dA_n are the gradients of W_i· x + b_i·.
         input_side_grads(rows, i, gh, cache, cw, g.x, p.w_ih, gp.w_ih, gp.b_ih, g.dx, d > 0);
         let hprev = cache.add(4 * h);

@@ -33,7 +33,8 @@ pub unsafe fn forward_sequence(f: &Forward) {
         let p = DirParams::at(f.params as *mut f32, CELL, i, h, d);
         let cache = f.work.add(d * rows * cw);
         let packed = f.packed.add(d * (pf + pb));
-        let seq = Seq::new(&f.dims, d == 1, f.lengths);
+        let seq = Seq::new(&f.dims, d, f.reverse, f.lengths);
+        let mask = offset(f.rec_mask, d * b * h);
 
         // All steps' input projections in one GEMM: cache[:, 0..4H] = X·W_ihᵀ.
         input_projection(rows, i, gh, f.x, p.w_ih, cache, cw);
@@ -53,7 +54,8 @@ pub unsafe fn forward_sequence(f: &Forward) {
 
         for step in 0..seq.steps() {
             // Recurrent product for the whole batch: step = h_{t-1}·W_hhᵀ [B, 4H].
-            step_gemm(b, gh, h, s.h, s.apack, packed, s.step, false);
+            let hin = masked_state(s.h, mask, s.hm, b * h);
+            step_gemm(b, gh, h, hin, s.apack, packed, s.step, false);
             for bb in 0..b {
                 let Some(t) = seq.time(step, bb) else { continue };
                 let row = seq.row(t, bb);
@@ -114,7 +116,8 @@ pub unsafe fn backward_sequence(g: &Backward) {
         let gp = DirParams::at(g.grads, CELL, i, h, d);
         let cache = g.work.add(d * rows * cw);
         let pbwd = g.packed.add(d * (pf + pb) + pf);
-        let seq = Seq::new(&g.dims, d == 1, g.lengths);
+        let seq = Seq::new(&g.dims, d, g.reverse, g.lengths);
+        let mask = offset(g.rec_mask, d * b * h);
 
         // B operand of dh_{t-1} = dA·W_hh: W_hh [4H, H] as is.
         pack_b(gh, h, MatRef::rows(p.w_hh, h), pbwd);
@@ -166,14 +169,15 @@ pub unsafe fn backward_sequence(g: &Backward) {
                     l.store(F32x4::zero(), dhs);
                 });
             }
-            // dh_{t-1} += dA·W_hh  ([B, 4H] × [4H, H]); inactive rows add 0.
-            step_gemm(b, h, gh, s.dg_step, s.apack, pbwd, s.dh, true);
+            // dh_{t-1} += (dA·W_hh) ⊙ m  ([B, 4H] × [4H, H]); inactive rows add 0.
+            step_gemm_dh(b, h, gh, s.dg_step, s.apack, pbwd, s.dh, mask, s.step);
         }
         store_state(offset_mut(g.dh0, so), s.dh, b * h);
         store_state(offset_mut(g.dc0, so), s.dc, b * h);
 
         // Padded rows still hold their input projection: they contribute nothing.
         seq.for_padded_rows(|r| fill_row(cache.add(r * cw), gh, 0.0));
+        mask_cached_state(&seq, cache, cw, 6 * h, h, mask);
         // Over all steps at once: dW_ih, db_ih, dX; dW_hh += dAᵀ·H_prev; db_hh.
         input_side_grads(rows, i, gh, cache, cw, g.x, p.w_ih, gp.w_ih, gp.b_ih, g.dx, d > 0);
         sgemm(gh, h, rows, MatRef::t(cache, cw), MatRef::rows(cache.add(6 * h), cw), gp.w_hh, h, true);

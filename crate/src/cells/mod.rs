@@ -17,6 +17,11 @@
 //! layout and gate order (LSTM i,f,g,o; GRU r,z,n). Gradients have the same
 //! layout and are **accumulated** (`+=`); zeroing them is the caller's job.
 //!
+//! Recurrent dropout (optional `rec_mask [D, B, H]`, variational: one mask per
+//! sequence, as Gal & Ghahramani and Keras' LSTM): wherever `h_{t-1}` enters a
+//! recurrent matrix product it is `h_{t-1} ⊙ m`; the GRU's direct `z ⊙ h_{t-1}`
+//! term uses the unmasked state.
+//!
 //! Variable lengths (PyTorch packed-sequence semantics): sample `b` has
 //! `len[b] ≤ T` real steps. Steps past it output zeros and leave its state
 //! unchanged; the reverse direction starts at `len[b] − 1`. Final states are
@@ -117,8 +122,8 @@ pub fn gate_width(cell: Cell, h: usize, training: bool) -> usize {
 pub fn scratch_len(cell: Cell, b: usize, h: usize) -> Option<usize> {
     let gh = cell.gates() * h;
     let bpad = b.div_ceil(gemm::MR) * gemm::MR;
-    // h, c, dh, dc, rh: 5·B·H; step, dg_step: 2·B·G·H; packed A: Bpad·G·H
-    let a = mul(5, mul(b, h)?)?;
+    // h, c, dh, dc, rh, hm: 6·B·H; step, dg_step: 2·B·G·H; packed A: Bpad·G·H
+    let a = mul(6, mul(b, h)?)?;
     let s = mul(2, mul(b, gh)?)?;
     let p = mul(bpad, gh)?;
     a.checked_add(s)?.checked_add(p)
@@ -183,8 +188,9 @@ pub struct Seq {
 }
 
 impl Seq {
-    pub fn new(d: &Dims, reverse: bool, lengths: *const i32) -> Self {
-        Seq { t: d.t, b: d.b, batch_first: d.batch_first, reverse, lengths }
+    /// Direction `dir` of a call; `reverse_single` reverses a one-direction call.
+    pub fn new(d: &Dims, dir: usize, reverse_single: bool, lengths: *const i32) -> Self {
+        Seq { t: d.t, b: d.b, batch_first: d.batch_first, reverse: dir == 1 || reverse_single, lengths }
     }
     #[inline(always)]
     pub fn row(&self, t: usize, b: usize) -> usize {
@@ -289,6 +295,8 @@ pub struct Scratch {
     pub dh: *mut f32,
     pub dc: *mut f32,
     pub rh: *mut f32,
+    /// `h ⊙ rec_mask` for the step GEMM
+    pub hm: *mut f32,
     pub step: *mut f32,
     pub dg_step: *mut f32,
     pub apack: *mut f32,
@@ -306,9 +314,10 @@ impl Scratch {
             dh: p.add(2 * bh),
             dc: p.add(3 * bh),
             rh: p.add(4 * bh),
-            step: p.add(5 * bh),
-            dg_step: p.add(5 * bh + bgh),
-            apack: p.add(5 * bh + 2 * bgh),
+            hm: p.add(5 * bh),
+            step: p.add(6 * bh),
+            dg_step: p.add(6 * bh + bgh),
+            apack: p.add(6 * bh + 2 * bgh),
         }
     }
 }
@@ -328,6 +337,52 @@ pub unsafe fn step_gemm(b: usize, n: usize, k: usize, a: *const f32, apack: *mut
     }
 }
 
+/// The recurrent input of a step: `h` itself, or `h ⊙ mask` written to `hm`.
+///
+/// # Safety
+/// `h`, `hm` hold `n` floats; `mask` is null or holds `n` floats.
+#[inline]
+pub unsafe fn masked_state(h: *mut f32, mask: *const f32, hm: *mut f32, n: usize) -> *mut f32 {
+    if mask.is_null() {
+        return h;
+    }
+    for_lanes(n, |l| l.store(l.load(h).mul(l.load(mask)), hm));
+    hm
+}
+
+/// `dh [B, H] += (a [B, k] · Bp) ⊙ mask`, or without a mask `dh += a·Bp`
+/// straight from the GEMM. `tmp` holds `B·H` floats.
+///
+/// # Safety
+/// As [`step_gemm`]; `mask` null or `B·H` floats.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn step_gemm_dh(b: usize, h: usize, k: usize, a: *const f32, apack: *mut f32, bp: *const f32, dh: *mut f32, mask: *const f32, tmp: *mut f32) {
+    if mask.is_null() {
+        step_gemm(b, h, k, a, apack, bp, dh, true);
+    } else {
+        step_gemm(b, h, k, a, apack, bp, tmp, false);
+        for_lanes(b * h, |l| l.store(l.load(dh).add(l.load(tmp).mul(l.load(mask))), dh));
+    }
+}
+
+/// Multiply the `h_{t-1}` column block (offset `col`, width `h`) of every cache
+/// row by its sample's recurrent-dropout mask, before `dW_hh` is formed.
+///
+/// # Safety
+/// `cache` holds `rows × cw` floats; `mask` `B·H`.
+pub unsafe fn mask_cached_state(seq: &Seq, cache: *mut f32, cw: usize, col: usize, h: usize, mask: *const f32) {
+    if mask.is_null() {
+        return;
+    }
+    for bb in 0..seq.b {
+        let m = mask.add(bb * h);
+        for t in 0..seq.t {
+            let p = cache.add(seq.row(t, bb) * cw + col);
+            for_lanes(h, |l| l.store(l.load(p).mul(l.load(m)), p));
+        }
+    }
+}
+
 /// Everything a forward call over one layer receives. Regions are raw
 /// pointers into wasm memory (the ABI validated sizes and non-overlap).
 pub struct Forward {
@@ -338,6 +393,10 @@ pub struct Forward {
     pub training: bool,
     /// Re-pack the recurrent weights before running (set after any weight change).
     pub repack: bool,
+    /// With one direction: run it in reverse time (Keras `go_backwards`).
+    pub reverse: bool,
+    /// `[D, B, H]` recurrent-dropout mask (already scaled by 1/(1−p)) or null.
+    pub rec_mask: *const f32,
     /// `[rows, I]`
     pub x: *const f32,
     /// `[D, B, H]` or null (zeros)
@@ -367,6 +426,10 @@ pub struct Forward {
 pub struct Backward {
     pub cell: Cell,
     pub dims: Dims,
+    /// As in the forward call.
+    pub reverse: bool,
+    /// As in the forward call.
+    pub rec_mask: *const f32,
     pub x: *const f32,
     pub lengths: *const i32,
     pub params: *const f32,

@@ -22,6 +22,7 @@ pub struct RefOut {
 pub fn forward(
     cell: Cell, t_len: usize, b_len: usize, i_len: usize, h_len: usize, dirs: usize, batch_first: bool,
     x: &[f64], h0: Option<&[f64]>, c0: Option<&[f64]>, lengths: Option<&[i32]>, params: &[f64],
+    reverse: bool, rec_mask: Option<&[f64]>,
 ) -> RefOut {
     let g_len = cell.gates();
     let gh = g_len * h_len;
@@ -40,12 +41,14 @@ pub fn forward(
             let len = lengths.map_or(t_len, |l| l[b] as usize);
             let mut h: Vec<f64> = (0..h_len).map(|j| h0.map_or(0.0, |v| v[(d * b_len + b) * h_len + j])).collect();
             let mut c: Vec<f64> = (0..h_len).map(|j| c0.map_or(0.0, |v| v[(d * b_len + b) * h_len + j])).collect();
-            let times: Vec<usize> = if d == 1 { (0..len).rev().collect() } else { (0..len).collect() };
+            let times: Vec<usize> = if d == 1 || reverse { (0..len).rev().collect() } else { (0..len).collect() };
+            // recurrent dropout: h ⊙ m wherever h enters a recurrent product
+            let m: Vec<f64> = (0..h_len).map(|j| rec_mask.map_or(1.0, |v| v[(d * b_len + b) * h_len + j])).collect();
             for t in times {
                 let xr = &x[row(t, b) * i_len..][..i_len];
                 // ax[g] = W_ih x + b_ih, ah[g] = W_hh h + b_hh, per gate row g
                 let ax: Vec<f64> = (0..gh).map(|g| (0..i_len).map(|k| w_ih(g, k) * xr[k]).sum::<f64>() + b_ih(g)).collect();
-                let ah: Vec<f64> = (0..gh).map(|g| (0..h_len).map(|k| w_hh(g, k) * h[k]).sum::<f64>() + b_hh(g)).collect();
+                let ah: Vec<f64> = (0..gh).map(|g| (0..h_len).map(|k| w_hh(g, k) * h[k] * m[k]).sum::<f64>() + b_hh(g)).collect();
                 let mut h_new = vec![0.0; h_len];
                 match cell {
                     Cell::RnnTanh | Cell::RnnRelu => {
@@ -76,7 +79,7 @@ pub fn forward(
                         let r: Vec<f64> = (0..h_len).map(|j| sigmoid(ax[j] + ah[j])).collect();
                         for j in 0..h_len {
                             let z = sigmoid(ax[h_len + j] + ah[h_len + j]);
-                            let rec: f64 = (0..h_len).map(|k| w_hh(2 * h_len + j, k) * r[k] * h[k]).sum::<f64>() + b_hh(2 * h_len + j);
+                            let rec: f64 = (0..h_len).map(|k| w_hh(2 * h_len + j, k) * r[k] * h[k] * m[k]).sum::<f64>() + b_hh(2 * h_len + j);
                             let n = (ax[2 * h_len + j] + rec).tanh();
                             h_new[j] = (1.0 - z) * n + z * h[j];
                         }

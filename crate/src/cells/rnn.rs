@@ -26,7 +26,8 @@ pub unsafe fn forward_sequence(f: &Forward) {
         let p = DirParams::at(f.params as *mut f32, cell, i, h, d);
         let cache = f.work.add(d * rows * cw);
         let packed = f.packed.add(d * (pf + pb));
-        let seq = Seq::new(&f.dims, d == 1, f.lengths);
+        let seq = Seq::new(&f.dims, d, f.reverse, f.lengths);
+        let mask = offset(f.rec_mask, d * b * h);
 
         input_projection(rows, i, h, f.x, p.w_ih, cache, cw);
         if f.repack {
@@ -41,7 +42,8 @@ pub unsafe fn forward_sequence(f: &Forward) {
             }
         });
         for step in 0..seq.steps() {
-            step_gemm(b, h, h, s.h, s.apack, packed, s.step, false);
+            let hin = masked_state(s.h, mask, s.hm, b * h);
+            step_gemm(b, h, h, hin, s.apack, packed, s.step, false);
             for bb in 0..b {
                 let Some(t) = seq.time(step, bb) else { continue };
                 let row = seq.row(t, bb);
@@ -84,7 +86,8 @@ pub unsafe fn backward_sequence(g: &Backward) {
         let gp = DirParams::at(g.grads, cell, i, h, d);
         let cache = g.work.add(d * rows * cw);
         let pbwd = g.packed.add(d * (pf + pb) + pf);
-        let seq = Seq::new(&g.dims, d == 1, g.lengths);
+        let seq = Seq::new(&g.dims, d, g.reverse, g.lengths);
+        let mask = offset(g.rec_mask, d * b * h);
         pack_b(h, h, MatRef::rows(p.w_hh, h), pbwd);
         let so = d * b * h;
         load_state(s.dh, offset(g.dhn, so), b * h);
@@ -117,11 +120,12 @@ pub unsafe fn backward_sequence(g: &Backward) {
                     l.store(F32x4::zero(), dhs);
                 });
             }
-            step_gemm(b, h, h, s.dg_step, s.apack, pbwd, s.dh, true);
+            step_gemm_dh(b, h, h, s.dg_step, s.apack, pbwd, s.dh, mask, s.step);
         }
         store_state(offset_mut(g.dh0, so), s.dh, b * h);
 
         seq.for_padded_rows(|r| fill_row(cache.add(r * cw), h, 0.0));
+        mask_cached_state(&seq, cache, cw, h, h, mask);
         input_side_grads(rows, i, h, cache, cw, g.x, p.w_ih, gp.w_ih, gp.b_ih, g.dx, d > 0);
         sgemm(h, h, rows, MatRef::t(cache, cw), MatRef::rows(cache.add(h), cw), gp.w_hh, h, true);
         add_column_sums(gp.b_hh, cache, rows, cw, h);

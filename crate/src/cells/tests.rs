@@ -14,6 +14,8 @@ struct Case {
     batch_first: bool,
     lengths: Option<Vec<i32>>,
     with_state: bool,
+    reverse: bool,
+    rec_mask: bool,
 }
 
 struct Rng(u64);
@@ -36,6 +38,7 @@ struct Inputs {
     wy: Vec<f64>,
     whn: Vec<f64>,
     wcn: Vec<f64>,
+    mask: Option<Vec<f64>>,
 }
 
 impl Case {
@@ -58,12 +61,14 @@ impl Case {
             wy: r.vec(rows * self.dirs * self.h, 1.0),
             whn: r.vec(self.state_len(), 1.0),
             wcn: if lstm { r.vec(self.state_len(), 1.0) } else { vec![0.0; self.state_len()] },
+            // inverted-dropout mask: 0 or 1/(1−p) with p = 0.25
+            mask: self.rec_mask.then(|| (0..self.state_len()).map(|_| if r.next() < -0.5 { 0.0 } else { 4.0 / 3.0 }).collect()),
         }
     }
     fn reference(&self, inp: &Inputs) -> reference::RefOut {
         reference::forward(
             self.cell, self.t, self.b, self.i, self.h, self.dirs, self.batch_first, &inp.x,
-            inp.h0.as_deref(), inp.c0.as_deref(), self.lengths.as_deref(), &inp.params,
+            inp.h0.as_deref(), inp.c0.as_deref(), self.lengths.as_deref(), &inp.params, self.reverse, inp.mask.as_deref(),
         )
     }
     fn loss(&self, inp: &Inputs) -> f64 {
@@ -109,12 +114,16 @@ fn run_kernels(case: &Case, inp: &Inputs) -> KernelOut {
     let mut hn = vec![f32::NAN; case.state_len()];
     let mut cn = vec![f32::NAN; case.state_len()];
     let lengths = case.lengths.as_ref().map_or(core::ptr::null(), |l| l.as_ptr());
+    let mask = inp.mask.as_ref().map(|v| f32s(v));
+    let mask_ptr = ptr_or_null(&mask);
     unsafe {
         forward(&Forward {
             cell,
             dims: d,
             training: true,
             repack: true,
+            reverse: case.reverse,
+            rec_mask: mask_ptr,
             x: x.as_ptr(),
             h0: ptr_or_null(&h0),
             c0: ptr_or_null(&c0),
@@ -136,6 +145,8 @@ fn run_kernels(case: &Case, inp: &Inputs) -> KernelOut {
         backward(&Backward {
             cell,
             dims: d,
+            reverse: case.reverse,
+            rec_mask: mask_ptr,
             x: x.as_ptr(),
             lengths,
             params: params.as_ptr(),
@@ -204,8 +215,9 @@ fn check_case(case: &Case, seed: u64) {
     let out = run_kernels(case, &inp);
     let want = case.reference(&inp);
     let name = format!(
-        "{:?} T{} B{} I{} H{} D{} bf{} len{:?} state{}",
-        case.cell, case.t, case.b, case.i, case.h, case.dirs, case.batch_first, case.lengths, case.with_state
+        "{:?} T{} B{} I{} H{} D{} bf{} len{:?} state{} rev{} mask{}",
+        case.cell, case.t, case.b, case.i, case.h, case.dirs, case.batch_first, case.lengths, case.with_state, case.reverse,
+        case.rec_mask
     );
     assert_close(&format!("{name} y"), &out.y, &want.y, 1e-5, 1e-5);
     assert_close(&format!("{name} hn"), &out.hn, &want.hn, 1e-5, 1e-5);
@@ -237,8 +249,8 @@ fn gradients_match_finite_differences_in_every_configuration() {
         for dirs in [1, 2] {
             for batch_first in [false, true] {
                 for lengths in [None, Some(vec![4, 1, 0, 3])] {
-                    for with_state in [false, true] {
-                        let case = Case { cell, t: 4, b: 4, i: 3, h: 5, dirs, batch_first, lengths: lengths.clone(), with_state };
+                    for (with_state, reverse, rec_mask) in [(false, false, false), (true, false, false), (true, dirs == 1, true)] {
+                        let case = Case { cell, t: 4, b: 4, i: 3, h: 5, dirs, batch_first, lengths: lengths.clone(), with_state, reverse, rec_mask };
                         check_case(&case, seed);
                         seed += 1;
                     }
@@ -253,7 +265,7 @@ fn odd_sizes_match_reference_and_gradients() {
     let mut seed = 100;
     for cell in CELLS {
         for &(t, b, i, h) in &[(1, 1, 1, 1), (3, 1, 2, 3), (2, 5, 1, 17), (5, 6, 7, 8), (2, 9, 4, 4)] {
-            let case = Case { cell, t, b, i, h, dirs: 2, batch_first: true, lengths: None, with_state: true };
+            let case = Case { cell, t, b, i, h, dirs: 2, batch_first: true, lengths: None, with_state: true, reverse: false, rec_mask: false };
             check_case(&case, seed);
             seed += 1;
         }
@@ -263,7 +275,7 @@ fn odd_sizes_match_reference_and_gradients() {
 #[test]
 fn long_sequences_do_not_drift() {
     for cell in CELLS {
-        let case = Case { cell, t: 500, b: 2, i: 3, h: 9, dirs: 1, batch_first: false, lengths: None, with_state: true };
+        let case = Case { cell, t: 500, b: 2, i: 3, h: 9, dirs: 1, batch_first: false, lengths: None, with_state: true, reverse: false, rec_mask: false };
         let inp = case.inputs(7);
         let out = run_kernels(&case, &inp);
         let want = case.reference(&inp);
@@ -274,7 +286,7 @@ fn long_sequences_do_not_drift() {
 #[test]
 fn inference_mode_matches_training_mode() {
     for cell in CELLS {
-        let case = Case { cell, t: 6, b: 3, i: 4, h: 6, dirs: 2, batch_first: false, lengths: Some(vec![6, 2, 5]), with_state: true };
+        let case = Case { cell, t: 6, b: 3, i: 4, h: 6, dirs: 2, batch_first: false, lengths: Some(vec![6, 2, 5]), with_state: true, reverse: false, rec_mask: false };
         let inp = case.inputs(3);
         let d = case.dims();
         let x = f32s(&inp.x);
@@ -291,6 +303,8 @@ fn inference_mode_matches_training_mode() {
                 dims: d,
                 training: false,
                 repack: true,
+                reverse: false,
+                rec_mask: core::ptr::null(),
                 x: x.as_ptr(),
                 h0: ptr_or_null(&h0),
                 c0: ptr_or_null(&c0),
