@@ -88,10 +88,10 @@ describe('recurrent kernel input checks', () => {
     const { core } = runtime();
     // x region runs past the end of memory
     const end = runtime().heap.byteLength;
-    expect(core.recurrent_forward(2, 0, 4, 2, 3, 5, 1, end - 16, 0, 0, 0, 64, 128, 256, 0, 0, 512)).toBe(3);
+    expect(core.recurrent_forward(2, 0, 4, 2, 3, 5, 1, end - 16, 0, 0, 0, 64, 128, 256, 0, 0, 512, 0)).toBe(3);
     // unknown cell kind
-    expect(core.recurrent_forward(9, 0, 4, 2, 3, 5, 1, 64, 0, 0, 0, 64, 128, 256, 0, 0, 512)).toBe(1);
+    expect(core.recurrent_forward(9, 0, 4, 2, 3, 5, 1, 64, 0, 0, 0, 64, 128, 256, 0, 0, 512, 0)).toBe(1);
     // bidirectional = 3 directions
-    expect(core.recurrent_forward(2, 0, 4, 2, 3, 5, 3, 64, 0, 0, 0, 64, 128, 256, 0, 0, 512)).toBe(1);
+    expect(core.recurrent_forward(2, 0, 4, 2, 3, 5, 3, 64, 0, 0, 0, 64, 128, 256, 0, 0, 512, 0)).toBe(1);
   });
 });

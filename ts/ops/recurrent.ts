@@ -54,6 +54,10 @@ export interface ForwardInput {
   lengths?: ArrayLike<number>;
   /** Keep what `backward` needs (default false). */
   training?: boolean;
+  /** One direction only: run it in reverse time (Keras `goBackwards`). */
+  reverse?: boolean;
+  /** Recurrent-dropout mask `[D, B, H]` (0 or 1/(1−p)), applied to h in the recurrent products. */
+  recurrentMask?: FloatLike;
 }
 
 export interface ForwardOutput {
@@ -94,6 +98,43 @@ const GATES: Record<CellType, number> = { rnn: 1, lstm: 4, gru: 3 };
 const FLAG_BATCH_FIRST = 1;
 const FLAG_TRAINING = 2;
 const FLAG_REPACK = 4;
+const FLAG_REVERSE = 8;
+
+/** Pointer-level arguments of one forward call (byte offsets; 0 = absent). */
+export interface RawForward {
+  t: number;
+  b: number;
+  batchFirst: boolean;
+  training: boolean;
+  reverse: boolean;
+  x: number;
+  h0: number;
+  c0: number;
+  lengths: number;
+  y: number;
+  hn: number;
+  cn: number;
+  work: number;
+  recMask: number;
+}
+
+/** Pointer-level arguments of one backward call (byte offsets; 0 = absent). */
+export interface RawBackward {
+  t: number;
+  b: number;
+  batchFirst: boolean;
+  reverse: boolean;
+  x: number;
+  lengths: number;
+  work: number;
+  dy: number;
+  dhn: number;
+  dcn: number;
+  dx: number;
+  dh0: number;
+  dc0: number;
+  recMask: number;
+}
 
 function cellCode(c: RecurrentConfig): number {
   switch (c.cell) {
@@ -118,7 +159,9 @@ interface CallBuffers {
   hn: WasmArray;
   cn: WasmArray | null;
   lengths: WasmArray;
+  mask: WasmArray;
   work: WasmArray;
+  hasMask: boolean;
   hasH0: boolean;
   hasC0: boolean;
   hasLengths: boolean;
@@ -136,15 +179,23 @@ export class RecurrentKernel {
 
   private readonly heap: Heap;
   private readonly code: number;
-  private readonly params: WasmArray;
-  private readonly grads: WasmArray;
+  /** Owned regions (standalone use); null when the model's regions are used. */
+  private readonly ownParams: WasmArray | null;
+  private readonly ownGrads: WasmArray | null;
+  private readonly paramsPtr: number;
+  private readonly gradsPtr: number;
   private readonly packed: WasmArray;
   private paramsVersion = 1;
   private packedVersion = 0;
   private call: CallBuffers | null = null;
   private disposed = false;
 
-  constructor(config: RecurrentConfig, options: { params?: FloatLike; seed?: number } = {}) {
+  /**
+   * `options.regions` places the parameters and gradients inside existing
+   * wasm regions (a model's arena; byte pointers, `numParams` floats each);
+   * otherwise the kernel allocates its own.
+   */
+  constructor(config: RecurrentConfig, options: { params?: FloatLike; seed?: number; regions?: { params: number; grads: number } } = {}) {
     if (!config || !['rnn', 'lstm', 'gru'].includes(config.cell)) {
       throw new ValueError(`cell must be 'rnn', 'lstm' or 'gru'; got ${String(config?.cell)}`);
     }
@@ -173,11 +224,23 @@ export class RecurrentKernel {
       throw new ValueError('internal: parameter layout disagrees with the core');
     }
     this.numParams = this.paramsPerDirection * this.directions;
-    this.params = new WasmArray(heap, this.numParams);
-    this.grads = new WasmArray(heap, this.numParams);
+    if (options.regions) {
+      this.ownParams = this.ownGrads = null;
+      this.paramsPtr = options.regions.params;
+      this.gradsPtr = options.regions.grads;
+    } else {
+      this.ownParams = new WasmArray(heap, this.numParams);
+      this.ownGrads = new WasmArray(heap, this.numParams);
+      this.paramsPtr = this.ownParams.ptr;
+      this.gradsPtr = this.ownGrads.ptr;
+    }
     this.packed = new WasmArray(heap, core.recurrent_packed_len(this.code, H, this.directions));
     if (options.params !== undefined) this.setParameters(options.params);
-    else this.resetParameters(options.seed);
+    else if (!options.regions) this.resetParameters(options.seed);
+  }
+
+  private view(ptr: number): Float32Array {
+    return this.heap.f32.subarray(ptr >>> 2, (ptr >>> 2) + this.numParams);
   }
 
   /** PyTorch's default: every weight and bias uniform in ±1/√H. */
@@ -191,14 +254,15 @@ export class RecurrentKernel {
 
   /** All parameters, flat, in the layout of the class comment. */
   getParameters(): Float32Array {
-    return this.params.toFloat32Array();
+    this.alive();
+    return this.view(this.paramsPtr).slice();
   }
 
   setParameters(flat: FloatLike): void {
     this.alive();
     checkLength(`${this.config.cell}: parameters`, flat, this.numParams, `${this.directions} × ${this.paramsPerDirection}`);
     checkFinite(`${this.config.cell}: parameters`, flat);
-    this.params.set(flat);
+    this.view(this.paramsPtr).set(flat);
     this.paramsChanged();
   }
 
@@ -225,12 +289,12 @@ export class RecurrentKernel {
 
   /** Parameters by PyTorch name (`weight_ih_l0`, `bias_hh_l0_reverse`, …). */
   getNamedParameters(layer = 0): Record<string, NamedTensor> {
-    return this.named(this.params, layer);
+    return this.named(this.paramsPtr, layer);
   }
 
   /** Accumulated gradients by PyTorch name. */
   getNamedGradients(layer = 0): Record<string, NamedTensor> {
-    return this.named(this.grads, layer);
+    return this.named(this.gradsPtr, layer);
   }
 
   /** Set parameters from PyTorch-named tensors; every tensor must be given. */
@@ -248,11 +312,55 @@ export class RecurrentKernel {
 
   /** Accumulated gradients, flat (same layout as the parameters). */
   getGradients(): Float32Array {
-    return this.grads.toFloat32Array();
+    this.alive();
+    return this.view(this.gradsPtr).slice();
   }
 
   zeroGradients(): void {
-    this.grads.view().fill(0);
+    this.alive();
+    this.view(this.gradsPtr).fill(0);
+  }
+
+  /** Floats of workspace a call with these sizes needs. */
+  workspaceLength(t: number, b: number, training: boolean): number {
+    const { hiddenSize: H, cell } = this.config;
+    const n = runtime().core.recurrent_workspace_len(this.code, t, b, H, this.directions, training);
+    if (n === 0) throw new ShapeError(`${cell}: workspace for T=${t}, B=${b}, H=${H} is too large for wasm32`);
+    return n;
+  }
+
+  /**
+   * Forward pass on buffers already in wasm memory (the layers' path; the
+   * caller has validated sizes and values). One wasm call.
+   */
+  forwardRaw(a: RawForward): void {
+    this.alive();
+    const { inputSize: I, hiddenSize: H, cell } = this.config;
+    const repack = this.packedVersion !== this.paramsVersion;
+    const flags =
+      (a.batchFirst ? FLAG_BATCH_FIRST : 0) | (a.training ? FLAG_TRAINING : 0) | (repack ? FLAG_REPACK : 0) | (a.reverse ? FLAG_REVERSE : 0);
+    checkStatus(
+      `${cell} forward`,
+      runtime().core.recurrent_forward(
+        this.code, flags, a.t, a.b, I, H, this.directions, a.x, a.h0, a.c0, a.lengths, this.paramsPtr,
+        this.packed.ptr, a.y, a.hn, a.cn, a.work, a.recMask,
+      ),
+    );
+    this.packedVersion = this.paramsVersion;
+  }
+
+  /** Backward pass on buffers in wasm memory, matching the last `forwardRaw` with `training`. */
+  backwardRaw(a: RawBackward): void {
+    this.alive();
+    const { inputSize: I, hiddenSize: H, cell } = this.config;
+    const flags = (a.batchFirst ? FLAG_BATCH_FIRST : 0) | FLAG_TRAINING | (a.reverse ? FLAG_REVERSE : 0);
+    checkStatus(
+      `${cell} backward`,
+      runtime().core.recurrent_backward(
+        this.code, flags, a.t, a.b, I, H, this.directions, a.x, a.lengths, this.paramsPtr, this.packed.ptr,
+        a.work, a.dy, a.dhn, a.dcn, a.dx, a.dh0, a.dc0, this.gradsPtr, a.recMask,
+      ),
+    );
   }
 
   /** Forward pass over the whole sequence and batch: one wasm call. */
@@ -288,8 +396,14 @@ export class RecurrentKernel {
         }
       }
     }
+    if (input.reverse && D !== 1) throw new ValueError(`${cell}: reverse is for one direction; a bidirectional layer runs both`);
+    if (input.recurrentMask !== undefined) {
+      checkLength(`${cell}: recurrentMask`, input.recurrentMask, sLen, sShape);
+      checkFinite(`${cell}: recurrentMask`, input.recurrentMask);
+    }
     const training = input.training ?? false;
-    const flags = (bf ? FLAG_BATCH_FIRST : 0) | (training ? FLAG_TRAINING : 0);
+    const reverse = input.reverse ?? false;
+    const flags = (bf ? FLAG_BATCH_FIRST : 0) | (training ? FLAG_TRAINING : 0) | (reverse ? FLAG_REVERSE : 0);
     const c = this.buffers(T, B, flags);
     c.x.set(input.x);
     c.hasH0 = input.h0 !== undefined;
@@ -298,17 +412,13 @@ export class RecurrentKernel {
     if (c.hasC0) c.c0!.set(input.c0!);
     c.hasLengths = input.lengths !== undefined;
     if (c.hasLengths) c.lengths.set(input.lengths!);
-    const repack = this.packedVersion !== this.paramsVersion;
-    const { core } = runtime();
-    checkStatus(
-      `${cell} forward`,
-      core.recurrent_forward(
-        this.code, flags | (repack ? FLAG_REPACK : 0), T, B, I, H, D,
-        c.x.ptr, c.hasH0 ? c.h0.ptr : 0, c.hasC0 ? c.c0!.ptr : 0, c.hasLengths ? c.lengths.ptr : 0,
-        this.params.ptr, this.packed.ptr, c.y.ptr, c.hn.ptr, c.cn ? c.cn.ptr : 0, c.work.ptr,
-      ),
-    );
-    this.packedVersion = this.paramsVersion;
+    c.hasMask = input.recurrentMask !== undefined;
+    if (c.hasMask) c.mask.set(input.recurrentMask!);
+    this.forwardRaw({
+      t: T, b: B, batchFirst: bf, training, reverse,
+      x: c.x.ptr, h0: c.hasH0 ? c.h0.ptr : 0, c0: c.hasC0 ? c.c0!.ptr : 0, lengths: c.hasLengths ? c.lengths.ptr : 0,
+      y: c.y.ptr, hn: c.hn.ptr, cn: c.cn ? c.cn.ptr : 0, work: c.work.ptr, recMask: c.hasMask ? c.mask.ptr : 0,
+    });
     c.tape = training;
     return { y: c.y.toFloat32Array(), hn: c.hn.toFloat32Array(), ...(c.cn ? { cn: c.cn.toFloat32Array() } : {}) };
   }
@@ -355,14 +465,11 @@ export class RecurrentKernel {
       const dx = input.inputGrad === false ? null : scratch(T * B * I);
       const dh0 = scratch(sLen);
       const dc0 = cell === 'lstm' ? scratch(sLen) : null;
-      const { core } = runtime();
-      checkStatus(
-        `${cell} backward`,
-        core.recurrent_backward(
-          this.code, c.flags, T, B, I, H, D, c.x.ptr, c.hasLengths ? c.lengths.ptr : 0, this.params.ptr,
-          this.packed.ptr, c.work.ptr, dy, dhn, dcn, dx ? dx.ptr : 0, dh0.ptr, dc0 ? dc0.ptr : 0, this.grads.ptr,
-        ),
-      );
+      this.backwardRaw({
+        t: T, b: B, batchFirst: (c.flags & FLAG_BATCH_FIRST) !== 0, reverse: (c.flags & FLAG_REVERSE) !== 0,
+        x: c.x.ptr, lengths: c.hasLengths ? c.lengths.ptr : 0, work: c.work.ptr, dy, dhn, dcn,
+        dx: dx ? dx.ptr : 0, dh0: dh0.ptr, dc0: dc0 ? dc0.ptr : 0, recMask: c.hasMask ? c.mask.ptr : 0,
+      });
       c.tape = false;
       return {
         ...(dx ? { dx: dx.toFloat32Array() } : {}),
@@ -379,13 +486,14 @@ export class RecurrentKernel {
     if (this.disposed) return;
     this.disposed = true;
     this.freeCall();
-    this.params.free();
-    this.grads.free();
+    this.ownParams?.free();
+    this.ownGrads?.free();
     this.packed.free();
   }
 
-  private named(src: WasmArray, layer: number): Record<string, NamedTensor> {
-    const all = src.view();
+  private named(ptr: number, layer: number): Record<string, NamedTensor> {
+    this.alive();
+    const all = this.view(ptr);
     const out: Record<string, NamedTensor> = {};
     for (const { name, shape, offset } of this.parameterShapes(layer)) {
       const n = shape.reduce((a, b) => a * b, 1);
@@ -402,8 +510,7 @@ export class RecurrentKernel {
     const D = this.directions;
     const { core } = runtime();
     const training = (flags & FLAG_TRAINING) !== 0;
-    const work = core.recurrent_workspace_len(this.code, T, B, H, D, training);
-    if (work === 0) throw new ShapeError(`${cell}: workspace for T=${T}, B=${B}, H=${H} is too large for wasm32`);
+    const work = this.workspaceLength(T, B, training);
     const lstm = cell === 'lstm';
     const heap = this.heap;
     this.call = {
@@ -417,7 +524,9 @@ export class RecurrentKernel {
       hn: new WasmArray(heap, D * B * H),
       cn: lstm ? new WasmArray(heap, D * B * H) : null,
       lengths: new WasmArray(heap, B, 'i32'),
+      mask: new WasmArray(heap, D * B * H),
       work: new WasmArray(heap, work),
+      hasMask: false,
       hasH0: false,
       hasC0: false,
       hasLengths: false,
@@ -429,7 +538,7 @@ export class RecurrentKernel {
   private freeCall(): void {
     const c = this.call;
     if (!c) return;
-    for (const w of [c.x, c.y, c.h0, c.c0, c.hn, c.cn, c.lengths, c.work]) w?.free();
+    for (const w of [c.x, c.y, c.h0, c.c0, c.hn, c.cn, c.lengths, c.mask, c.work]) w?.free();
     this.call = null;
   }
 

@@ -1,0 +1,57 @@
+/**
+ * `layers.dropout`: inverted dropout while training (kept units scaled by
+ * 1/(1−rate)), identity otherwise. Masks come from the model's seeded RNG.
+ */
+import { ValueError } from '../errors.js';
+import type { WasmArray } from '../runtime/memory.js';
+import { Layer, type Activation, type LayerArgs, type Shape, type StepInfo } from './base.js';
+
+export interface DropoutArgs extends LayerArgs {
+  rate: number;
+}
+
+export class Dropout extends Layer {
+  readonly className = 'Dropout';
+  readonly rate: number;
+  private mask: Float32Array = new Float32Array(0);
+  private lastN = 0;
+
+  constructor(args: DropoutArgs) {
+    super(args, 'dropout');
+    if (!(args.rate >= 0 && args.rate < 1)) throw new ValueError(`${this.name}: rate must be in [0, 1); got ${args.rate}`);
+    this.rate = args.rate;
+  }
+
+  build(inputShape: Shape): Shape {
+    this.outputShape = [...inputShape];
+    return this.outputShape;
+  }
+
+  forward(x: Activation, step: StepInfo): Activation {
+    if (!step.training || this.rate === 0) return x;
+    const n = x.shape.reduce((a, b) => a * b, 1);
+    if (this.mask.length < n) this.mask = new Float32Array(n);
+    const keep = 1 / (1 - this.rate);
+    const m = this.mask;
+    for (let i = 0; i < n; i++) m[i] = step.rng.next() < this.rate ? 0 : keep;
+    const y = this.buf().get('y', n);
+    const yv = y.view();
+    const xv = x.buf.view();
+    for (let i = 0; i < n; i++) yv[i] = xv[i] * m[i];
+    this.lastN = n;
+    return { ...x, buf: y };
+  }
+
+  backward(dy: WasmArray, needDx: boolean): WasmArray | null {
+    if (!needDx) return null;
+    if (this.rate === 0) return dy;
+    const v = dy.view();
+    const m = this.mask;
+    for (let i = 0; i < this.lastN; i++) v[i] *= m[i];
+    return dy;
+  }
+
+  getConfig(): Record<string, unknown> {
+    return { name: this.name, rate: this.rate, inputShape: this.inputShape ?? undefined };
+  }
+}

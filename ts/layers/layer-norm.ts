@@ -1,0 +1,72 @@
+/**
+ * `layers.layerNormalization`: normalise the last axis, then scale (`weight`,
+ * γ) and shift (`bias`, β) — PyTorch `nn.LayerNorm` names; Keras epsilon 1e-3.
+ */
+import { ValueError } from '../errors.js';
+import type { WasmArray } from '../runtime/memory.js';
+import { checkStatus } from '../runtime/status.js';
+import { initMatrix, Layer, type Activation, type LayerArgs, type ParamSpec, type Shape, type StepInfo } from './base.js';
+
+export interface LayerNormArgs extends LayerArgs {
+  epsilon?: number;
+}
+
+export class LayerNormalization extends Layer {
+  readonly className = 'LayerNormalization';
+  readonly epsilon: number;
+  private gamma: ParamSpec | null = null;
+  private beta: ParamSpec | null = null;
+  private n = 0;
+  private lastX: Activation | null = null;
+  private lastRows = 0;
+
+  constructor(args: LayerNormArgs = {}) {
+    super(args, 'layer_normalization');
+    this.epsilon = args.epsilon ?? 1e-3;
+    if (!(this.epsilon > 0)) throw new ValueError(`${this.name}: epsilon must be > 0`);
+  }
+
+  build(inputShape: Shape): Shape {
+    const F = inputShape[inputShape.length - 1];
+    if (F === null || F === undefined) throw new ValueError(`${this.name}: the last dimension must be known`);
+    this.n = F;
+    this.gamma = this.addParam('weight', [F], initMatrix('ones', 1, F, { fanIn: F, fanOut: F }, (_r, c) => c));
+    this.beta = this.addParam('bias', [F], initMatrix('zeros', 1, F, { fanIn: F, fanOut: F }, (_r, c) => c));
+    this.outputShape = [...inputShape];
+    return this.outputShape;
+  }
+
+  forward(x: Activation, step: StepInfo): Activation {
+    const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const y = this.buf().get('y', rows * this.n);
+    const stats = this.buf().get('stats', rows * 2);
+    checkStatus(
+      `${this.name} forward`,
+      this.core().layernorm_forward(rows, this.n, x.buf.ptr, this.paramPtr(this.gamma!), this.paramPtr(this.beta!), this.epsilon, y.ptr, stats.ptr),
+    );
+    if (step.training) {
+      this.lastX = x;
+      this.lastRows = rows;
+    }
+    return { ...x, buf: y };
+  }
+
+  backward(dy: WasmArray, needDx: boolean): WasmArray | null {
+    if (!this.lastX) throw new ValueError(`${this.name}: backward without a training forward`);
+    const rows = this.lastRows;
+    const dx = needDx ? this.buf().get('dx', rows * this.n) : null;
+    checkStatus(
+      `${this.name} backward`,
+      this.core().layernorm_backward(
+        rows, this.n, this.lastX.buf.ptr, this.paramPtr(this.gamma!), this.buf().get('stats', rows * 2).ptr, dy.ptr,
+        this.gradPtr(this.gamma!), this.gradPtr(this.beta!), dx ? dx.ptr : 0,
+      ),
+    );
+    this.lastX = null;
+    return dx;
+  }
+
+  getConfig(): Record<string, unknown> {
+    return { name: this.name, epsilon: this.epsilon, inputShape: this.inputShape ?? undefined };
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Loss names (Keras) and how they map onto the core's loss kernels. When the
+ * model's last layer is a dense sigmoid/softmax and the loss is the matching
+ * cross-entropy, the activation is fused into the loss (stable for any
+ * logits): the layer emits logits while training and evaluating.
+ */
+import { ValueError } from '../errors.js';
+
+export type LossName =
+  | 'mse'
+  | 'meanSquaredError'
+  | 'mae'
+  | 'meanAbsoluteError'
+  | 'binaryCrossentropy'
+  | 'categoricalCrossentropy'
+  | 'sparseCategoricalCrossentropy';
+
+const CANON: Record<LossName, 'mse' | 'mae' | 'bce' | 'cce' | 'scce'> = {
+  mse: 'mse',
+  meanSquaredError: 'mse',
+  mae: 'mae',
+  meanAbsoluteError: 'mae',
+  binaryCrossentropy: 'bce',
+  categoricalCrossentropy: 'cce',
+  sparseCategoricalCrossentropy: 'scce',
+};
+
+export interface ResolvedLoss {
+  name: LossName;
+  /** kernel kind (crate/src/loss.rs `Loss`) */
+  kind: number;
+  sparse: boolean;
+  /** the last layer emits logits and the activation is inside the loss */
+  fused: 'sigmoid' | 'softmax' | null;
+  canonical: 'mse' | 'mae' | 'bce' | 'cce' | 'scce';
+}
+
+export function resolveLoss(name: unknown, lastActivation: string | null): ResolvedLoss {
+  if (typeof name !== 'string' || !(name in CANON)) {
+    throw new ValueError(`unknown loss ${JSON.stringify(name)}; expected one of ${Object.keys(CANON).join(', ')}`);
+  }
+  const c = CANON[name as LossName];
+  const base = { name: name as LossName, canonical: c };
+  switch (c) {
+    case 'mse':
+      return { ...base, kind: 0, sparse: false, fused: null };
+    case 'mae':
+      return { ...base, kind: 1, sparse: false, fused: null };
+    case 'bce':
+      return lastActivation === 'sigmoid' ? { ...base, kind: 3, sparse: false, fused: 'sigmoid' } : { ...base, kind: 2, sparse: false, fused: null };
+    case 'cce':
+      return lastActivation === 'softmax' ? { ...base, kind: 5, sparse: false, fused: 'softmax' } : { ...base, kind: 4, sparse: false, fused: null };
+    case 'scce':
+      return lastActivation === 'softmax' ? { ...base, kind: 7, sparse: true, fused: 'softmax' } : { ...base, kind: 6, sparse: true, fused: null };
+  }
+}
