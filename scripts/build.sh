@@ -4,5 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/toolchain.sh
 bash scripts/build-wasm.sh
-node_modules/.bin/tsup
-cp ts/wasm/recurrent_core_bg.wasm ts/wasm/recurrent_core_relaxed_bg.wasm dist/
+npm run --silent build:ts

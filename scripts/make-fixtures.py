@@ -112,8 +112,76 @@ def make_case(name, cell, I, H, T, B, layers=1, bidirectional=False, batch_first
     return case
 
 
+def make_model_case(name, seed):
+    """Whole models (embedding / recurrent / linear + loss) for the model API:
+    loss and the gradient of every parameter, as Keras-style layers see them."""
+    torch.manual_seed(seed)
+    B, T = 3, 5
+    if name == "emb_lstm_dense_scce":
+        V, E, H = 11, 6, 8
+        emb, rnn, lin = torch.nn.Embedding(V, E), torch.nn.LSTM(E, H, batch_first=True), torch.nn.Linear(H, V)
+        x = torch.randint(0, V, (B, T))
+        y = torch.randint(0, V, (B, T))
+        def forward():
+            out, _ = rnn(emb(x))
+            return torch.nn.functional.cross_entropy(lin(out).reshape(B * T, V), y.reshape(-1))
+        modules = [("embedding", emb), ("rnn", rnn), ("dense", lin)]
+        spec = {"vocab": V, "embed": E, "units": H}
+        xs, ys = x.to(torch.int32), y.to(torch.int32)
+    elif name == "bigru_last_dense_mse":
+        I, H, O = 3, 5, 2
+        rnn, lin = torch.nn.GRU(I, H, batch_first=True, bidirectional=True), torch.nn.Linear(2 * H, O)
+        x = torch.randn(B, T, I)
+        y = torch.randn(B, O)
+        def forward():
+            _, hn = rnn(x)
+            last = torch.cat([hn[0], hn[1]], dim=1)  # Keras Bidirectional(return_sequences=False), merge concat
+            return torch.nn.functional.mse_loss(lin(last), y)
+        modules = [("rnn", rnn), ("dense", lin)]
+        spec = {"input": I, "units": H, "out": O}
+        xs, ys = x, y
+    elif name == "rnn2_dense_bce":
+        I, H = 4, 6
+        r1, r2, lin = torch.nn.RNN(I, H, batch_first=True), torch.nn.RNN(H, H, batch_first=True), torch.nn.Linear(H, 1)
+        x = torch.randn(B, T, I)
+        y = torch.randint(0, 2, (B, T, 1)).float()
+        def forward():
+            o1, _ = r1(x)
+            o2, _ = r2(o1)
+            return torch.nn.functional.binary_cross_entropy_with_logits(lin(o2), y)
+        modules = [("rnn1", r1), ("rnn2", r2), ("dense", lin)]
+        spec = {"input": I, "units": H}
+        xs, ys = x, y
+    else:
+        raise ValueError(name)
+    with torch.no_grad():
+        for _, m in modules:
+            for pn, p in m.named_parameters():
+                p.copy_((torch.rand_like(p) * 2 - 1) * (0.5 if pn.startswith("bias") else 0.6))
+    loss = forward()
+    loss.backward()
+    return {
+        "name": name, "torch": torch.__version__, "batch": B, "steps": T, "spec": spec,
+        "x": b64(xs.numpy().ravel(), "<i4" if xs.dtype == torch.int32 else "<f4"),
+        "xDtype": "int32" if xs.dtype == torch.int32 else "float32",
+        "y": b64(ys.numpy().ravel(), "<i4" if ys.dtype == torch.int32 else "<f4"),
+        "yDtype": "int32" if ys.dtype == torch.int32 else "float32",
+        "loss": loss.item(),
+        "params": {f"{mn}.{pn}": {"shape": list(p.shape), "data": f32(p)} for mn, m in modules for pn, p in m.named_parameters()},
+        "grads": {f"{mn}.{pn}": f32(p.grad) for mn, m in modules for pn, p in m.named_parameters()},
+    }
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    models_dir = os.path.join(OUT, "..", "models")
+    os.makedirs(models_dir, exist_ok=True)
+    names = ["emb_lstm_dense_scce", "bigru_last_dense_mse", "rnn2_dense_bce"]
+    for i, n in enumerate(names):
+        with open(os.path.join(models_dir, n + ".json"), "w") as f:
+            json.dump(make_model_case(n, 100 + i), f, separators=(",", ":"))
+    with open(os.path.join(models_dir, "index.json"), "w") as f:
+        json.dump({"torch": torch.__version__, "cases": names}, f, indent=1)
     cases = []
     seed = 1
     # 1. Each cell, one layer, one direction, I=5 H=3 N=2 T=4 (INTEROP §8.1).

@@ -27,3 +27,4 @@ export { callbacks, EarlyStopping, type Callback, type Logs } from './model/call
 export type { LossName } from './model/losses.js';
 export type { MetricName } from './model/metrics.js';
 export type { Initializer, InitializerName } from './model/initializers.js';
+export { CharTokenizer, WordTokenizer, type Tokenizer } from './text/tokenizer.js';
