@@ -3,18 +3,20 @@
 import { describe, expect, it } from 'vitest';
 
 const quiet = () => {};
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- results of plain JS examples
+type Any = any;
 
 describe('examples reach their quality bounds', () => {
   it('sine forecasting: held-out MSE below 1e-3 for SimpleRNN and LSTM', async () => {
     const { run } = await import('../examples/sine.mjs');
-    const r = await run({ log: quiet });
+    const r = (await run({ log: quiet })) as Any;
     expect(r.simpleRNN.testMse).toBeLessThan(1e-3);
     expect(r.lstm.testMse).toBeLessThan(1e-3);
   });
 
   it('char-level LSTM on the Sonnets: loss below 2.45 nats/char within 150 steps (uniform: 4.1), and text samples', async () => {
     const { run } = await import('../examples/char-rnn.mjs');
-    const r = await run({ steps: 150, log: quiet, sampleLength: 60 });
+    const r = (await run({ steps: 150, log: quiet, sampleLength: 60 })) as Any;
     expect(r.firstLoss).toBeGreaterThan(3.9);
     expect(r.finalLoss).toBeLessThan(2.45);
     expect(r.valLoss).toBeLessThan(2.6);
@@ -24,13 +26,13 @@ describe('examples reach their quality bounds', () => {
 
   it('digit echo (one-hot, LSTM(50) → softmax): held-out accuracy above 95 %', async () => {
     const { run } = await import('../examples/digit-echo.mjs');
-    const r = await run({ log: quiet });
+    const r = (await run({ log: quiet })) as Any;
     expect(r.testAccuracy).toBeGreaterThan(0.95);
   });
 
   it('sentiment classification with masking: accuracy > 90 %, F1 > 0.9, AUC > 0.95', async () => {
     const { run } = await import('../examples/sentiment.mjs');
-    const r = await run({ log: quiet });
+    const r = (await run({ log: quiet })) as Any;
     expect(r.accuracy).toBeGreaterThan(0.9);
     expect(r.precision).toBeGreaterThan(0.85);
     expect(r.recall).toBeGreaterThan(0.85);
@@ -40,7 +42,7 @@ describe('examples reach their quality bounds', () => {
 
   it('bidirectional tagging: bidirectional > 95 % per step, forward-only < 50 % (the task needs the future)', async () => {
     const { run } = await import('../examples/bidirectional-tagging.mjs');
-    const r = await run({ log: quiet });
+    const r = (await run({ log: quiet })) as Any;
     expect(r.bidirectional.accuracy).toBeGreaterThan(0.95);
     expect(r.forwardOnly.accuracy).toBeLessThan(0.5);
   });
