@@ -12,7 +12,13 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'simd128', include: ['test/**/*.test.ts'], env: { RECURRENT_WASM_SIMD: 'simd128' } },
+        test: {
+          name: 'simd128',
+          include: ['test/**/*.test.ts'],
+          env: { RECURRENT_WASM_SIMD: 'simd128' },
+          // --expose-gc: the test that dropped models are reclaimed
+          execArgv: ['--expose-gc'],
+        },
       },
       {
         extends: true,

@@ -291,7 +291,7 @@ describe('recurrent layer options', () => {
       const m = new Sequential([layers.bidirectional({ layer: layers.gru({ units: 4, returnSequences: true }), mergeMode: mode, inputShape: [5, 3] })], { seed: 5 });
       if (weights) m.setWeights(Object.fromEntries(Object.keys(m.getWeights()).map((k, i) => [k, Object.values(weights!)[i]])));
       else weights = m.getWeights();
-      outs[mode] = m.predict(x).data;
+      outs[mode] = m.predict(x).data as Float32Array;
       m.dispose();
     }
     const c = outs.concat;
