@@ -172,8 +172,30 @@ def make_model_case(name, seed):
     }
 
 
+def make_safetensors_fixture():
+    """A file written by the Python safetensors package, with several dtypes,
+    and the values our reader must see (as float32)."""
+    from safetensors.torch import save_file
+    d = os.path.join(OUT, "..", "safetensors")
+    os.makedirs(d, exist_ok=True)
+    torch.manual_seed(7)
+    tensors = {
+        "layer.weight": torch.randn(3, 4),
+        "layer.bias": torch.randn(3).to(torch.float16),
+        "emb": torch.randn(2, 5).to(torch.bfloat16),
+        "ids": torch.tensor([1, -2, 3], dtype=torch.int64),
+        "wide": torch.randn(2, 2, dtype=torch.float64),
+        "empty": torch.zeros(0, 3),
+    }
+    save_file(tensors, os.path.join(d, "python.safetensors"), metadata={"written_by": "safetensors.torch.save_file"})
+    want = {k: {"shape": list(v.shape), "values": [float(x) for x in v.to(torch.float64).reshape(-1).tolist()]} for k, v in tensors.items()}
+    with open(os.path.join(d, "python.json"), "w") as f:
+        json.dump(want, f, indent=1)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    make_safetensors_fixture()
     models_dir = os.path.join(OUT, "..", "models")
     os.makedirs(models_dir, exist_ok=True)
     names = ["emb_lstm_dense_scce", "bigru_last_dense_mse", "rnn2_dense_bce"]

@@ -376,6 +376,7 @@ describe('recurrent layer options', () => {
 
   it('refuses unsupported options instead of ignoring them', () => {
     expect(() => layers.lstm({ units: 4, recurrentActivation: 'hard_sigmoid' as never })).toThrow(/recurrentActivation 'hard_sigmoid' is not supported/);
+    expect(() => layers.simpleRNN({ units: 4, recurrentActivation: 'sigmoid' })).toThrow(/SimpleRNN has no recurrentActivation/);
     expect(() => layers.gru({ units: 4, activation: 'relu' })).toThrow(/activation 'relu' is not supported for GRU/);
     expect(() => layers.lstm({ units: 0 })).toThrow(/units must be a positive integer/);
     expect(() => layers.lstm({ units: 4, stateful: true })).toThrow(/needs batchSize/);

@@ -19,6 +19,9 @@ export class ValueError extends RecurrentWasmError {}
 /** The WebAssembly core could not be loaded, or was used before `init()`. */
 export class InitError extends RecurrentWasmError {}
 
+/** A file (model, weights, ONNX graph) is malformed, truncated or unsupported. */
+export class FormatError extends RecurrentWasmError {}
+
 /** A kernel refused its arguments (a bug in the caller or the façade). */
 export class KernelError extends RecurrentWasmError {
   constructor(

@@ -4,7 +4,7 @@
  */
 export { init, isInitialized, type InitOptions, type RuntimeInfo, type SimdChoice } from './runtime/init.js';
 export { hasRelaxedSimd, hasSimd128 } from './runtime/features.js';
-export { RecurrentWasmError, ShapeError, ValueError, InitError, KernelError } from './errors.js';
+export { RecurrentWasmError, ShapeError, ValueError, InitError, KernelError, FormatError } from './errors.js';
 export { matmul } from './ops/gemm.js';
 export {
   RecurrentKernel,
@@ -28,3 +28,5 @@ export type { LossName } from './model/losses.js';
 export type { MetricName } from './model/metrics.js';
 export type { Initializer, InitializerName } from './model/initializers.js';
 export { CharTokenizer, WordTokenizer, type Tokenizer } from './text/tokenizer.js';
+export { loadModel, saveModelFile, loadModelFile, type SaveOptions, type ModelConfig } from './io/model-file.js';
+export { readSafetensors, writeSafetensors, toFloat32, type Safetensors, type SafeTensor, type ReadLimits } from './io/safetensors.js';

@@ -158,6 +158,13 @@ pub const F_TRAINING: u32 = 2;
 pub const F_REPACK: u32 = 4;
 /// One direction, run in reverse time (Keras `go_backwards`).
 pub const F_REVERSE: u32 = 8;
+/// Bits 4–5: the gate activation (`cells::GateAct`: 0 sigmoid, 1 hard sigmoid
+/// 0.2·x + 0.5, 2 hard sigmoid x/6 + 0.5).
+pub const GATE_SHIFT: u32 = 4;
+
+fn gate(flags: u32) -> Result<cells::GateAct, i32> {
+    cells::GateAct::from_u32((flags >> GATE_SHIFT) & 3).ok_or(E_CELL)
+}
 
 fn dims(t: usize, b: usize, i: usize, h: usize, dirs: usize, flags: u32) -> Result<Dims, i32> {
     if !(dirs == 1 || dirs == 2) || h == 0 || i == 0 {
@@ -242,6 +249,7 @@ pub fn recurrent_forward(
                 training,
                 repack: flags & F_REPACK != 0,
                 reverse: flags & F_REVERSE != 0 && dirs == 1,
+                gate: gate(flags)?,
                 rec_mask: rec_mask as *const f32,
                 x: x as *const f32,
                 h0: h0 as *const f32,
@@ -298,6 +306,7 @@ pub fn recurrent_backward(
                 cell: c,
                 dims: d,
                 reverse: flags & F_REVERSE != 0 && dirs == 1,
+                gate: gate(flags)?,
                 rec_mask: rec_mask as *const f32,
                 x: x as *const f32,
                 lengths: lengths as *const i32,

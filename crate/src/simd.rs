@@ -23,6 +23,13 @@ mod imp {
     #[repr(transparent)]
     pub struct Mask4(v128);
 
+    impl Mask4 {
+        #[inline(always)]
+        pub fn and(self, o: Mask4) -> Mask4 {
+            Mask4(v128_and(self.0, o.0))
+        }
+    }
+
     impl F32x4 {
         #[inline(always)]
         pub fn zero() -> Self {
@@ -157,6 +164,13 @@ mod imp {
 
     #[derive(Clone, Copy)]
     pub struct Mask4([bool; 4]);
+
+    impl Mask4 {
+        #[inline(always)]
+        pub fn and(self, o: Mask4) -> Mask4 {
+            Mask4([self.0[0] && o.0[0], self.0[1] && o.0[1], self.0[2] && o.0[2], self.0[3] && o.0[3]])
+        }
+    }
 
     macro_rules! lanewise {
         ($a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {{

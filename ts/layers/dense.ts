@@ -99,6 +99,7 @@ export class Dense extends Layer {
   }
 
   getConfig(): Record<string, unknown> {
-    return { name: this.name, units: this.units, activation: this.activation, useBias: this.useBias, inputShape: this.inputShape ?? undefined };
+    const { kernelRegularizer, biasRegularizer } = this.args;
+    return { name: this.name, units: this.units, activation: this.activation, useBias: this.useBias, inputShape: this.inputShape ?? undefined, trainable: this.trainable, kernelRegularizer, biasRegularizer };
   }
 }

@@ -99,6 +99,6 @@ export class Embedding extends Layer {
   }
 
   getConfig(): Record<string, unknown> {
-    return { name: this.name, inputDim: this.inputDim, outputDim: this.outputDim, maskZero: this.maskZero, inputShape: this.inputShape ?? undefined };
+    return { name: this.name, inputDim: this.inputDim, outputDim: this.outputDim, maskZero: this.maskZero, inputShape: this.inputShape ?? undefined, trainable: this.trainable, embeddingsRegularizer: this.args.embeddingsRegularizer };
   }
 }

@@ -16,12 +16,13 @@
  * - `goBackwards` with masking reverses each sample within its length.
  * - Recurrent dropout masks `h` where it enters the recurrent products (one
  *   mask per sequence); the GRU's `z ⊙ h` term uses the unmasked state.
- * - `recurrentActivation` must be 'sigmoid' and `activation` 'tanh' (LSTM,
- *   GRU); other values are refused rather than silently ignored.
+ * - `activation` must be 'tanh' (LSTM, GRU) and `recurrentActivation` one of
+ *   sigmoid / hardSigmoid / hardSigmoid6; other values are refused rather than
+ *   silently ignored.
  */
 import { ValueError } from '../errors.js';
 import type { Initializer } from '../model/initializers.js';
-import { RecurrentKernel, type CellType } from '../ops/recurrent.js';
+import { RecurrentKernel, type CellType, type GateActivation } from '../ops/recurrent.js';
 import type { WasmArray } from '../runtime/memory.js';
 import { initMatrix, Layer, type Activation, type LayerArgs, type ParamRegions, type ParamSpec, type Regularizer, type Shape, type StepInfo } from './base.js';
 
@@ -43,7 +44,12 @@ export interface RecurrentArgs extends LayerArgs {
   unitForgetBias?: boolean;
   /** SimpleRNN: 'tanh' (default) or 'relu'; LSTM/GRU: 'tanh' only. */
   activation?: 'tanh' | 'relu';
-  recurrentActivation?: 'sigmoid';
+  /**
+   * Gate activation: 'sigmoid' (default, Keras ≥ 2.3, PyTorch), 'hardSigmoid'
+   * = clip(0.2·x + 0.5, 0, 1) (tfjs default, Keras 2 `hard_sigmoid`),
+   * 'hardSigmoid6' = clip(x/6 + 0.5, 0, 1) (Keras 3 `hard_sigmoid`).
+   */
+  recurrentActivation?: GateActivation;
   /** GRU: reset gate after the recurrent product (default true, as PyTorch and Keras 2.x+). */
   resetAfter?: boolean;
   useBias?: boolean;
@@ -102,9 +108,10 @@ export class Recurrent extends Layer {
       const v = this[k];
       if (!(v >= 0 && v < 1)) throw new ValueError(`${this.name}: ${k} must be in [0, 1); got ${v}`);
     }
-    if (args.recurrentActivation !== undefined && args.recurrentActivation !== 'sigmoid') {
-      throw new ValueError(`${this.name}: recurrentActivation '${String(args.recurrentActivation)}' is not supported (only 'sigmoid')`);
+    if (args.recurrentActivation !== undefined && !['sigmoid', 'hardSigmoid', 'hardSigmoid6'].includes(args.recurrentActivation)) {
+      throw new ValueError(`${this.name}: recurrentActivation '${String(args.recurrentActivation)}' is not supported ('sigmoid', 'hardSigmoid', 'hardSigmoid6')`);
     }
+    if (args.recurrentActivation !== undefined && cell === 'rnn') throw new ValueError(`${this.name}: SimpleRNN has no recurrentActivation`);
     if (args.activation !== undefined && args.activation !== 'tanh' && !(cell === 'rnn' && args.activation === 'relu')) {
       throw new ValueError(`${this.name}: activation '${String(args.activation)}' is not supported for ${CLASS[cell]} (use 'tanh'${cell === 'rnn' ? " or 'relu'" : ''})`);
     }
@@ -173,6 +180,7 @@ export class Recurrent extends Layer {
         bidirectional: this.directions === 2,
         nonlinearity: this.args.activation === 'relu' ? 'relu' : 'tanh',
         resetAfter: this.args.resetAfter ?? true,
+        gateActivation: this.args.recurrentActivation ?? 'sigmoid',
       },
       { regions: { params: regions.params + first.offset * 4, grads: regions.grads + first.offset * 4 } },
     );
@@ -326,6 +334,7 @@ export class Recurrent extends Layer {
       name: this.name,
       ...rest,
       inputShape: this.inputShape ?? undefined,
+      trainable: this.trainable,
       ...(this.directions === 2 ? { bidirectional: true, mergeMode: this.mergeMode } : {}),
     };
   }

@@ -27,6 +27,7 @@ import { type Callback, type Logs } from './callbacks.js';
 import { resolveLoss, type LossName, type ResolvedLoss } from './losses.js';
 import { makeMetric, type Metric, type MetricName, type TaskKind } from './metrics.js';
 import { resolveOptimizer, type Optimizer, type OptimizerLike } from './optimizers.js';
+import { saveModel, type ModelConfig, type SaveOptions } from '../io/model-file.js';
 
 export interface CompileArgs {
   optimizer: OptimizerLike;
@@ -255,6 +256,76 @@ export class Sequential {
     if (w.length !== this.store!.total) throw new ShapeError(`setWeightsFlat: expected ${this.store!.total} values; got ${w.length}`);
     this.store!.params.view().set(w);
     this.paramsChanged();
+  }
+
+  // ---------------------------------------------------------------- saving
+
+  /** The model as a safetensors file (`loadModel` reads it back bit-exactly). */
+  save(opts: SaveOptions = {}): Uint8Array {
+    return saveModel(this, opts);
+  }
+
+  /** The config that rebuilds this model (layers, shapes, compile settings). */
+  toConfig(): ModelConfig {
+    this.ensureBuilt();
+    return {
+      class: 'Sequential',
+      name: this.name,
+      inputShape: this.inputShape!,
+      layers: this.layers.map((l) => ({ className: l.className, config: JSON.parse(JSON.stringify(l.getConfig())) })),
+      compile: this.loss && this.optimizer ? { loss: this.loss.name, metrics: [...this.metricNames], optimizer: this.optimizer.getConfig() } : null,
+    };
+  }
+
+  /** @internal parameters (and optimizer state) by name, for the model file. */
+  exportState(includeOptimizer: boolean): {
+    config: ModelConfig;
+    params: { name: string; shape: number[]; data: Float32Array }[];
+    optimizer: { step: number; slots: { name: string; shape: number[]; data: Float32Array }[] } | null;
+  } {
+    const config = this.toConfig();
+    const store = this.store!;
+    const named = (src: WasmArray, prefix: string) => {
+      const v = src.view();
+      const out: { name: string; shape: number[]; data: Float32Array }[] = [];
+      for (const l of this.layers)
+        for (const p of l.params) {
+          const n = p.shape.reduce((a, b) => a * b, 1);
+          out.push({ name: `${prefix}${l.name}.${p.name}`, shape: p.shape, data: v.slice(p.offset, p.offset + n) });
+        }
+      return out;
+    };
+    let optimizer = null;
+    if (includeOptimizer) {
+      if (!this.optimizer) throw new ValueError(`${this.name}: save({ includeOptimizer: true }) needs a compiled model`);
+      const slots = [];
+      if (store.s1) slots.push(...named(store.s1, 'optimizer.s1.'));
+      if (store.s2) slots.push(...named(store.s2, 'optimizer.s2.'));
+      optimizer = { step: this.step, slots };
+    }
+    return { config, params: named(store.params, ''), optimizer };
+  }
+
+  /** @internal restore the optimizer's step and state buffers. */
+  importOptimizerState(step: number, slots: { name: string; data: Float32Array }[]): void {
+    this.ensureBuilt();
+    const store = this.store!;
+    const { heap } = runtime();
+    const byName = new Map(slots.map((s) => [s.name, s.data]));
+    for (const slot of ['s1', 's2'] as const) {
+      const prefix = `optimizer.${slot}.`;
+      if (![...byName.keys()].some((k) => k.startsWith(prefix))) continue;
+      const buf = (store[slot] ??= new WasmArray(heap, store.total));
+      const v = buf.view();
+      for (const l of this.layers)
+        for (const p of l.params) {
+          const d = byName.get(`${prefix}${l.name}.${p.name}`);
+          const n = p.shape.reduce((a, b) => a * b, 1);
+          if (!d || d.length !== n) throw new ValueError(`optimizer state for ${l.name}.${p.name} is missing or has the wrong size`);
+          v.set(d, p.offset);
+        }
+    }
+    this.step = step;
   }
 
   // ---------------------------------------------------------------- training

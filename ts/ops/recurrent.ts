@@ -38,7 +38,16 @@ export interface RecurrentConfig {
    * `reset_after=False`, ONNX `linear_before_reset=0`).
    */
   resetAfter?: boolean;
+  /**
+   * Gate activation of LSTM i, f, o and GRU r, z: 'sigmoid' (default),
+   * 'hardSigmoid' = clip(0.2·x + 0.5, 0, 1) (tfjs, Keras 2), 'hardSigmoid6' =
+   * clip(x/6 + 0.5, 0, 1) (Keras 3).
+   */
+  gateActivation?: GateActivation;
 }
+
+export type GateActivation = 'sigmoid' | 'hardSigmoid' | 'hardSigmoid6';
+const GATE_CODE: Record<GateActivation, number> = { sigmoid: 0, hardSigmoid: 1, hardSigmoid6: 2 };
 
 export interface ForwardInput {
   /** `[T, B, I]`, or `[B, T, I]` with `batchFirst`. */
@@ -185,6 +194,7 @@ export class RecurrentKernel {
   private readonly paramsPtr: number;
   private readonly gradsPtr: number;
   private readonly packed: WasmArray;
+  private readonly gateBits: number;
   private paramsVersion = 1;
   private packedVersion = 0;
   private call: CallBuffers | null = null;
@@ -201,6 +211,9 @@ export class RecurrentKernel {
     }
     checkPositiveInt(`${config.cell}: inputSize`, config.inputSize);
     checkPositiveInt(`${config.cell}: hiddenSize`, config.hiddenSize);
+    if (config.gateActivation !== undefined && !(config.gateActivation in GATE_CODE)) {
+      throw new ValueError(`${config.cell}: gateActivation must be 'sigmoid', 'hardSigmoid' or 'hardSigmoid6'; got ${String(config.gateActivation)}`);
+    }
     if (config.nonlinearity !== undefined && config.nonlinearity !== 'tanh' && config.nonlinearity !== 'relu') {
       throw new ValueError(`rnn: nonlinearity must be 'tanh' or 'relu'; got ${String(config.nonlinearity)}`);
     }
@@ -211,7 +224,9 @@ export class RecurrentKernel {
       bidirectional: config.bidirectional ?? false,
       nonlinearity: config.nonlinearity ?? 'tanh',
       resetAfter: config.resetAfter ?? true,
+      gateActivation: config.gateActivation ?? 'sigmoid',
     };
+    this.gateBits = GATE_CODE[this.config.gateActivation] << 4;
     this.directions = this.config.bidirectional ? 2 : 1;
     this.gates = GATES[config.cell];
     this.code = cellCode(this.config);
@@ -338,7 +353,7 @@ export class RecurrentKernel {
     const { inputSize: I, hiddenSize: H, cell } = this.config;
     const repack = this.packedVersion !== this.paramsVersion;
     const flags =
-      (a.batchFirst ? FLAG_BATCH_FIRST : 0) | (a.training ? FLAG_TRAINING : 0) | (repack ? FLAG_REPACK : 0) | (a.reverse ? FLAG_REVERSE : 0);
+      (a.batchFirst ? FLAG_BATCH_FIRST : 0) | (a.training ? FLAG_TRAINING : 0) | (repack ? FLAG_REPACK : 0) | (a.reverse ? FLAG_REVERSE : 0) | this.gateBits;
     checkStatus(
       `${cell} forward`,
       runtime().core.recurrent_forward(
@@ -353,7 +368,7 @@ export class RecurrentKernel {
   backwardRaw(a: RawBackward): void {
     this.alive();
     const { inputSize: I, hiddenSize: H, cell } = this.config;
-    const flags = (a.batchFirst ? FLAG_BATCH_FIRST : 0) | FLAG_TRAINING | (a.reverse ? FLAG_REVERSE : 0);
+    const flags = (a.batchFirst ? FLAG_BATCH_FIRST : 0) | FLAG_TRAINING | (a.reverse ? FLAG_REVERSE : 0) | this.gateBits;
     checkStatus(
       `${cell} backward`,
       runtime().core.recurrent_backward(

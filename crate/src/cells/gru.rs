@@ -20,7 +20,7 @@
 //! reset after, `q` with `dq` (the gradient of `W_hn h + b_hn`).
 
 use super::*;
-use crate::activations::{sigmoid, tanh};
+use crate::activations::tanh;
 use crate::gemm::{pack_b, packed_b_len, sgemm, MatRef};
 
 /// # Safety
@@ -82,7 +82,7 @@ pub unsafe fn forward_sequence(f: &Forward) {
                         }
                     };
                     for_lanes(h, |l| {
-                        let r = sigmoid(l.load(a).add(l.load(z)).add(l.load(p.b_ih)).add(l.load(p.b_hh)));
+                        let r = f.gate.apply(l.load(a).add(l.load(z)).add(l.load(p.b_ih)).add(l.load(p.b_hh)));
                         l.store(r.mul(l.load(hs)), rh);
                     });
                 }
@@ -112,8 +112,8 @@ pub unsafe fn forward_sequence(f: &Forward) {
                             .add(l.load(p.b_ih.add(k * h)))
                             .add(l.load(p.b_hh.add(k * h)))
                     };
-                    let r = sigmoid(pre(0));
-                    let zg = sigmoid(pre(1));
+                    let r = f.gate.apply(pre(0));
+                    let zg = f.gate.apply(pre(1));
                     let xn = l.load(a.add(2 * h)).add(l.load(p.b_ih.add(2 * h)));
                     let q = l.load(zn).add(l.load(p.b_hh.add(2 * h)));
                     let n = if after { tanh(xn.add(r.mul(q))) } else { tanh(xn.add(q)) };
@@ -195,14 +195,14 @@ pub unsafe fn backward_sequence(g: &Backward) {
                     let hp = l.load(hprev);
                     // h' = n + z⊙(h − n)
                     let dan = dh.mul(one.sub(zg)).mul(one.sub(n.mul(n)));
-                    let daz = dh.mul(hp.sub(n)).mul(zg.mul(one.sub(zg)));
+                    let daz = dh.mul(hp.sub(n)).mul(g.gate.grad(zg));
                     l.store(dh.mul(zg), dhs); // direct path h → h'
                     l.store(daz, a.add(h));
                     l.store(dan, a.add(2 * h));
                     if after {
                         // n = tanh(xn + r⊙q):  dq = dA_n⊙r,  dr = dA_n⊙q
                         let dq = dan.mul(r);
-                        let dar = dan.mul(q).mul(r.mul(one.sub(r)));
+                        let dar = dan.mul(q).mul(g.gate.grad(r));
                         l.store(dar, a);
                         l.store(dq, a.add(3 * h));
                         l.store(dar, dgs);
@@ -237,7 +237,7 @@ pub unsafe fn backward_sequence(g: &Backward) {
                     let drh = l.load(drh);
                     let m = if mb.is_null() { one } else { l.load(mb) };
                     // r⊙(h⊙m):  dr = d(rh)⊙h⊙m,  dh += d(rh)⊙r⊙m
-                    let dar = drh.mul(l.load(hp).mul(m)).mul(r.mul(one.sub(r)));
+                    let dar = drh.mul(l.load(hp).mul(m)).mul(g.gate.grad(r));
                     l.store(l.load(dhs).add(drh.mul(r).mul(m)), dhs);
                     l.store(dar, a);
                     l.store(dar, dgs);

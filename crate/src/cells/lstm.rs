@@ -14,7 +14,7 @@
 //! Backward overwrites `i f g o` with the pre-activation gradients `dA`.
 
 use super::*;
-use crate::activations::{sigmoid, tanh};
+use crate::activations::tanh;
 use crate::gemm::{pack_b, sgemm, MatRef};
 
 const CELL: Cell = Cell::Lstm;
@@ -75,10 +75,10 @@ pub unsafe fn forward_sequence(f: &Forward) {
                             .add(l.load(p.b_ih.add(k * h)))
                             .add(l.load(p.b_hh.add(k * h)))
                     };
-                    let ig = sigmoid(pre(0));
-                    let fg = sigmoid(pre(1));
+                    let ig = f.gate.apply(pre(0));
+                    let fg = f.gate.apply(pre(1));
                     let gg = tanh(pre(2));
-                    let og = sigmoid(pre(3));
+                    let og = f.gate.apply(pre(3));
                     let c = fg.mul_add(l.load(cs), ig.mul(gg));
                     let tc = tanh(c);
                     let hn = og.mul(tc);
@@ -156,11 +156,11 @@ pub unsafe fn backward_sequence(g: &Backward) {
                     let dgg = dc.mul(ig);
                     let df = dc.mul(c_prev);
                     l.store(dc.mul(fg), dcs);
-                    // through the non-linearities: σ' = s(1−s), tanh' = 1 − t²
-                    let dai = di.mul(ig.mul(one.sub(ig)));
-                    let daf = df.mul(fg.mul(one.sub(fg)));
+                    // through the non-linearities: gate' (σ' = s(1−s)), tanh' = 1 − t²
+                    let dai = di.mul(g.gate.grad(ig));
+                    let daf = df.mul(g.gate.grad(fg));
                     let dag = dgg.mul(one.sub(gg.mul(gg)));
-                    let dao = d_o.mul(og.mul(one.sub(og)));
+                    let dao = d_o.mul(g.gate.grad(og));
                     for (k, v) in [dai, daf, dag, dao].into_iter().enumerate() {
                         l.store(v, a.add(k * h));
                         l.store(v, da_step.add(k * h));

@@ -74,6 +74,54 @@ impl Cell {
     }
 }
 
+/// The gate ("recurrent") activation of LSTM i, f, o and GRU r, z.
+///
+/// - `Sigmoid`: σ(x) (PyTorch, Keras ≥ 2.3, ONNX default).
+/// - `HardSigmoid02`: clip(0.2·x + 0.5, 0, 1) (tfjs `hardSigmoid`, Keras 2 `hard_sigmoid`, ONNX HardSigmoid defaults).
+/// - `HardSigmoidSixth`: clip(x/6 + 0.5, 0, 1) (Keras 3 `hard_sigmoid`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum GateAct {
+    Sigmoid = 0,
+    HardSigmoid02 = 1,
+    HardSigmoidSixth = 2,
+}
+
+impl GateAct {
+    pub fn from_u32(v: u32) -> Option<GateAct> {
+        Some(match v {
+            0 => GateAct::Sigmoid,
+            1 => GateAct::HardSigmoid02,
+            2 => GateAct::HardSigmoidSixth,
+            _ => return None,
+        })
+    }
+    fn slope(self) -> f32 {
+        match self {
+            GateAct::HardSigmoidSixth => 1.0 / 6.0,
+            _ => 0.2,
+        }
+    }
+    #[inline(always)]
+    pub fn apply(self, x: F32x4) -> F32x4 {
+        match self {
+            GateAct::Sigmoid => crate::activations::sigmoid(x),
+            _ => x.mul_add(F32x4::splat(self.slope()), F32x4::splat(0.5)).max(F32x4::zero()).min(F32x4::splat(1.0)),
+        }
+    }
+    /// Derivative expressed through the output `y`: σ' = y(1−y); the hard
+    /// sigmoids have their slope strictly inside (0, 1) and 0 where clipped.
+    #[inline(always)]
+    pub fn grad(self, y: F32x4) -> F32x4 {
+        match self {
+            GateAct::Sigmoid => y.mul(F32x4::splat(1.0).sub(y)),
+            _ => {
+                let inside = y.gt(F32x4::zero()).and(y.lt(F32x4::splat(1.0)));
+                F32x4::select(inside, F32x4::splat(self.slope()), F32x4::zero())
+            }
+        }
+    }
+}
+
 /// Sizes of one recurrent layer call.
 #[derive(Clone, Copy, Debug)]
 pub struct Dims {
@@ -395,6 +443,8 @@ pub struct Forward {
     pub repack: bool,
     /// With one direction: run it in reverse time (Keras `go_backwards`).
     pub reverse: bool,
+    /// Gate activation of LSTM i, f, o and GRU r, z.
+    pub gate: GateAct,
     /// `[D, B, H]` recurrent-dropout mask (already scaled by 1/(1−p)) or null.
     pub rec_mask: *const f32,
     /// `[rows, I]`
@@ -428,6 +478,8 @@ pub struct Backward {
     pub dims: Dims,
     /// As in the forward call.
     pub reverse: bool,
+    /// As in the forward call.
+    pub gate: GateAct,
     /// As in the forward call.
     pub rec_mask: *const f32,
     pub x: *const f32,

@@ -9,6 +9,15 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// The gate activation: 0 sigmoid, 1 clip(0.2x + 0.5), 2 clip(x/6 + 0.5).
+pub fn gate(kind: u32, x: f64) -> f64 {
+    match kind {
+        0 => sigmoid(x),
+        1 => (0.2 * x + 0.5).clamp(0.0, 1.0),
+        _ => (x / 6.0 + 0.5).clamp(0.0, 1.0),
+    }
+}
+
 pub struct RefOut {
     /// `[rows, D·H]` in the same row order as the input
     pub y: Vec<f64>,
@@ -22,8 +31,9 @@ pub struct RefOut {
 pub fn forward(
     cell: Cell, t_len: usize, b_len: usize, i_len: usize, h_len: usize, dirs: usize, batch_first: bool,
     x: &[f64], h0: Option<&[f64]>, c0: Option<&[f64]>, lengths: Option<&[i32]>, params: &[f64],
-    reverse: bool, rec_mask: Option<&[f64]>,
+    reverse: bool, rec_mask: Option<&[f64]>, gate_kind: u32,
 ) -> RefOut {
+    let sigmoid = |x: f64| gate(gate_kind, x);
     let g_len = cell.gates();
     let gh = g_len * h_len;
     let row = |t: usize, b: usize| if batch_first { b * t_len + t } else { t * b_len + b };

@@ -16,6 +16,7 @@ struct Case {
     with_state: bool,
     reverse: bool,
     rec_mask: bool,
+    gate: GateAct,
 }
 
 struct Rng(u64);
@@ -68,7 +69,7 @@ impl Case {
     fn reference(&self, inp: &Inputs) -> reference::RefOut {
         reference::forward(
             self.cell, self.t, self.b, self.i, self.h, self.dirs, self.batch_first, &inp.x,
-            inp.h0.as_deref(), inp.c0.as_deref(), self.lengths.as_deref(), &inp.params, self.reverse, inp.mask.as_deref(),
+            inp.h0.as_deref(), inp.c0.as_deref(), self.lengths.as_deref(), &inp.params, self.reverse, inp.mask.as_deref(), self.gate as u32,
         )
     }
     fn loss(&self, inp: &Inputs) -> f64 {
@@ -123,6 +124,7 @@ fn run_kernels(case: &Case, inp: &Inputs) -> KernelOut {
             training: true,
             repack: true,
             reverse: case.reverse,
+            gate: case.gate,
             rec_mask: mask_ptr,
             x: x.as_ptr(),
             h0: ptr_or_null(&h0),
@@ -146,6 +148,7 @@ fn run_kernels(case: &Case, inp: &Inputs) -> KernelOut {
             cell,
             dims: d,
             reverse: case.reverse,
+            gate: case.gate,
             rec_mask: mask_ptr,
             x: x.as_ptr(),
             lengths,
@@ -215,9 +218,9 @@ fn check_case(case: &Case, seed: u64) {
     let out = run_kernels(case, &inp);
     let want = case.reference(&inp);
     let name = format!(
-        "{:?} T{} B{} I{} H{} D{} bf{} len{:?} state{} rev{} mask{}",
+        "{:?} T{} B{} I{} H{} D{} bf{} len{:?} state{} rev{} mask{} {:?}",
         case.cell, case.t, case.b, case.i, case.h, case.dirs, case.batch_first, case.lengths, case.with_state, case.reverse,
-        case.rec_mask
+        case.rec_mask, case.gate
     );
     assert_close(&format!("{name} y"), &out.y, &want.y, 1e-5, 1e-5);
     assert_close(&format!("{name} hn"), &out.hn, &want.hn, 1e-5, 1e-5);
@@ -249,8 +252,12 @@ fn gradients_match_finite_differences_in_every_configuration() {
         for dirs in [1, 2] {
             for batch_first in [false, true] {
                 for lengths in [None, Some(vec![4, 1, 0, 3])] {
-                    for (with_state, reverse, rec_mask) in [(false, false, false), (true, false, false), (true, dirs == 1, true)] {
-                        let case = Case { cell, t: 4, b: 4, i: 3, h: 5, dirs, batch_first, lengths: lengths.clone(), with_state, reverse, rec_mask };
+                    for (with_state, reverse, rec_mask, gate) in [
+                        (false, false, false, GateAct::Sigmoid),
+                        (true, false, false, GateAct::HardSigmoid02),
+                        (true, dirs == 1, true, GateAct::HardSigmoidSixth),
+                    ] {
+                        let case = Case { cell, t: 4, b: 4, i: 3, h: 5, dirs, batch_first, lengths: lengths.clone(), with_state, reverse, rec_mask, gate };
                         check_case(&case, seed);
                         seed += 1;
                     }
@@ -265,7 +272,7 @@ fn odd_sizes_match_reference_and_gradients() {
     let mut seed = 100;
     for cell in CELLS {
         for &(t, b, i, h) in &[(1, 1, 1, 1), (3, 1, 2, 3), (2, 5, 1, 17), (5, 6, 7, 8), (2, 9, 4, 4)] {
-            let case = Case { cell, t, b, i, h, dirs: 2, batch_first: true, lengths: None, with_state: true, reverse: false, rec_mask: false };
+            let case = Case { cell, t, b, i, h, dirs: 2, batch_first: true, lengths: None, with_state: true, reverse: false, rec_mask: false, gate: GateAct::Sigmoid };
             check_case(&case, seed);
             seed += 1;
         }
@@ -275,7 +282,7 @@ fn odd_sizes_match_reference_and_gradients() {
 #[test]
 fn long_sequences_do_not_drift() {
     for cell in CELLS {
-        let case = Case { cell, t: 500, b: 2, i: 3, h: 9, dirs: 1, batch_first: false, lengths: None, with_state: true, reverse: false, rec_mask: false };
+        let case = Case { cell, t: 500, b: 2, i: 3, h: 9, dirs: 1, batch_first: false, lengths: None, with_state: true, reverse: false, rec_mask: false, gate: GateAct::Sigmoid };
         let inp = case.inputs(7);
         let out = run_kernels(&case, &inp);
         let want = case.reference(&inp);
@@ -286,7 +293,7 @@ fn long_sequences_do_not_drift() {
 #[test]
 fn inference_mode_matches_training_mode() {
     for cell in CELLS {
-        let case = Case { cell, t: 6, b: 3, i: 4, h: 6, dirs: 2, batch_first: false, lengths: Some(vec![6, 2, 5]), with_state: true, reverse: false, rec_mask: false };
+        let case = Case { cell, t: 6, b: 3, i: 4, h: 6, dirs: 2, batch_first: false, lengths: Some(vec![6, 2, 5]), with_state: true, reverse: false, rec_mask: false, gate: GateAct::Sigmoid };
         let inp = case.inputs(3);
         let d = case.dims();
         let x = f32s(&inp.x);
@@ -304,6 +311,7 @@ fn inference_mode_matches_training_mode() {
                 training: false,
                 repack: true,
                 reverse: false,
+                gate: GateAct::Sigmoid,
                 rec_mask: core::ptr::null(),
                 x: x.as_ptr(),
                 h0: ptr_or_null(&h0),
