@@ -193,9 +193,82 @@ def make_safetensors_fixture():
         json.dump(want, f, indent=1)
 
 
+def make_import_fixtures():
+    """Trained-model stand-ins for importPyTorch: modules built with fixed seeds,
+    state_dict saved with safetensors, inputs and PyTorch's outputs (float32)."""
+    from safetensors.torch import save_file
+    d = os.path.join(OUT, "..", "pytorch-import")
+    os.makedirs(d, exist_ok=True)
+    cases = []
+
+    class CharLM(torch.nn.Module):  # Embedding → 2-layer bidirectional LSTM (batch_first) → Linear per step
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(13, 6)
+            self.rnn = torch.nn.LSTM(6, 7, num_layers=2, bidirectional=True, batch_first=True)
+            self.head = torch.nn.Linear(14, 13)
+        def forward(self, x):
+            return self.head(self.rnn(self.embed(x))[0])
+
+    class LastStepGRU(torch.nn.Module):  # Embedding → GRU (time-major) → Linear on output[-1]
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(9, 4)
+            self.gru = torch.nn.GRU(4, 5)
+            self.fc = torch.nn.Linear(5, 3)
+        def forward(self, x_bt):
+            out, _ = self.gru(self.embed(x_bt.t()))  # PyTorch sees [T, B]
+            return self.fc(out[-1])
+
+    class ReluRNN(torch.nn.Module):  # float input → 2-layer ReLU RNN → 2 Linears per step
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.RNN(3, 8, num_layers=2, nonlinearity="relu", batch_first=True)
+            self.fc1 = torch.nn.Linear(8, 6)
+            self.fc2 = torch.nn.Linear(6, 2)
+        def forward(self, x):
+            return self.fc2(self.fc1(self.rnn(x)[0]))
+
+    class BiLSTMClassifier(torch.nn.Module):  # bidirectional LSTM → cat(h_n[-2], h_n[-1]) → Linear
+        def __init__(self):
+            super().__init__()
+            self.encoder = torch.nn.Module()
+            self.encoder.lstm = torch.nn.LSTM(4, 6, bidirectional=True, batch_first=True)
+            self.out = torch.nn.Linear(12, 2)
+        def forward(self, x):
+            _, (h, _) = self.encoder.lstm(x)
+            return self.out(torch.cat([h[-2], h[-1]], dim=1))
+
+    specs = {
+        "charlm": (CharLM, lambda: torch.randint(0, 13, (3, 8)), None),
+        "laststep_gru": (LastStepGRU, lambda: torch.randint(0, 9, (4, 6)),
+                         {"head": "last-step", "layers": [{"module": "embed", "type": "embedding"}, {"module": "gru", "type": "gru"}, {"module": "fc", "type": "linear"}]}),
+        "relu_rnn": (ReluRNN, lambda: torch.randn(2, 5, 3), {"layers": [{"module": "rnn", "type": "rnn", "nonlinearity": "relu"}, {"module": "fc1", "type": "linear"}, {"module": "fc2", "type": "linear"}]}),
+        "bilstm_final_state": (BiLSTMClassifier, lambda: torch.randn(3, 7, 4), {"head": "final-state"}),
+    }
+    for i, (name, (ctor, make_x, spec)) in enumerate(specs.items()):
+        torch.manual_seed(200 + i)
+        m = ctor().eval()
+        with torch.no_grad():
+            for pn, p in m.named_parameters():
+                p.copy_((torch.rand_like(p) * 2 - 1) * (0.5 if "bias" in pn else 0.7))
+        x = make_x()
+        with torch.no_grad():
+            y = m(x)
+        save_file({k: v.contiguous() for k, v in m.state_dict().items()}, os.path.join(d, name + ".safetensors"))
+        cases.append({
+            "name": name, "spec": spec, "xDtype": "int32" if x.dtype == torch.int64 else "float32",
+            "xShape": list(x.shape), "x": b64(x.numpy().ravel(), "<i4" if x.dtype == torch.int64 else "<f4"),
+            "yShape": list(y.shape), "y": f32(y),
+        })
+    with open(os.path.join(d, "cases.json"), "w") as f:
+        json.dump({"torch": torch.__version__, "cases": cases}, f, indent=1)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_safetensors_fixture()
+    make_import_fixtures()
     models_dir = os.path.join(OUT, "..", "models")
     os.makedirs(models_dir, exist_ok=True)
     names = ["emb_lstm_dense_scce", "bigru_last_dense_mse", "rnn2_dense_bce"]

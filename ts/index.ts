@@ -19,7 +19,7 @@ export {
 export { Random } from './util/random.js';
 export { memoryStats } from './runtime/stats.js';
 export { Tensor, tensor, type DType, type NestedArray, type TensorLike } from './tensor.js';
-export { layers, Layer, Dense, Dropout, Embedding, LayerNormalization, Recurrent } from './layers/index.js';
+export { layers, Layer, Dense, Dropout, Embedding, LayerNormalization, Recurrent, LastStep } from './layers/index.js';
 export type { Shape, Regularizer, DenseArgs, DropoutArgs, EmbeddingArgs, LayerNormArgs, RecurrentArgs, MergeMode, BidirectionalArgs } from './layers/index.js';
 export { Sequential, type CompileArgs, type FitArgs, type History } from './model/sequential.js';
 export { optimizers, schedules, type Optimizer, type OptimizerLike, type Schedule } from './model/optimizers.js';
@@ -30,3 +30,4 @@ export type { Initializer, InitializerName } from './model/initializers.js';
 export { CharTokenizer, WordTokenizer, type Tokenizer } from './text/tokenizer.js';
 export { loadModel, saveModelFile, loadModelFile, type SaveOptions, type ModelConfig } from './io/model-file.js';
 export { readSafetensors, writeSafetensors, toFloat32, type Safetensors, type SafeTensor, type ReadLimits } from './io/safetensors.js';
+export { importPyTorch, type PyTorchSpec, type PyTorchLayerSpec } from './io/pytorch.js';

@@ -12,6 +12,7 @@ import { Dense } from '../layers/dense.js';
 import { Dropout } from '../layers/dropout.js';
 import { Embedding } from '../layers/embedding.js';
 import { LayerNormalization } from '../layers/layer-norm.js';
+import { LastStep } from '../layers/last-step.js';
 import { Recurrent, type MergeMode, type RecurrentArgs } from '../layers/recurrent.js';
 import type { Layer } from '../layers/base.js';
 import { optimizers, type Optimizer } from '../model/optimizers.js';
@@ -51,6 +52,8 @@ export function layerFromConfig(c: LayerConfig): Layer {
       return new Dropout(cfg as never);
     case 'LayerNormalization':
       return new LayerNormalization(cfg as never);
+    case 'LastStep':
+      return new LastStep(cfg as never);
     case 'SimpleRNN':
     case 'LSTM':
     case 'GRU':

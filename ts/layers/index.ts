@@ -4,10 +4,11 @@ import { Dense, type DenseArgs } from './dense.js';
 import { Dropout, type DropoutArgs } from './dropout.js';
 import { Embedding, type EmbeddingArgs } from './embedding.js';
 import { LayerNormalization, type LayerNormArgs } from './layer-norm.js';
+import { LastStep } from './last-step.js';
 import { Recurrent, type MergeMode, type RecurrentArgs } from './recurrent.js';
 
 export { Layer, type Shape, type Activation, type LayerArgs, type Regularizer } from './base.js';
-export { Dense, Dropout, Embedding, LayerNormalization, Recurrent };
+export { Dense, Dropout, Embedding, LayerNormalization, Recurrent, LastStep };
 export type { DenseArgs, DropoutArgs, EmbeddingArgs, LayerNormArgs, RecurrentArgs, MergeMode };
 
 export interface BidirectionalArgs {
@@ -23,6 +24,7 @@ export const layers = {
   dropout: (args: DropoutArgs) => new Dropout(args),
   embedding: (args: EmbeddingArgs) => new Embedding(args),
   layerNormalization: (args: LayerNormArgs = {}) => new LayerNormalization(args),
+  lastStep: (args: { name?: string } = {}) => new LastStep(args),
   simpleRNN: (args: RecurrentArgs) => new Recurrent('rnn', args),
   lstm: (args: RecurrentArgs) => new Recurrent('lstm', args),
   gru: (args: RecurrentArgs) => new Recurrent('gru', args),

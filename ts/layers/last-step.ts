@@ -1,0 +1,61 @@
+/**
+ * `layers.lastStep`: `[B, T, F]` → `[B, F]`, the output at each sample's last
+ * real step (`T − 1`, or `lengths[b] − 1` when masked) — PyTorch's
+ * `out[:, -1]` (for packed sequences, the output at each length). Unlike a
+ * recurrent layer's `returnSequences: false`, a bidirectional layer's reverse
+ * half here is its output *at* that step, as in PyTorch.
+ */
+import { ValueError } from '../errors.js';
+import type { WasmArray } from '../runtime/memory.js';
+import { Layer, type Activation, type LayerArgs, type Shape, type StepInfo } from './base.js';
+
+export class LastStep extends Layer {
+  readonly className = 'LastStep';
+  private last: { B: number; T: number; F: number; lengths: Int32Array | null } | null = null;
+
+  constructor(args: LayerArgs = {}) {
+    super(args, 'last_step');
+  }
+
+  build(inputShape: Shape): Shape {
+    this.expectRank(inputShape, [2], 'a [time, features] input');
+    this.outputShape = [inputShape[1]];
+    return this.outputShape;
+  }
+
+  forward(x: Activation, step: StepInfo): Activation {
+    const [B, T, F] = x.shape;
+    const out = this.buf().get('y', B * F);
+    const src = x.buf.view();
+    const dst = out.view();
+    for (let b = 0; b < B; b++) {
+      const t = x.lengths ? Math.max(x.lengths[b] - 1, 0) : T - 1;
+      if (x.lengths && x.lengths[b] === 0) dst.fill(0, b * F, (b + 1) * F);
+      else dst.set(src.subarray((b * T + t) * F, (b * T + t + 1) * F), b * F);
+    }
+    if (step.training) this.last = { B, T, F, lengths: x.lengths };
+    return { buf: out, shape: [B, F], lengths: null, lengthsBuf: null };
+  }
+
+  backward(dy: WasmArray, needDx: boolean): WasmArray | null {
+    const l = this.last;
+    if (!l) throw new ValueError(`${this.name}: backward without a training forward`);
+    this.last = null;
+    if (!needDx) return null;
+    const { B, T, F, lengths } = l;
+    const dx = this.buf().get('dx', B * T * F);
+    const d = dx.view();
+    d.fill(0, 0, B * T * F);
+    const g = dy.view();
+    for (let b = 0; b < B; b++) {
+      if (lengths && lengths[b] === 0) continue;
+      const t = lengths ? lengths[b] - 1 : T - 1;
+      d.set(g.subarray(b * F, (b + 1) * F), (b * T + t) * F);
+    }
+    return dx;
+  }
+
+  getConfig(): Record<string, unknown> {
+    return { name: this.name };
+  }
+}
