@@ -31,3 +31,4 @@ export { CharTokenizer, WordTokenizer, type Tokenizer } from './text/tokenizer.j
 export { loadModel, saveModelFile, loadModelFile, type SaveOptions, type ModelConfig } from './io/model-file.js';
 export { readSafetensors, writeSafetensors, toFloat32, type Safetensors, type SafeTensor, type ReadLimits } from './io/safetensors.js';
 export { importPyTorch, type PyTorchSpec, type PyTorchLayerSpec } from './io/pytorch.js';
+export { importTfjs, type TfjsModelJson } from './io/tfjs.js';

@@ -1,0 +1,73 @@
+// importTfjs: models built and saved by real @tensorflow/tfjs
+// (scripts/make-tfjs-fixtures.mjs: tfjs defaults — hardSigmoid, GRU
+// resetAfter false — goBackwards, Bidirectional merges, Embedding, masking,
+// LayerNormalization, stacks) reproduce tfjs' own predict() within 1e-5.
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initForTests } from './helpers/init.js';
+import { FormatError, importTfjs, tensor } from '../ts/index.js';
+import { expectClose } from './helpers/compare.js';
+import { f32 } from './helpers/fixtures.js';
+
+const dir = new URL('./fixtures/tfjs/', import.meta.url);
+interface Case {
+  name: string;
+  about: string;
+  xDtype: 'int32' | 'float32';
+  xShape: number[];
+  x: string;
+  yShape: number[];
+  y: string;
+}
+
+beforeAll(async () => {
+  await initForTests();
+});
+
+describe('importTfjs reproduces @tensorflow/tfjs predict()', () => {
+  const { cases } = JSON.parse(readFileSync(new URL('cases.json', dir), 'utf8')) as { cases: Case[] };
+  for (const c of cases) {
+    it(`${c.name}: ${c.about}`, () => {
+      const modelJson = readFileSync(new URL(`${c.name}/model.json`, dir), 'utf8');
+      const bin = readFileSync(new URL(`${c.name}/weights.bin`, dir));
+      const model = importTfjs(modelJson, bin);
+      const raw = Buffer.from(c.x, 'base64');
+      const x = c.xDtype === 'int32' ? tensor(new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)), c.xShape) : tensor(f32(c.x), c.xShape);
+      const y = model.predict(x);
+      expect(y.shape).toEqual(c.yShape);
+      expectClose(`${c.name}`, y.data, f32(c.y), 1e-5, 1e-5);
+      model.dispose();
+    });
+  }
+});
+
+describe('importTfjs refuses what it cannot reproduce', () => {
+  const base = () => JSON.parse(readFileSync(new URL('lstm_default_seq/model.json', dir), 'utf8'));
+  const bin = () => readFileSync(new URL('lstm_default_seq/weights.bin', dir));
+  const lstmConfig = (mj: { modelTopology: { config: { layers: { config: Record<string, unknown> }[] } } }) => mj.modelTopology.config.layers[0].config;
+  it('unsupported options are named, and weights must match the manifest', () => {
+    let mj = base();
+    lstmConfig(mj).recurrent_activation = 'relu';
+    expect(() => importTfjs(mj, bin())).toThrow(/recurrent_activation "relu" is not supported/);
+    mj = base();
+    lstmConfig(mj).return_state = true;
+    expect(() => importTfjs(mj, bin())).toThrow(/return_state is not supported/);
+    mj = base();
+    mj.modelTopology.config.layers[0].class_name = 'ConvLSTM2D';
+    expect(() => importTfjs(mj, bin())).toThrow(/layer class "ConvLSTM2D" is not supported/);
+    expect(() => importTfjs(base(), bin().subarray(0, 100))).toThrow(/runs past the end/);
+    expect(() => importTfjs(base(), Buffer.concat([bin(), Buffer.alloc(8)]))).toThrow(/8 bytes more than the manifest/);
+    expect(() => importTfjs('{"modelTopology":', bin())).toThrow(FormatError);
+    expect(() => importTfjs({ ...base(), format: 'graph-model' }, bin())).toThrow(/not a layers model/);
+  });
+  it('Keras 3 files use the Keras 3 hard_sigmoid (x/6 + 0.5), tfjs and Keras 2 files 0.2x + 0.5', () => {
+    const mj = base();
+    const x = tensor(Float32Array.from({ length: 30 }, (_, i) => Math.sin(i) * 3), [2, 5, 3]);
+    const tfjs = importTfjs(mj, bin()).predict(x).data;
+    mj.modelTopology.keras_version = '3.6.0';
+    const k3 = importTfjs(mj, bin()).predict(x).data;
+    let diff = 0;
+    for (let i = 0; i < tfjs.length; i++) diff = Math.max(diff, Math.abs(tfjs[i] - k3[i]));
+    expect(diff).toBeGreaterThan(1e-3);
+  });
+});

@@ -1,0 +1,328 @@
+/**
+ * Import a Keras / TensorFlow.js layers model: `model.json` (the Keras
+ * topology + `weightsManifest`) and the weight shards, as written by
+ * `@tensorflow/tfjs` `model.save()` and by the tensorflowjs converter.
+ *
+ * Porting notes (../shared/INTEROP.md §2–3, each checked by a fixture):
+ * - Keras multiplies `x·K` with `K [I, G·H]`; we store `W = Kᵀ [G·H, I]`.
+ * - LSTM gates: Keras i,f,c,o = ours i,f,g,o; one bias → `b_ih`, `b_hh = 0`.
+ * - GRU gates: Keras z,r,h → ours r,z,n (blocks 1,0,2). `reset_after: true`:
+ *   bias `[2, 3H]` = `[b_ih; b_hh]`. `reset_after: false` (tfjs always): our
+ *   reset-before GRU, bias `[3H]` → `b_ih`, `b_hh = 0`.
+ * - `recurrent_activation`: sigmoid, or `hard_sigmoid`, whose formula depends
+ *   on the writer — clip(0.2x + 0.5) for tfjs and Keras 2, clip(x/6 + 0.5) for
+ *   Keras 3 (`keras_version` ≥ 3).
+ * - `go_backwards` on a plain layer: outputs in reversed time order (as ours);
+ *   Bidirectional outputs are time-aligned, forward first (as ours).
+ * - Weights bind by layer order and role (kernel / recurrent_kernel / bias /
+ *   embeddings / gamma / beta), not by the process-dependent names.
+ * - Anything we cannot compute exactly (return_state, stateful, other
+ *   activations, Masking with a non-zero value, unknown layers) is refused
+ *   with the layer named.
+ */
+import { FormatError } from '../errors.js';
+import { Dense, type DenseActivation } from '../layers/dense.js';
+import { Dropout } from '../layers/dropout.js';
+import { Embedding } from '../layers/embedding.js';
+import { LayerNormalization } from '../layers/layer-norm.js';
+import { Recurrent, type MergeMode } from '../layers/recurrent.js';
+import type { Layer } from '../layers/base.js';
+import type { GateActivation } from '../ops/recurrent.js';
+import { Sequential } from '../model/sequential.js';
+import { f16ToF32 } from './safetensors.js';
+
+interface ManifestEntry {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: 'uint8' | 'uint16' | 'float16'; scale?: number; min?: number };
+}
+
+interface KerasLayer {
+  class_name: string;
+  config: Record<string, unknown>;
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, float16: 2, uint16: 2, uint8: 1, bool: 1 };
+
+/** Decode the weight groups: each group's shards concatenated, entries read in order. */
+function decodeWeights(manifest: { paths: string[]; weights: ManifestEntry[] }[], shards: ArrayBuffer[]): { name: string; shape: number[]; data: Float32Array }[] {
+  const total = manifest.reduce((a, g) => a + (Array.isArray(g?.paths) ? g.paths.length : 0), 0);
+  if (shards.length !== total) throw new FormatError(`importTfjs: the manifest lists ${total} weight file(s); got ${shards.length}`);
+  const out: { name: string; shape: number[]; data: Float32Array }[] = [];
+  let shard = 0;
+  for (const g of manifest) {
+    if (!g || !Array.isArray(g.paths) || !Array.isArray(g.weights)) throw new FormatError('importTfjs: malformed weightsManifest group');
+    const parts = shards.slice(shard, shard + g.paths.length);
+    shard += g.paths.length;
+    const size = parts.reduce((a, p) => a + p.byteLength, 0);
+    const buf = new Uint8Array(size);
+    let o = 0;
+    for (const p of parts) {
+      buf.set(new Uint8Array(p), o);
+      o += p.byteLength;
+    }
+    const dv = new DataView(buf.buffer);
+    let at = 0;
+    for (const e of g.weights) {
+      if (!e || typeof e.name !== 'string' || !Array.isArray(e.shape) || e.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+        throw new FormatError(`importTfjs: malformed manifest entry ${JSON.stringify(e)?.slice(0, 100)}`);
+      }
+      const n = e.shape.reduce((a, b) => a * b, 1);
+      if (n > 0x7fff_ffff) throw new FormatError(`importTfjs: "${e.name}" is too large`);
+      const q = e.quantization;
+      const stored = q ? q.dtype : e.dtype;
+      const bytes = DTYPE_BYTES[stored];
+      if (!bytes || !['float32', 'int32'].includes(e.dtype)) throw new FormatError(`importTfjs: "${e.name}" has unsupported dtype ${stored}`);
+      if (at + n * bytes > size) throw new FormatError(`importTfjs: "${e.name}" runs past the end of its weight data (${size} bytes)`);
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const p = at + i * bytes;
+        let v: number;
+        if (!q) v = e.dtype === 'int32' ? dv.getInt32(p, true) : dv.getFloat32(p, true);
+        else if (q.dtype === 'float16') v = f16ToF32(dv.getUint16(p, true));
+        else v = (q.dtype === 'uint8' ? dv.getUint8(p) : dv.getUint16(p, true)) * (q.scale ?? 1) + (q.min ?? 0);
+        data[i] = v;
+      }
+      at += n * bytes;
+      out.push({ name: e.name, shape: e.shape, data });
+    }
+    if (at !== size) throw new FormatError(`importTfjs: the weight data has ${size - at} bytes more than the manifest describes`);
+  }
+  return out;
+}
+
+/** Linear chain of layers from a Sequential or a chain-shaped functional Model. */
+function layerList(topology: Record<string, unknown>): KerasLayer[] {
+  const mt = (topology.model_config as Record<string, unknown> | undefined) ?? topology;
+  const cls = mt.class_name;
+  const cfg = mt.config as Record<string, unknown> | KerasLayer[];
+  if (cls === 'Sequential') {
+    const layers = Array.isArray(cfg) ? cfg : (cfg?.layers as KerasLayer[]);
+    if (!Array.isArray(layers)) throw new FormatError('importTfjs: Sequential config has no layers');
+    return layers;
+  }
+  if (cls === 'Model' || cls === 'Functional') {
+    const layers = (cfg as Record<string, unknown>).layers as (KerasLayer & { inbound_nodes?: unknown[] })[];
+    if (!Array.isArray(layers)) throw new FormatError('importTfjs: functional config has no layers');
+    // accept a chain: each layer has at most one inbound layer, the previous one
+    for (let i = 1; i < layers.length; i++) {
+      const nodes = JSON.stringify(layers[i].inbound_nodes ?? []);
+      const prev = String((layers[i - 1].config as Record<string, unknown>).name);
+      if (!nodes.includes(`"${prev}"`)) throw new FormatError(`importTfjs: functional models are imported only when they are a chain (layer ${i} does not follow ${prev})`);
+    }
+    return layers;
+  }
+  throw new FormatError(`importTfjs: unsupported model class ${JSON.stringify(cls)}`);
+}
+
+const snake = (s: string) => s.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
+
+function act(v: unknown, where: string): string {
+  if (v === undefined || v === null) return 'linear';
+  if (typeof v === 'string') return snake(v);
+  if (typeof v === 'object' && typeof (v as KerasLayer).class_name === 'string') return snake((v as KerasLayer).class_name).replace(/^_/, '');
+  throw new FormatError(`importTfjs: ${where}: unreadable activation ${JSON.stringify(v)}`);
+}
+
+export interface TfjsModelJson {
+  modelTopology: Record<string, unknown>;
+  weightsManifest: { paths: string[]; weights: ManifestEntry[] }[];
+  format?: string;
+}
+
+/**
+ * Import a layers model. `weightData` is the concatenation of all shards, or
+ * the shards in manifest order.
+ */
+export function importTfjs(modelJson: TfjsModelJson | string, weightData: ArrayBuffer | ArrayBufferView | (ArrayBuffer | ArrayBufferView)[]): Sequential {
+  let mj: TfjsModelJson;
+  try {
+    mj = typeof modelJson === 'string' ? JSON.parse(modelJson) : modelJson;
+  } catch {
+    throw new FormatError('importTfjs: model.json is not valid JSON');
+  }
+  if (!mj || typeof mj !== 'object' || !mj.modelTopology || !Array.isArray(mj.weightsManifest)) {
+    throw new FormatError('importTfjs: expected a layers-model model.json with modelTopology and weightsManifest');
+  }
+  if (mj.format && mj.format !== 'layers-model') throw new FormatError(`importTfjs: format "${mj.format}" is not a layers model (graph models are not supported)`);
+  const toBuf = (b: ArrayBuffer | ArrayBufferView) => (b instanceof ArrayBuffer ? b : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+  let shards = Array.isArray(weightData) ? weightData.map(toBuf) : [toBuf(weightData)];
+  const nPaths = mj.weightsManifest.reduce((a, g) => a + (g?.paths?.length ?? 0), 0);
+  if (!Array.isArray(weightData) && nPaths > 1) {
+    // one concatenated buffer for several shards: split it by the groups' sizes
+    const sizes = mj.weightsManifest.map((g) => (g.weights ?? []).reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1) * (DTYPE_BYTES[e.quantization?.dtype ?? e.dtype] ?? 4), 0));
+    const all = new Uint8Array(shards[0]);
+    shards = [];
+    let o = 0;
+    mj.weightsManifest.forEach((g, gi) => {
+      shards.push(all.slice(o, o + sizes[gi]).buffer);
+      for (let i = 1; i < g.paths.length; i++) shards.push(new ArrayBuffer(0));
+      o += sizes[gi];
+    });
+  }
+  const weights = decodeWeights(mj.weightsManifest, shards);
+  const topo = mj.modelTopology;
+  const kerasVersion = String(topo.keras_version ?? '');
+  const keras3 = /^3\./.test(kerasVersion);
+  const hardSigmoid: GateActivation = keras3 ? 'hardSigmoid6' : 'hardSigmoid';
+  const list = layerList(topo);
+
+  const byLayer = (layerName: string) => weights.filter((w) => w.name === layerName || w.name.startsWith(`${layerName}/`));
+  const role = (ws: { name: string; shape: number[]; data: Float32Array }[], r: string, where: string, sub?: string) => {
+    const hit = ws.filter((w) => {
+      const parts = w.name.split('/');
+      return parts[parts.length - 1] === r && (sub === undefined || parts.some((p) => p.startsWith(sub)));
+    });
+    if (hit.length !== 1) throw new FormatError(`importTfjs: ${where}: expected one "${r}" weight${sub ? ` under ${sub}*` : ''}; found ${hit.length}`);
+    return hit[0];
+  };
+
+  let inputShape: (number | null)[] | null = null;
+  let idsInput = false;
+  const layers: Layer[] = [];
+  const ours: Record<string, Float32Array> = {};
+  const transpose = (w: { shape: number[]; data: Float32Array }) => {
+    const [r, c] = w.shape;
+    const t = new Float32Array(r * c);
+    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j * r + i] = w.data[i * c + j];
+    return t;
+  };
+  /** Keras [rows, G·H] kernel → our [G·H, rows] with gate blocks reordered (`perm[k]` = source block). */
+  const gateMatrix = (w: { shape: number[]; data: Float32Array }, G: number, perm: number[]) => {
+    const [rows, cols] = w.shape;
+    const H = cols / G;
+    const t = new Float32Array(rows * cols);
+    for (let k = 0; k < G; k++)
+      for (let j = 0; j < H; j++) for (let i = 0; i < rows; i++) t[(k * H + j) * rows + i] = w.data[i * cols + perm[k] * H + j];
+    return t;
+  };
+  const gateVector = (v: Float32Array, G: number, perm: number[]) => {
+    const H = v.length / G;
+    const t = new Float32Array(v.length);
+    for (let k = 0; k < G; k++) t.set(v.subarray(perm[k] * H, (perm[k] + 1) * H), k * H);
+    return t;
+  };
+
+  for (const [li, kl] of list.entries()) {
+    const cls = kl.class_name;
+    const c = kl.config ?? {};
+    const name = String(c.name ?? `layer_${li}`);
+    const where = `layer ${name} (${cls})`;
+    const shape = (c.batch_input_shape ?? c.batch_shape) as (number | null)[] | undefined;
+    if (shape && !inputShape) inputShape = shape.slice(1);
+    if (cls === 'InputLayer') continue;
+    const ws = byLayer(name);
+    switch (cls) {
+      case 'Dense': {
+        const a = act(c.activation, where);
+        if (!['linear', 'relu', 'tanh', 'sigmoid', 'softmax'].includes(a)) throw new FormatError(`importTfjs: ${where}: activation "${a}" is not supported`);
+        layers.push(new Dense({ name, units: Number(c.units), activation: a as DenseActivation, useBias: c.use_bias !== false }));
+        const k = role(ws, 'kernel', where);
+        ours[`${name}.weight`] = transpose(k);
+        if (c.use_bias !== false) ours[`${name}.bias`] = role(ws, 'bias', where).data;
+        break;
+      }
+      case 'Embedding': {
+        const len = c.input_length as number | null | undefined;
+        if (!inputShape) inputShape = [len ?? null];
+        idsInput = true;
+        layers.push(new Embedding({ name, inputDim: Number(c.input_dim), outputDim: Number(c.output_dim), maskZero: !!c.mask_zero }));
+        ours[`${name}.weight`] = role(ws, 'embeddings', where).data;
+        break;
+      }
+      case 'Dropout':
+        layers.push(new Dropout({ name, rate: Number(c.rate) }));
+        break;
+      case 'LayerNormalization': {
+        const axis = c.axis;
+        if (!(axis === -1 || (Array.isArray(axis) && axis.length === 1 && (axis[0] === -1 || axis[0] === (inputShape?.length ?? 0))))) {
+          throw new FormatError(`importTfjs: ${where}: only normalisation over the last axis is supported`);
+        }
+        layers.push(new LayerNormalization({ name, epsilon: Number(c.epsilon ?? 1e-3) }));
+        const F = role(ws, c.scale === false ? 'beta' : 'gamma', where).shape[0];
+        ours[`${name}.weight`] = c.scale === false ? new Float32Array(F).fill(1) : role(ws, 'gamma', where).data;
+        ours[`${name}.bias`] = c.center === false ? new Float32Array(F) : role(ws, 'beta', where).data;
+        break;
+      }
+      case 'SimpleRNN':
+      case 'LSTM':
+      case 'GRU':
+      case 'Bidirectional': {
+        const bidi = cls === 'Bidirectional';
+        const inner = bidi ? (c.layer as KerasLayer) : kl;
+        const ic = inner?.config ?? {};
+        const icls = inner?.class_name;
+        if (!['SimpleRNN', 'LSTM', 'GRU'].includes(icls)) throw new FormatError(`importTfjs: ${where}: unsupported inner layer ${JSON.stringify(icls)}`);
+        const iwhere = `${where}${bidi ? ` > ${icls}` : ''}`;
+        if (ic.return_state) throw new FormatError(`importTfjs: ${iwhere}: return_state is not supported in an imported Sequential`);
+        if (ic.stateful) throw new FormatError(`importTfjs: ${iwhere}: stateful layers are not imported (re-create with stateful: true and setWeights)`);
+        if (ic.use_bias === false) throw new FormatError(`importTfjs: ${iwhere}: use_bias=false is not supported`);
+        const cell = icls === 'SimpleRNN' ? 'rnn' : icls === 'LSTM' ? 'lstm' : 'gru';
+        const activation = act(ic.activation, iwhere);
+        if (cell === 'rnn' ? !['tanh', 'relu'].includes(activation) : activation !== 'tanh') {
+          throw new FormatError(`importTfjs: ${iwhere}: activation "${activation}" is not supported`);
+        }
+        let gate: GateActivation = 'sigmoid';
+        if (cell !== 'rnn') {
+          const ra = act(ic.recurrent_activation ?? 'hard_sigmoid', iwhere);
+          if (ra === 'hard_sigmoid') gate = hardSigmoid;
+          else if (ra !== 'sigmoid') throw new FormatError(`importTfjs: ${iwhere}: recurrent_activation "${ra}" is not supported`);
+        }
+        const resetAfter = cell === 'gru' ? !!ic.reset_after : undefined;
+        const mergeMode = (c.merge_mode ?? 'concat') as MergeMode | null;
+        if (bidi && !['concat', 'sum', 'mul', 'ave'].includes(String(mergeMode))) {
+          throw new FormatError(`importTfjs: ${where}: merge_mode ${JSON.stringify(mergeMode)} is not supported`);
+        }
+        if (bidi && ic.go_backwards) throw new FormatError(`importTfjs: ${where}: an inner layer with go_backwards is not supported`);
+        const args = {
+          name,
+          units: Number(ic.units),
+          returnSequences: !!ic.return_sequences,
+          goBackwards: !bidi && !!ic.go_backwards,
+          ...(cell === 'rnn' ? { activation: activation as 'tanh' | 'relu' } : { recurrentActivation: gate }),
+          ...(cell === 'gru' ? { resetAfter } : {}),
+        };
+        layers.push(bidi ? new Recurrent(cell, args, { mergeMode: mergeMode as MergeMode, name }) : new Recurrent(cell, args));
+        const G = cell === 'lstm' ? 4 : cell === 'gru' ? 3 : 1;
+        const perm = cell === 'gru' ? [1, 0, 2] : G === 4 ? [0, 1, 2, 3] : [0];
+        for (const [d, sub] of (bidi ? [[0, 'forward'], [1, 'backward']] : [[0, undefined]]) as [number, string | undefined][]) {
+          const sfx = d === 1 ? '_reverse' : '';
+          const k = role(ws, 'kernel', iwhere, sub);
+          const r = role(ws, 'recurrent_kernel', iwhere, sub);
+          const b = role(ws, 'bias', iwhere, sub);
+          const H = Number(ic.units);
+          if (k.shape[1] !== G * H || r.shape[0] !== H || r.shape[1] !== G * H) {
+            throw new FormatError(`importTfjs: ${iwhere}: kernel ${JSON.stringify(k.shape)} / recurrent_kernel ${JSON.stringify(r.shape)} do not fit ${G}×${H} gates`);
+          }
+          ours[`${name}.weight_ih_l0${sfx}`] = gateMatrix(k, G, perm);
+          ours[`${name}.weight_hh_l0${sfx}`] = gateMatrix(r, G, perm);
+          if (cell === 'gru' && resetAfter) {
+            if (b.shape.length !== 2 || b.shape[0] !== 2) throw new FormatError(`importTfjs: ${iwhere}: reset_after GRU bias must be [2, 3H]; got ${JSON.stringify(b.shape)}`);
+            ours[`${name}.bias_ih_l0${sfx}`] = gateVector(b.data.slice(0, G * H), G, perm);
+            ours[`${name}.bias_hh_l0${sfx}`] = gateVector(b.data.slice(G * H), G, perm);
+          } else {
+            if (b.shape.length !== 1) throw new FormatError(`importTfjs: ${iwhere}: bias must be [${G * H}]; got ${JSON.stringify(b.shape)}`);
+            ours[`${name}.bias_ih_l0${sfx}`] = gateVector(b.data, G, perm);
+            ours[`${name}.bias_hh_l0${sfx}`] = new Float32Array(G * H);
+          }
+        }
+        break;
+      }
+      case 'Masking':
+        throw new FormatError(`importTfjs: ${where}: Masking layers are not supported (use Embedding mask_zero)`);
+      default:
+        throw new FormatError(`importTfjs: ${where}: layer class "${cls}" is not supported`);
+    }
+  }
+  if (!inputShape) throw new FormatError('importTfjs: the model does not declare its input shape (batch_input_shape)');
+  if (layers.length === 0) throw new FormatError('importTfjs: no layers');
+  const model = new Sequential(layers, { name: String((topo.config as Record<string, unknown>)?.name ?? 'tfjs') });
+  try {
+    model.build(idsInput ? inputShape.slice(0, 1) : inputShape);
+    model.setWeights(ours);
+  } catch (e) {
+    throw new FormatError(`importTfjs: ${(e as Error).message}`);
+  }
+  return model;
+}
