@@ -1,7 +1,9 @@
 // importTfjs: models built and saved by real @tensorflow/tfjs
 // (scripts/make-tfjs-fixtures.mjs: tfjs defaults — hardSigmoid, GRU
 // resetAfter false — goBackwards, Bidirectional merges, Embedding, masking,
-// LayerNormalization, stacks) reproduce tfjs' own predict() within 1e-5.
+// LayerNormalization, stacks) reproduce tfjs' own predict() within 1e-5, and
+// Keras 3 models (scripts/make-keras-fixtures.py: hard_sigmoid x/6 + 0.5, GRU
+// reset_after True and False) reproduce Keras 3's predict().
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initForTests } from './helpers/init.js';
@@ -24,12 +26,16 @@ beforeAll(async () => {
   await initForTests();
 });
 
-describe('importTfjs reproduces @tensorflow/tfjs predict()', () => {
-  const { cases } = JSON.parse(readFileSync(new URL('cases.json', dir), 'utf8')) as { cases: Case[] };
+for (const [source, where] of [
+  ['@tensorflow/tfjs predict()', dir],
+  ['Keras 3 predict() (scripts/make-keras-fixtures.py)', new URL('./fixtures/keras3/', import.meta.url)],
+] as const)
+describe(`importTfjs reproduces ${source}`, () => {
+  const { cases } = JSON.parse(readFileSync(new URL('cases.json', where), 'utf8')) as { cases: Case[] };
   for (const c of cases) {
     it(`${c.name}: ${c.about}`, () => {
-      const modelJson = readFileSync(new URL(`${c.name}/model.json`, dir), 'utf8');
-      const bin = readFileSync(new URL(`${c.name}/weights.bin`, dir));
+      const modelJson = readFileSync(new URL(`${c.name}/model.json`, where), 'utf8');
+      const bin = readFileSync(new URL(`${c.name}/weights.bin`, where));
       const model = importTfjs(modelJson, bin);
       const raw = Buffer.from(c.x, 'base64');
       const x = c.xDtype === 'int32' ? tensor(new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)), c.xShape) : tensor(f32(c.x), c.xShape);

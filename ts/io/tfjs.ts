@@ -168,7 +168,9 @@ export function importTfjs(modelJson: TfjsModelJson | string, weightData: ArrayB
   const hardSigmoid: GateActivation = keras3 ? 'hardSigmoid6' : 'hardSigmoid';
   const list = layerList(topo);
 
-  const byLayer = (layerName: string) => weights.filter((w) => w.name === layerName || w.name.startsWith(`${layerName}/`));
+  // a weight belongs to the layer whose name is one of its path tokens
+  // ('lstm_LSTM1/kernel', 'lstm/lstm_cell/kernel', 'sequential/lstm/lstm_cell/kernel')
+  const byLayer = (layerName: string) => weights.filter((w) => w.name.split('/').includes(layerName));
   const role = (ws: { name: string; shape: number[]; data: Float32Array }[], r: string, where: string, sub?: string) => {
     const hit = ws.filter((w) => {
       const parts = w.name.split('/');
