@@ -32,3 +32,4 @@ export { loadModel, saveModelFile, loadModelFile, type SaveOptions, type ModelCo
 export { readSafetensors, writeSafetensors, toFloat32, type Safetensors, type SafeTensor, type ReadLimits } from './io/safetensors.js';
 export { importPyTorch, type PyTorchSpec, type PyTorchLayerSpec } from './io/pytorch.js';
 export { importTfjs, type TfjsModelJson } from './io/tfjs.js';
+export { importOnnx, OnnxModel, type OnnxImportOptions, type OnnxValueInfo } from './io/onnx/import.js';
