@@ -28,6 +28,7 @@ import { resolveLoss, type LossName, type ResolvedLoss } from './losses.js';
 import { makeMetric, type Metric, type MetricName, type TaskKind } from './metrics.js';
 import { resolveOptimizer, type Optimizer, type OptimizerLike } from './optimizers.js';
 import { saveModel, type ModelConfig, type SaveOptions } from '../io/model-file.js';
+import { exportOnnx } from '../io/onnx/export.js';
 
 export interface CompileArgs {
   optimizer: OptimizerLike;
@@ -263,6 +264,12 @@ export class Sequential {
   /** The model as a safetensors file (`loadModel` reads it back bit-exactly). */
   save(opts: SaveOptions = {}): Uint8Array {
     return saveModel(this, opts);
+  }
+
+  /** The model as an ONNX graph (opset 17) for onnxruntime and other ONNX tools. */
+  toOnnx(): Uint8Array {
+    this.ensureBuilt();
+    return exportOnnx(this);
   }
 
   /** The config that rebuilds this model (layers, shapes, compile settings). */

@@ -390,6 +390,47 @@ export const OPS: Record<string, OpFn> = {
     if (kind === 'float') return [{ kind, shape: t.shape, data: Float32Array.from(t.data) }];
     return [{ kind, shape: t.shape, data: Float64Array.from(t.data, (v) => (to === 9 ? (v ? 1 : 0) : Math.trunc(v))) }];
   },
+  LayerNormalization: ([x, sc, b], a) => {
+    const t = need(x, 'LayerNormalization', 0);
+    const scale = need(sc, 'LayerNormalization', 1);
+    const axis = normAxis(attrInt(a, 'axis', -1), t.shape.length, 'LayerNormalization');
+    const eps = a.has('epsilon') ? Number(a.get('epsilon')) : 1e-5;
+    const n = size(t.shape.slice(axis));
+    const rows = t.data.length / n;
+    const out = new Float32Array(t.data.length);
+    const sm = indexer(t.shape.slice(axis), scale.shape);
+    const bm = b ? indexer(t.shape.slice(axis), b.shape) : null;
+    for (let r = 0; r < rows; r++) {
+      let mean = 0;
+      for (let j = 0; j < n; j++) mean += t.data[r * n + j];
+      mean /= n;
+      let v = 0;
+      for (let j = 0; j < n; j++) v += (t.data[r * n + j] - mean) ** 2;
+      const inv = 1 / Math.sqrt(v / n + eps);
+      for (let j = 0; j < n; j++) out[r * n + j] = (t.data[r * n + j] - mean) * inv * scale.data[sm(j)] + (b && bm ? b.data[bm(j)] : 0);
+    }
+    return [{ kind: 'float', shape: [...t.shape], data: out }];
+  },
+  ReverseSequence: ([x, l], a) => {
+    const t = need(x, 'ReverseSequence', 0);
+    const lens = ints(l, 'ReverseSequence');
+    const ba = attrInt(a, 'batch_axis', 1);
+    const ta = attrInt(a, 'time_axis', 0);
+    const out = t.kind === 'float' ? new Float32Array(t.data.length) : new Float64Array(t.data.length);
+    const st = strides(t.shape);
+    for (let i = 0; i < t.data.length; i++) {
+      let rem = i;
+      const c: number[] = [];
+      for (let d = 0; d < t.shape.length; d++) {
+        c.push(Math.floor(rem / st[d]));
+        rem -= c[d] * st[d];
+      }
+      const len = lens[c[ba]];
+      if (c[ta] < len) c[ta] = len - 1 - c[ta];
+      out[i] = t.data[c.reduce((s2, v, d) => s2 + v * st[d], 0)];
+    }
+    return [{ kind: t.kind, shape: [...t.shape], data: out }];
+  },
   ReduceSum: ([x, ax], a) => {
     const t = need(x, 'ReduceSum', 0);
     const axes = (ax ? ints(ax, 'ReduceSum') : attrInts(a, 'axes') ?? t.shape.map((_, i) => i)).map((v) => normAxis(v, t.shape.length, 'ReduceSum'));
