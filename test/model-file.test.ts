@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initForTests } from './helpers/init.js';
-import { FormatError, Random, Sequential, layers, loadModel, optimizers, readSafetensors, tensor, toFloat32, writeSafetensors } from '../ts/index.js';
+import { FormatError, Random, Sequential, importOnnx, importPyTorch, importTfjs, layers, loadModel, optimizers, readSafetensors, tensor, toFloat32, writeSafetensors } from '../ts/index.js';
 import { readFileSync } from 'node:fs';
 
 beforeAll(async () => {
@@ -201,5 +201,65 @@ describe('hostile files', () => {
       { numRuns: 500 },
     );
     m.dispose();
+  });
+});
+
+describe('hostile files for the importers', () => {
+  const onlyFormat = (f: () => unknown) => {
+    try {
+      const m = f() as { dispose?: () => void } | undefined;
+      m?.dispose?.();
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw new Error(`not a FormatError: ${(e as Error).stack}`);
+    }
+  };
+  const fix = (p: string) => new Uint8Array(readFileSync(new URL(`./fixtures/${p}`, import.meta.url)));
+
+  it('importPyTorch: truncated and bit-flipped state dicts', () => {
+    const good = fix('pytorch-import/charlm.safetensors');
+    fc.assert(
+      fc.property(fc.nat(good.byteLength), fc.array(fc.tuple(fc.nat(good.byteLength - 1), fc.nat(7)), { maxLength: 4 }), (cut, flips) => {
+        const b = good.slice(0, Math.max(cut, 1));
+        for (const [i, bit] of flips) if (i < b.byteLength) b[i] ^= 1 << bit;
+        onlyFormat(() => importPyTorch(b));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('importTfjs: corrupted model.json values and weight bytes', () => {
+    const json = readFileSync(new URL('./fixtures/tfjs/bidirectional_gru_sum_last/model.json', import.meta.url), 'utf8');
+    const bin = fix('tfjs/bidirectional_gru_sum_last/weights.bin');
+    fc.assert(
+      fc.property(fc.nat(json.length - 1), fc.string({ maxLength: 3 }), fc.nat(bin.byteLength), (at, junk, cut) => {
+        onlyFormat(() => importTfjs(json.slice(0, at) + junk + json.slice(at + junk.length), bin));
+        onlyFormat(() => importTfjs(json, bin.slice(0, cut)));
+      }),
+      { numRuns: 300 },
+    );
+    // numbers that would make huge layers
+    const mj = JSON.parse(json);
+    mj.modelTopology.config.layers[0].config.layer.config.units = 1e9;
+    onlyFormat(() => importTfjs(mj, bin));
+  });
+
+  it('importOnnx: truncated and bit-flipped graphs never escape as anything but a FormatError', () => {
+    const good = fix('onnx/torch_gru_last.onnx');
+    const x = tensor(new Int32Array([1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5]), [3, 5]);
+    fc.assert(
+      fc.property(fc.nat(good.byteLength), fc.array(fc.tuple(fc.nat(good.byteLength - 1), fc.nat(7)), { maxLength: 3 }), (cut, flips) => {
+        const b = good.slice(0, Math.max(cut, 1));
+        for (const [i, bit] of flips) if (i < b.byteLength) b[i] ^= 1 << bit;
+        onlyFormat(() => {
+          const m = importOnnx(b, { maxElements: 1 << 20 });
+          try {
+            m.run({ [m.inputs[0]?.name ?? 'x']: x });
+          } finally {
+            m.dispose();
+          }
+        });
+      }),
+      { numRuns: 400 },
+    );
   });
 });

@@ -374,6 +374,19 @@ describe('recurrent layer options', () => {
     expect(n.first).toBeLessThan(0.7); // a fresh state cannot know the previous window
   });
 
+  it('returnState keeps the final states: h is the last output, and the LSTM cell state is kept', () => {
+    const l = layers.lstm({ units: 4, returnSequences: true, returnState: true, inputShape: [5, 2] });
+    const m = new Sequential([l], { seed: 8 });
+    const [x] = randomData(3, 5, 2, 13);
+    const y = m.predict(x).data;
+    expect(l.states.length).toBe(2);
+    const [h, c] = l.states;
+    for (let b = 0; b < 3; b++) for (let j = 0; j < 4; j++) expect(h[b * 4 + j]).toBe(y[(b * 5 + 4) * 4 + j]);
+    // h = o ⊙ tanh(c) with o ∈ (0, 1): |h| < |tanh(c)|
+    for (let k = 0; k < 12; k++) expect(Math.abs(h[k])).toBeLessThan(Math.abs(Math.tanh(c[k])) + 1e-7);
+    m.dispose();
+  });
+
   it('refuses unsupported options instead of ignoring them', () => {
     expect(() => layers.lstm({ units: 4, recurrentActivation: 'hard_sigmoid' as never })).toThrow(/recurrentActivation 'hard_sigmoid' is not supported/);
     expect(() => layers.simpleRNN({ units: 4, recurrentActivation: 'sigmoid' })).toThrow(/SimpleRNN has no recurrentActivation/);

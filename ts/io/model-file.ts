@@ -119,7 +119,7 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
   let model: Sequential;
   try {
     model = new Sequential(config.layers.map(layerFromConfig), { name: config.name });
-    model.build(config.inputShape);
+    model.build(config.inputShape, { initialize: false });
   } catch (e) {
     if (e instanceof FormatError) throw e;
     throw new FormatError(`model file: the config does not build: ${(e as Error).message}`);

@@ -148,6 +148,15 @@ function inferOrder(mods: Map<string, Module>): PyTorchLayerSpec[] {
 }
 
 export function importPyTorch(bytes: Uint8Array | ArrayBuffer, spec: PyTorchSpec = {}): Sequential {
+  try {
+    return importPyTorchUnchecked(bytes, spec);
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError(`importPyTorch: ${(e as Error).message}`);
+  }
+}
+
+function importPyTorchUnchecked(bytes: Uint8Array | ArrayBuffer, spec: PyTorchSpec): Sequential {
   const file = readSafetensors(bytes, spec.limits);
   const mods = groupByModule(file.tensors);
   const order = spec.layers ?? inferOrder(mods);
@@ -226,7 +235,7 @@ export function importPyTorch(bytes: Uint8Array | ArrayBuffer, spec: PyTorchSpec
   const inputShape = spec.inputShape ?? (idsInput ? [null] : [null, firstInput]);
   const model = new Sequential(layers, { name: 'pytorch' });
   try {
-    model.build(inputShape);
+    model.build(inputShape, { initialize: false });
     model.setWeights(weights);
   } catch (e) {
     if (e instanceof FormatError) throw e;

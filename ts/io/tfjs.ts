@@ -136,6 +136,15 @@ export interface TfjsModelJson {
  * the shards in manifest order.
  */
 export function importTfjs(modelJson: TfjsModelJson | string, weightData: ArrayBuffer | ArrayBufferView | (ArrayBuffer | ArrayBufferView)[]): Sequential {
+  try {
+    return importTfjsUnchecked(modelJson, weightData);
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError(`importTfjs: ${(e as Error).message}`);
+  }
+}
+
+function importTfjsUnchecked(modelJson: TfjsModelJson | string, weightData: ArrayBuffer | ArrayBufferView | (ArrayBuffer | ArrayBufferView)[]): Sequential {
   let mj: TfjsModelJson;
   try {
     mj = typeof modelJson === 'string' ? JSON.parse(modelJson) : modelJson;
@@ -321,7 +330,7 @@ export function importTfjs(modelJson: TfjsModelJson | string, weightData: ArrayB
   if (layers.length === 0) throw new FormatError('importTfjs: no layers');
   const model = new Sequential(layers, { name: String((topo.config as Record<string, unknown>)?.name ?? 'tfjs') });
   try {
-    model.build(idsInput ? inputShape.slice(0, 1) : inputShape);
+    model.build(idsInput ? inputShape.slice(0, 1) : inputShape, { initialize: false });
     model.setWeights(ours);
   } catch (e) {
     throw new FormatError(`importTfjs: ${(e as Error).message}`);

@@ -111,8 +111,12 @@ export class Sequential {
     return this.store !== null;
   }
 
-  /** Build the layers for one sample's shape (defaults to the first layer's `inputShape`). */
-  build(inputShape?: Shape): void {
+  /**
+   * Build the layers for one sample's shape (defaults to the first layer's
+   * `inputShape`). `initialize: false` leaves the parameters at zero (loaders
+   * that set every weight skip the initialisers, e.g. orthogonal QR).
+   */
+  build(inputShape?: Shape, opts: { initialize?: boolean } = {}): void {
     if (this.store) return;
     this.alive();
     if (this.layers.length === 0) throw new ValueError(`${this.name}: no layers`);
@@ -141,7 +145,7 @@ export class Sequential {
     this.bufs = new Buffers(heap);
     const view = params.view();
     for (const l of this.layers) {
-      for (const p of l.params) p.init(this.initRng, (i, v) => (view[p.offset + i] = v));
+      if (opts.initialize !== false) for (const p of l.params) p.init(this.initRng, (i, v) => (view[p.offset + i] = v));
       l.bind({ params: params.ptr, grads: grads.ptr });
     }
     const store = this.store;

@@ -7,7 +7,7 @@
  * supported set are refused with the list of them.
  */
 import { fromBinary } from '@bufbuild/protobuf';
-import { FormatError } from '../../errors.js';
+import { FormatError, RecurrentWasmError } from '../../errors.js';
 import { Tensor, tensor, type TensorLike } from '../../tensor.js';
 import { f16ToF32 } from '../safetensors.js';
 import {
@@ -26,7 +26,7 @@ import { OnnxRecurrent } from './recurrent.js';
 const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
 
 export interface OnnxImportOptions {
-  /** Refuse initializers with more elements than this (default 2^31 − 1). */
+  /** Refuse tensors with more elements than this (default 2^28). */
   maxElements?: number;
 }
 
@@ -67,10 +67,15 @@ export function tensorFromProto(t: TensorProto, maxElements: number): HostTensor
     n *= d;
     if (n > maxElements) throw new FormatError(`ONNX: tensor "${name}" has more than ${maxElements} elements`);
   }
-  const out = spec.kind === 'float' ? new Float32Array(n) : new Float64Array(n);
   const raw = t.rawData;
   if (raw.byteLength > 0) {
     if (raw.byteLength !== n * spec.bytes) throw new FormatError(`ONNX: tensor "${name}" holds ${raw.byteLength} bytes; [${shape}] of ${DT[t.dataType]} needs ${n * spec.bytes}`);
+  } else {
+    const count = (t.dataType === DT.FLOAT ? t.floatData : t.dataType === DT.DOUBLE ? t.doubleData : t.dataType === DT.INT64 ? t.int64Data : t.int32Data).length;
+    if (count !== n) throw new FormatError(`ONNX: tensor "${name}" has ${count} values; [${shape}] needs ${n}`);
+  }
+  const out = spec.kind === 'float' ? new Float32Array(n) : new Float64Array(n);
+  if (raw.byteLength > 0) {
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < n; i++) {
       switch (t.dataType) {
@@ -86,7 +91,6 @@ export function tensorFromProto(t: TensorProto, maxElements: number): HostTensor
   } else {
     const src: ArrayLike<number | bigint> =
       t.dataType === DT.FLOAT ? t.floatData : t.dataType === DT.DOUBLE ? t.doubleData : t.dataType === DT.INT64 ? t.int64Data : t.int32Data;
-    if (src.length !== n) throw new FormatError(`ONNX: tensor "${name}" has ${src.length} values; [${shape}] needs ${n}`);
     for (let i = 0; i < n; i++) out[i] = t.dataType === DT.FLOAT16 ? f16ToF32(Number(src[i])) : Number(src[i]);
   }
   return { kind: spec.kind, shape, data: out };
@@ -121,7 +125,7 @@ export class OnnxModel {
   private readonly attrs = new Map<NodeProto, Attrs>();
 
   constructor(bytes: Uint8Array, opts: OnnxImportOptions = {}) {
-    const maxElements = opts.maxElements ?? 0x7fff_ffff;
+    const maxElements = opts.maxElements ?? 2 ** 28;
     let m: ModelProto;
     try {
       m = fromBinary(ModelProtoSchema, bytes);
@@ -212,6 +216,7 @@ export class OnnxModel {
         if (e instanceof FormatError) throw e;
         throw new FormatError(`ONNX: node "${n.name}" (${n.opType}) failed: ${(e as Error).message}`);
       }
+      if (!Array.isArray(outs)) throw new FormatError(`ONNX: node "${n.name}" (${n.opType}) produced no outputs`);
       n.output.forEach((nm, i) => {
         if (nm && outs[i]) values.set(nm, outs[i]);
       });
@@ -249,5 +254,10 @@ export class OnnxModel {
 export function importOnnx(bytes: Uint8Array | ArrayBuffer, opts: OnnxImportOptions = {}): OnnxModel {
   const b = bytes instanceof Uint8Array ? bytes : bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : null;
   if (!b) throw new FormatError('importOnnx: expected bytes (Uint8Array or ArrayBuffer)');
-  return new OnnxModel(b, opts);
+  try {
+    return new OnnxModel(b, opts);
+  } catch (e) {
+    if (e instanceof RecurrentWasmError) throw e instanceof FormatError ? e : new FormatError(`ONNX: ${e.message}`);
+    throw new FormatError(`ONNX: the model cannot be loaded: ${(e as Error).message}`);
+  }
 }
