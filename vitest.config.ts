@@ -24,7 +24,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'relaxed',
-          include: ['test/cells-*.test.ts'],
+          include: ['test/cells-*.test.ts', 'test/session.test.ts'],
           execArgv: ['--experimental-wasm-relaxed-simd'],
           env: { RECURRENT_WASM_SIMD: 'relaxed' },
         },

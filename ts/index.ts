@@ -33,3 +33,5 @@ export { readSafetensors, writeSafetensors, toFloat32, type Safetensors, type Sa
 export { importPyTorch, type PyTorchSpec, type PyTorchLayerSpec } from './io/pytorch.js';
 export { importTfjs, type TfjsModelJson } from './io/tfjs.js';
 export { importOnnx, OnnxModel, type OnnxImportOptions, type OnnxValueInfo } from './io/onnx/import.js';
+export { Session, type SessionOptions, type SessionState } from './model/session.js';
+export { generate, generateText, type GenerateOptions } from './text/generate.js';

@@ -547,3 +547,95 @@ pub fn layernorm_backward(
         Ok(())
     })())
 }
+
+/// Floats of a recurrent layer's streaming weights (see `stream.rs`).
+#[wasm_bindgen]
+pub fn stream_packed_len(cell: u32, i: usize, h: usize) -> usize {
+    let Some(c) = Cell::from_u32(cell) else { return 0 };
+    crate::stream::packed_len(c, i, h).unwrap_or(0)
+}
+
+/// Pack one direction's recurrent parameters for streaming; `tmp` holds
+/// `(I + H) · cols` floats (cols = 4H for the GRU, G·H otherwise).
+#[wasm_bindgen]
+pub fn stream_pack(cell: u32, i: usize, h: usize, params: usize, tmp: usize, out: usize) -> i32 {
+    status((|| {
+        let c = Cell::from_u32(cell).ok_or(E_CELL)?;
+        let mut ck = Check::new();
+        ck.add(params, cells::dir_params_len(c, i, h), false, true)?;
+        ck.add(tmp, cells::mul(i + h, crate::stream::packed_cols(c, h)), true, true)?;
+        ck.add(out, crate::stream::packed_len(c, i, h), true, true)?;
+        ck.disjoint()?;
+        unsafe { crate::stream::pack(c, i, h, params as *const f32, tmp as *mut f32, out as *mut f32) };
+        Ok(())
+    })())
+}
+
+/// Run one time step of a session program (`records` × 16 u32 at `program`)
+/// for a batch of `b`; `apack` holds `packed_a_len(b, max K)` floats. Every
+/// buffer a record names is checked to lie inside memory first.
+#[wasm_bindgen]
+pub fn stream_step(program: usize, records: usize, b: usize, apack: usize, apack_len: usize) -> i32 {
+    use crate::stream::*;
+    status((|| {
+        let words = cells::mul(records, RECORD).ok_or(E_OVERFLOW)?;
+        let mut ck = Check::new();
+        ck.add(program, Some(words), false, true)?;
+        ck.add(apack, Some(apack_len), true, true)?;
+        let prog = unsafe { core::slice::from_raw_parts(program as *const u32, words) };
+        for rec in prog.chunks_exact(RECORD) {
+            let mut c = Check::new();
+            let w = |k: usize| rec[k] as usize;
+            match rec[0] {
+                OP_EMBED => {
+                    let (v, e) = (w(3), w(4));
+                    c.add(w(1), Some(b), false, true)?;
+                    c.add(w(2), cells::mul(v, e), false, true)?;
+                    c.add(w(5), cells::mul(b, e), true, true)?;
+                    c.disjoint()?;
+                    unsafe { check_ids(w(1), b, v)? };
+                }
+                OP_DENSE => {
+                    let (i, o) = (w(4), w(5));
+                    c.add(w(1), cells::mul(b, i), false, true)?;
+                    c.add(w(2), cells::mul(o, i), false, true)?;
+                    c.add(w(3), Some(o), false, false)?;
+                    c.add(w(7), cells::mul(b, o), true, true)?;
+                    crate::dense::Act::from_u32(rec[6]).ok_or(E_CELL)?;
+                    c.disjoint()?;
+                }
+                OP_RECUR => {
+                    let cell = Cell::from_u32(rec[1]).ok_or(E_CELL)?;
+                    cells::GateAct::from_u32(rec[2]).ok_or(E_CELL)?;
+                    let (i, h) = (w(4), w(5));
+                    let gh = cell.gates() * h;
+                    c.add(w(3), cells::mul(b, i), false, true)?;
+                    c.add(w(6), packed_len(cell, i, h), false, true)?;
+                    c.add(w(7), Some(gh), false, true)?;
+                    c.add(w(8), Some(gh), false, true)?;
+                    c.add(w(9), cells::mul(b, h), true, true)?;
+                    c.add(if cell == Cell::Lstm { w(10) } else { 0 }, cells::mul(b, h), true, false)?;
+                    c.add(w(11), cells::mul(b, i + h), true, true)?;
+                    c.add(w(12), cells::mul(b, packed_cols(cell, h)), true, true)?;
+                    c.add(w(13), cells::mul(b, h), true, true)?;
+                    c.disjoint()?;
+                    if gemm::packed_a_len(b, i + h) > apack_len {
+                        return Err(E_BOUNDS);
+                    }
+                }
+                OP_LNORM => {
+                    let n = w(4);
+                    c.add(w(1), cells::mul(b, n), false, true)?;
+                    c.add(w(2), Some(n), false, true)?;
+                    c.add(w(3), Some(n), false, true)?;
+                    c.add(w(6), cells::mul(b, 2), true, true)?;
+                    c.add(w(7), cells::mul(b, n), true, true)?;
+                    c.disjoint()?;
+                }
+                _ => return Err(E_CELL),
+            }
+        }
+        unsafe { crate::stream::step(prog, b, apack as *mut f32) };
+        Ok(())
+    })())
+}

@@ -13,6 +13,7 @@ pub mod layernorm;
 pub mod loss;
 pub mod optim;
 pub mod simd;
+pub mod stream;
 
 #[cfg(target_arch = "wasm32")]
 pub mod abi;

@@ -29,6 +29,7 @@ import { makeMetric, type Metric, type MetricName, type TaskKind } from './metri
 import { resolveOptimizer, type Optimizer, type OptimizerLike } from './optimizers.js';
 import { saveModel, type ModelConfig, type SaveOptions } from '../io/model-file.js';
 import { exportOnnx } from '../io/onnx/export.js';
+import { Session, type SessionOptions } from './session.js';
 
 export interface CompileArgs {
   optimizer: OptimizerLike;
@@ -89,6 +90,8 @@ export class Sequential {
   private optimizer: Optimizer | null = null;
   private metricNames: MetricName[] = [];
   private step = 0;
+  /** Incremented whenever the parameters change (sessions re-pack on change). */
+  weightsVersion = 0;
   private bufs: Buffers | null = null;
   private inputShape: Shape | null = null;
   private disposed = false;
@@ -268,6 +271,25 @@ export class Sequential {
   /** The model as a safetensors file (`loadModel` reads it back bit-exactly). */
   save(opts: SaveOptions = {}): Uint8Array {
     return saveModel(this, opts);
+  }
+
+  /** A streaming session: one time step per call, state carried (see `Session`). */
+  session(opts: SessionOptions = {}): Session {
+    this.ensureBuilt();
+    return new Session(this, opts);
+  }
+
+  /** @internal base pointers of the parameter and gradient regions. */
+  paramRegions(): { params: number; grads: number } {
+    this.ensureBuilt();
+    return { params: this.store!.params.ptr, grads: this.store!.grads.ptr };
+  }
+
+  /** @internal offset (floats) of a layer's parameter in the parameter region. */
+  paramOffset(layer: Layer, name: string): number {
+    const p = layer.params.find((q) => q.name === name);
+    if (!p || !this.layers.includes(layer)) throw new ValueError(`internal: ${layer.name} has no parameter ${name}`);
+    return p.offset;
   }
 
   /** The model as an ONNX graph (opset 17) for onnxruntime and other ONNX tools. */
@@ -500,6 +522,7 @@ export class Sequential {
   }
 
   private paramsChanged(): void {
+    this.weightsVersion++;
     for (const l of this.layers) l.paramsChanged();
   }
 

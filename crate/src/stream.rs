@@ -1,0 +1,324 @@
+//! Streaming inference: one time step of a whole model in one call.
+//!
+//! A session compiles its model into a *program* — a list of fixed-size step
+//! records (`u32` words: op code and byte offsets of pre-allocated buffers) —
+//! and calls [`step`] once per time step: no allocation, no per-layer calls.
+//!
+//! Recurrent layers keep `[x, h]` side by side in a scratch row and multiply
+//! it by one pre-packed weight `[[W_ih]; [W_hh]]ᵀ` (`K = I + H`), so a step is
+//! a single GEMM (a GEMV at batch 1) plus the fused gate epilogue. For the GRU
+//! with the reset after the product the packed weight has 4H columns
+//! (`r`, `z` from both halves; `n_x` from x only; `n_h` from h only) so `r` can
+//! scale `n_h` alone; the reset-before GRU needs a second product `(r⊙h)·W_hnᵀ`.
+//!
+//! Records (all fields u32; pointers are byte offsets, 0 = absent):
+//! - `EMBED  ids table V E out`
+//! - `DENSE  in W b I O act out`            (W `[O, I]`; act as `dense::Act`)
+//! - `RECUR  cell gate in I H packed b_ih b_hh h c xh z out packed_n`
+//! - `LNORM  in gamma beta N eps_bits stats out`
+
+use crate::activations::tanh;
+use crate::cells::{step_gemm, Cell, GateAct};
+use crate::gemm::{self, MatRef};
+use crate::simd::{for_lanes, F32x4};
+
+pub const OP_EMBED: u32 = 1;
+pub const OP_DENSE: u32 = 2;
+pub const OP_RECUR: u32 = 3;
+pub const OP_LNORM: u32 = 4;
+/// Words per record (the op code included), so records can be walked without
+/// decoding them.
+pub const RECORD: usize = 16;
+
+/// Columns of the packed step weight for a cell.
+pub fn packed_cols(cell: Cell, h: usize) -> usize {
+    match cell {
+        Cell::Gru => 4 * h,
+        _ => cell.gates() * h,
+    }
+}
+
+/// Floats of the packed step weights (`[x, h]` product, plus `W_hn` for the reset-before GRU).
+pub fn packed_len(cell: Cell, i: usize, h: usize) -> Option<usize> {
+    let k = i.checked_add(h)?;
+    let main = gemm::packed_b_len(k, packed_cols(cell, h));
+    let extra = if cell == Cell::GruResetBefore { gemm::packed_b_len(h, h) } else { 0 };
+    main.checked_add(extra)
+}
+
+/// Pack one direction's parameters (`W_ih [G·H, I]`, `W_hh [G·H, H]`) for
+/// streaming: the B operand `[I + H, cols]` described in the module comment.
+///
+/// # Safety
+/// `params` holds `dir_params_len(cell, i, h)` floats; `out` `packed_len` floats;
+/// `tmp` `(I + H) · packed_cols` floats (the unpacked matrix).
+pub unsafe fn pack(cell: Cell, i: usize, h: usize, params: *const f32, tmp: *mut f32, out: *mut f32) {
+    let gh = cell.gates() * h;
+    let w_ih = params;
+    let w_hh = params.add(gh * i);
+    let k = i + h;
+    let cols = packed_cols(cell, h);
+    // tmp[row, col]: row < I reads W_ih[col, row], else W_hh[col, row − I]
+    for r in 0..k {
+        for c in 0..cols {
+            let v = match cell {
+                Cell::Gru => {
+                    let (gate, j) = (c / h, c % h);
+                    match (gate, r < i) {
+                        (0 | 1, true) => *w_ih.add((gate * h + j) * i + r),
+                        (0 | 1, false) => *w_hh.add((gate * h + j) * h + r - i),
+                        (2, true) => *w_ih.add((2 * h + j) * i + r),
+                        (3, false) => *w_hh.add((2 * h + j) * h + r - i),
+                        _ => 0.0,
+                    }
+                }
+                Cell::GruResetBefore => {
+                    let (gate, j) = (c / h, c % h);
+                    match (gate, r < i) {
+                        (_, true) => *w_ih.add((gate * h + j) * i + r),
+                        (0 | 1, false) => *w_hh.add((gate * h + j) * h + r - i),
+                        _ => 0.0,
+                    }
+                }
+                _ => {
+                    if r < i {
+                        *w_ih.add(c * i + r)
+                    } else {
+                        *w_hh.add(c * h + r - i)
+                    }
+                }
+            };
+            *tmp.add(r * cols + c) = v;
+        }
+    }
+    gemm::pack_b(k, cols, MatRef::rows(tmp, cols), out);
+    if cell == Cell::GruResetBefore {
+        // (r⊙h)·W_hnᵀ: B operand W_hnᵀ [H, H]
+        let packed_n = out.add(gemm::packed_b_len(k, cols));
+        gemm::pack_b(h, h, MatRef::t(w_hh.add(2 * h * h), h), packed_n);
+    }
+}
+
+#[inline(always)]
+fn ptr(w: u32) -> *mut f32 {
+    w as usize as *mut f32
+}
+
+/// Run one step of the program for a batch of `b` rows.
+///
+/// # Safety
+/// Every record's buffers must exist with the sizes the session allocated for
+/// batch `b` (the ABI re-checks that each lies inside memory).
+pub unsafe fn step(program: &[u32], b: usize, apack: *mut f32) {
+    for rec in program.chunks_exact(RECORD) {
+        match rec[0] {
+            OP_EMBED => {
+                let (ids, table, e, out) = (rec[1] as usize as *const i32, ptr(rec[2]), rec[4] as usize, ptr(rec[5]));
+                crate::embedding::forward(b, e, ids, table, out);
+            }
+            OP_DENSE => {
+                let (inp, w, bias, i, o, act, out) = (ptr(rec[1]), ptr(rec[2]), ptr(rec[3]), rec[4] as usize, rec[5] as usize, rec[6], ptr(rec[7]));
+                crate::dense::forward(b, i, o, inp, w, bias, out, crate::dense::Act::from_u32(act).unwrap_or(crate::dense::Act::Linear));
+            }
+            OP_RECUR => RecurStep::from_record(rec).run(b, apack),
+            OP_LNORM => {
+                let (inp, g, beta, n, eps, stats, out) = (ptr(rec[1]), ptr(rec[2]), ptr(rec[3]), rec[4] as usize, f32::from_bits(rec[5]), ptr(rec[6]), ptr(rec[7]));
+                crate::layernorm::forward(b, n, inp, g, beta, eps, out, stats);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One recurrent layer's step, decoded from its record.
+pub struct RecurStep {
+    pub cell: Cell,
+    pub gate: GateAct,
+    /// `[B, I]`
+    pub inp: *const f32,
+    pub i: usize,
+    pub h: usize,
+    /// [`pack`] output
+    pub packed: *const f32,
+    pub b_ih: *const f32,
+    pub b_hh: *const f32,
+    /// state `[B, H]` (updated)
+    pub hs: *mut f32,
+    /// cell state `[B, H]` (LSTM; updated)
+    pub cs: *mut f32,
+    /// scratch `[B, I + H]`
+    pub xh: *mut f32,
+    /// scratch `[B, packed_cols]`
+    pub z: *mut f32,
+    /// `[B, H]`
+    pub out: *mut f32,
+}
+
+impl RecurStep {
+    /// # Safety
+    /// `rec` is an `OP_RECUR` record of valid wasm32 byte offsets.
+    pub unsafe fn from_record(rec: &[u32]) -> Self {
+        RecurStep {
+            cell: Cell::from_u32(rec[1]).unwrap_or(Cell::RnnTanh),
+            gate: GateAct::from_u32(rec[2]).unwrap_or(GateAct::Sigmoid),
+            inp: ptr(rec[3]),
+            i: rec[4] as usize,
+            h: rec[5] as usize,
+            packed: ptr(rec[6]),
+            b_ih: ptr(rec[7]),
+            b_hh: ptr(rec[8]),
+            hs: ptr(rec[9]),
+            cs: ptr(rec[10]),
+            xh: ptr(rec[11]),
+            z: ptr(rec[12]),
+            out: ptr(rec[13]),
+        }
+    }
+
+    /// # Safety
+    /// The buffers hold the sizes documented on the fields for batch `b`;
+    /// `apack` holds `packed_a_len(b, I + H)` floats.
+    pub unsafe fn run(&self, b: usize, apack: *mut f32) {
+        let RecurStep { cell, gate, inp, i, h, packed, b_ih, b_hh, hs, cs, xh, z, out } = *self;
+        let k = i + h;
+        let cols = packed_cols(cell, h);
+        // xh[bb] = [x_bb, h_bb]
+        for bb in 0..b {
+            core::ptr::copy_nonoverlapping(inp.add(bb * i), xh.add(bb * k), i);
+            core::ptr::copy_nonoverlapping(hs.add(bb * h), xh.add(bb * k + i), h);
+        }
+        step_gemm(b, cols, k, xh, apack, packed, z, false);
+        match cell {
+            Cell::Lstm => {
+                for bb in 0..b {
+                    let zr = z.add(bb * cols);
+                    let (hb, cb, ob) = (hs.add(bb * h), cs.add(bb * h), out.add(bb * h));
+                    for_lanes(h, |l| {
+                        let pre = |g: usize| l.load(zr.add(g * h)).add(l.load(b_ih.add(g * h))).add(l.load(b_hh.add(g * h)));
+                        let ig = gate.apply(pre(0));
+                        let fg = gate.apply(pre(1));
+                        let gg = tanh(pre(2));
+                        let og = gate.apply(pre(3));
+                        let c = fg.mul_add(l.load(cb), ig.mul(gg));
+                        let hn = og.mul(tanh(c));
+                        l.store(c, cb);
+                        l.store(hn, hb);
+                        l.store(hn, ob);
+                    });
+                }
+            }
+            Cell::Gru | Cell::GruResetBefore => {
+                let after = cell == Cell::Gru;
+                if !after {
+                    // rh = r ⊙ h, then z[:, 3H..] is not used; the second product goes to xh's h part
+                    let packed_n = packed.add(gemm::packed_b_len(k, cols));
+                    for bb in 0..b {
+                        let zr = z.add(bb * cols);
+                        let hb = hs.add(bb * h);
+                        let rh = xh.add(bb * k + i); // reuse the h half of the scratch row
+                        for_lanes(h, |l| {
+                            let r = gate.apply(l.load(zr).add(l.load(b_ih)).add(l.load(b_hh)));
+                            l.store(r.mul(l.load(hb)), rh);
+                        });
+                    }
+                    // n_h = (r⊙h)·W_hnᵀ into the first H columns of each z row's 4th block is not
+                    // available (cols = 3H): write it into `out` temporarily, row stride H.
+                    for bb in 0..b {
+                        gemm::gemv_packed(h, h, xh.add(bb * k + i), 1, packed_n, out.add(bb * h), false);
+                    }
+                }
+                for bb in 0..b {
+                    let zr = z.add(bb * cols);
+                    let (hb, ob) = (hs.add(bb * h), out.add(bb * h));
+                    for_lanes(h, |l| {
+                        let r = gate.apply(l.load(zr).add(l.load(b_ih)).add(l.load(b_hh)));
+                        let zg = gate.apply(l.load(zr.add(h)).add(l.load(b_ih.add(h))).add(l.load(b_hh.add(h))));
+                        let xn = l.load(zr.add(2 * h)).add(l.load(b_ih.add(2 * h)));
+                        let n = if after {
+                            let q = l.load(zr.add(3 * h)).add(l.load(b_hh.add(2 * h)));
+                            tanh(xn.add(r.mul(q)))
+                        } else {
+                            tanh(xn.add(l.load(ob)).add(l.load(b_hh.add(2 * h))))
+                        };
+                        let hn = zg.mul_add(l.load(hb).sub(n), n);
+                        l.store(hn, hb);
+                        l.store(hn, ob);
+                    });
+                }
+            }
+            Cell::RnnTanh | Cell::RnnRelu => {
+                for bb in 0..b {
+                    let zr = z.add(bb * cols);
+                    let (hb, ob) = (hs.add(bb * h), out.add(bb * h));
+                    for_lanes(h, |l| {
+                        let pre = l.load(zr).add(l.load(b_ih)).add(l.load(b_hh));
+                        let hn = if cell == Cell::RnnRelu { pre.max(F32x4::zero()) } else { tanh(pre) };
+                        l.store(hn, hb);
+                        l.store(hn, ob);
+                    });
+                }
+            }
+        }
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cells::{dir_params_len, forward, packed_len as seq_packed_len, workspace_len, Dims, Forward};
+
+    /// Stepping a cell T times from the same state equals the sequence kernel.
+    #[test]
+    fn steps_equal_the_sequence_kernel() {
+        for cell in [Cell::RnnTanh, Cell::RnnRelu, Cell::Lstm, Cell::Gru, Cell::GruResetBefore] {
+            for gate in [GateAct::Sigmoid, GateAct::HardSigmoid02] {
+                let (t, b, i, h) = (5usize, 3usize, 4usize, 6usize);
+                let np = dir_params_len(cell, i, h).unwrap();
+                let params: Vec<f32> = (0..np).map(|k| ((k * 37 % 101) as f32 / 101.0 - 0.5) * 0.9).collect();
+                let x: Vec<f32> = (0..t * b * i).map(|k| ((k * 13 % 17) as f32 / 17.0 - 0.5) * 2.0).collect();
+                // sequence kernel, time-major
+                let d = Dims { t, b, i, h, dirs: 1, batch_first: false };
+                let mut work = vec![0.0; workspace_len(cell, &d, false).unwrap()];
+                let mut packed = vec![0.0; seq_packed_len(cell, h, 1).unwrap()];
+                let mut y = vec![0.0; t * b * h];
+                let mut hn = vec![0.0; b * h];
+                let mut cn = vec![0.0; b * h];
+                unsafe {
+                    forward(&Forward {
+                        cell, dims: d, training: false, repack: true, reverse: false, gate, rec_mask: core::ptr::null(),
+                        x: x.as_ptr(), h0: core::ptr::null(), c0: core::ptr::null(), lengths: core::ptr::null(),
+                        params: params.as_ptr(), packed: packed.as_mut_ptr(), y: y.as_mut_ptr(), hn: hn.as_mut_ptr(),
+                        cn: if cell == Cell::Lstm { cn.as_mut_ptr() } else { core::ptr::null_mut() }, work: work.as_mut_ptr(),
+                    });
+                }
+                // streaming
+                let cols = packed_cols(cell, h);
+                let mut tmp = vec![0.0; (i + h) * cols];
+                let mut sp = vec![0.0; packed_len(cell, i, h).unwrap()];
+                unsafe { pack(cell, i, h, params.as_ptr(), tmp.as_mut_ptr(), sp.as_mut_ptr()) };
+                let gh = cell.gates() * h;
+                let (b_ih, b_hh) = (params[gh * (i + h)..].as_ptr(), params[gh * (i + h + 1)..].as_ptr());
+                let mut hs = vec![0.0f32; b * h];
+                let mut cs = vec![0.0f32; b * h];
+                let mut xh = vec![0.0f32; b * (i + h)];
+                let mut z = vec![0.0f32; b * cols];
+                let mut out = vec![0.0f32; b * h];
+                let mut xin = vec![0.0f32; b * i];
+                let mut apack = vec![0.0f32; gemm::packed_a_len(b, i + h)];
+                for step_t in 0..t {
+                    xin.copy_from_slice(&x[step_t * b * i..(step_t + 1) * b * i]);
+                    let st = RecurStep {
+                        cell, gate, inp: xin.as_ptr(), i, h, packed: sp.as_ptr(), b_ih, b_hh, hs: hs.as_mut_ptr(),
+                        cs: cs.as_mut_ptr(), xh: xh.as_mut_ptr(), z: z.as_mut_ptr(), out: out.as_mut_ptr(),
+                    };
+                    unsafe { st.run(b, apack.as_mut_ptr()) };
+                    for k in 0..b * h {
+                        let want = y[step_t * b * h + k];
+                        assert!((out[k] - want).abs() <= 2e-6 * (1.0 + want.abs()), "{cell:?} {gate:?} t{step_t} [{k}]: {} vs {want}", out[k]);
+                    }
+                }
+            }
+        }
+    }
+}
+

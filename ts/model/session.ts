@@ -1,0 +1,266 @@
+/**
+ * Streaming inference: `model.session()` runs a model one time step at a time
+ * with its recurrent state carried between calls — for text generation, live
+ * sensors, or an edge function that keeps a conversation's state between
+ * requests (`session.state` is plain JSON).
+ *
+ * The session compiles the model into a step program (`crate/src/stream.rs`):
+ * every buffer is allocated once, and `step()` is one wasm call that runs every
+ * layer, returning a view of the output buffer. Recurrent layers multiply
+ * `[x, h]` by one packed weight per step (a single GEMV at batch 1); the
+ * packing is redone only after the model's weights change.
+ */
+import { ShapeError, ValueError } from '../errors.js';
+import { Dense } from '../layers/dense.js';
+import { Dropout } from '../layers/dropout.js';
+import { Embedding } from '../layers/embedding.js';
+import { LastStep } from '../layers/last-step.js';
+import { LayerNormalization } from '../layers/layer-norm.js';
+import { Recurrent } from '../layers/recurrent.js';
+import { runtime } from '../runtime/init.js';
+import { WasmArray } from '../runtime/memory.js';
+import { checkStatus } from '../runtime/status.js';
+import type { Sequential } from './sequential.js';
+
+const RECORD = 16;
+const OP = { EMBED: 1, DENSE: 2, RECUR: 3, LNORM: 4 };
+const ACT: Record<string, number> = { linear: 0, relu: 1, tanh: 2, sigmoid: 3, softmax: 4 };
+const GATE: Record<string, number> = { sigmoid: 0, hardSigmoid: 1, hardSigmoid6: 2 };
+
+export interface SessionOptions {
+  /** Sequences stepped together (default 1). */
+  batchSize?: number;
+}
+
+/** A session's recurrent state, as plain JSON. */
+export interface SessionState {
+  format: 'recurrent-wasm-state';
+  version: 1;
+  batchSize: number;
+  layers: { name: string; h: number[]; c?: number[] }[];
+}
+
+interface RecurrentSlot {
+  layer: Recurrent;
+  cell: number;
+  inF: number;
+  paramsOffset: number;
+  packed: WasmArray;
+  h: WasmArray;
+  c: WasmArray | null;
+}
+
+export class Session {
+  readonly batchSize: number;
+  /** Features per step of the input (ids: 1). */
+  readonly inputSize: number;
+  /** Features per step of the output. */
+  readonly outputSize: number;
+  readonly inputIsIds: boolean;
+  private readonly bufs: WasmArray[] = [];
+  private readonly program: WasmArray;
+  private readonly records: number;
+  private readonly apack: WasmArray;
+  private readonly input: WasmArray;
+  private readonly output: WasmArray;
+  private readonly slots: RecurrentSlot[] = [];
+  private readonly vocab: number;
+  private packedVersion = -1;
+  private outView: Float32Array | null = null;
+  private inView: Float32Array | Int32Array | null = null;
+  private viewBuffer: ArrayBuffer | null = null;
+  private disposed = false;
+
+  constructor(
+    private readonly model: Sequential,
+    opts: SessionOptions = {},
+  ) {
+    const B = opts.batchSize ?? 1;
+    if (!Number.isInteger(B) || B < 1) throw new ValueError(`session: batchSize must be a positive integer; got ${B}`);
+    this.batchSize = B;
+    const { heap, core } = runtime();
+    const alloc = (n: number, kind: 'f32' | 'i32' = 'f32') => {
+      const w = new WasmArray(heap, Math.max(n, 1), kind);
+      this.bufs.push(w);
+      return w;
+    };
+    const layers = model.layers;
+    const first = layers[0];
+    this.inputIsIds = first instanceof Embedding;
+    const inShape = model.toConfig().inputShape;
+    let F = this.inputIsIds ? 1 : (inShape[inShape.length - 1] as number);
+    if (!this.inputIsIds && inShape.length !== 2) throw new ShapeError(`session: the model input must be [time, features]; got [${inShape}]`);
+    this.inputSize = F;
+    this.input = alloc(B * F, this.inputIsIds ? 'i32' : 'f32');
+    this.vocab = this.inputIsIds ? (first as Embedding).inputDim : 0;
+    let cur = this.input;
+    const recs: number[][] = [];
+    const regions = model.paramRegions();
+    let maxK = 1;
+    for (const l of layers) {
+      if (l instanceof Dropout || l instanceof LastStep) continue;
+      const off = (name: string) => regions.params + model.paramOffset(l, name) * 4;
+      if (l instanceof Embedding) {
+        const out = alloc(B * l.outputDim);
+        recs.push([OP.EMBED, cur.ptr, off('weight'), l.inputDim, l.outputDim, out.ptr]);
+        cur = out;
+        F = l.outputDim;
+      } else if (l instanceof Dense) {
+        const out = alloc(B * l.units);
+        recs.push([OP.DENSE, cur.ptr, off('weight'), l.useBias ? off('bias') : 0, F, l.units, ACT[l.activation], out.ptr]);
+        cur = out;
+        F = l.units;
+      } else if (l instanceof LayerNormalization) {
+        const out = alloc(B * F);
+        const eps = new Uint32Array(new Float32Array([l.epsilon]).buffer)[0];
+        recs.push([OP.LNORM, cur.ptr, off('weight'), off('bias'), F, eps, alloc(B * 2).ptr, out.ptr]);
+        cur = out;
+      } else if (l instanceof Recurrent) {
+        if (l.directions !== 1) throw new ValueError(`session: ${l.name} is bidirectional; a stream cannot see the future`);
+        if (l.goBackwards) throw new ValueError(`session: ${l.name} runs backwards in time (goBackwards); a stream cannot`);
+        const H = l.units;
+        const cellCode = l.cell === 'rnn' ? (l.args.activation === 'relu' ? 1 : 0) : l.cell === 'lstm' ? 2 : (l.args.resetAfter ?? true) ? 3 : 4;
+        const G = { rnn: 1, lstm: 4, gru: 3 }[l.cell];
+        const cols = cellCode === 3 ? 4 * H : G * H;
+        const packedLen = core.stream_packed_len(cellCode, F, H);
+        const packed = alloc(packedLen);
+        const h = alloc(B * H);
+        const c = l.cell === 'lstm' ? alloc(B * H) : null;
+        const xh = alloc(B * (F + H));
+        const z = alloc(B * cols);
+        const out = alloc(B * H);
+        const p0 = model.paramOffset(l, 'weight_ih_l0');
+        const GH = G * H;
+        recs.push([
+          OP.RECUR, cellCode, GATE[l.args.recurrentActivation ?? 'sigmoid'], cur.ptr, F, H, packed.ptr,
+          regions.params + (p0 + GH * (F + H)) * 4, regions.params + (p0 + GH * (F + H + 1)) * 4,
+          h.ptr, c ? c.ptr : 0, xh.ptr, z.ptr, out.ptr,
+        ]);
+        this.slots.push({ layer: l, cell: cellCode, inF: F, paramsOffset: p0, packed, h, c });
+        maxK = Math.max(maxK, F + H);
+        cur = out;
+        F = H;
+      } else {
+        throw new ValueError(`session: layer ${l.name} (${l.className}) cannot be streamed`);
+      }
+    }
+    this.output = cur;
+    this.outputSize = F;
+    this.records = recs.length;
+    this.program = alloc(recs.length * RECORD, 'i32');
+    const pv = new Uint32Array(this.program.viewI32().buffer, this.program.ptr, recs.length * RECORD);
+    recs.forEach((r, k) => pv.set(r, k * RECORD));
+    this.apack = alloc((B + 5) * maxK);
+    this.repack();
+  }
+
+  /**
+   * Feed one time step: `x` holds `batchSize × inputSize` numbers (ids for
+   * embedding models; a number works at batch 1). Returns the output of this
+   * step, `[batchSize, outputSize]`, as a view that stays valid until the next
+   * call (copy it to keep it).
+   */
+  step(x: ArrayLike<number> | number): Float32Array {
+    this.alive();
+    const B = this.batchSize;
+    const n = B * this.inputSize;
+    this.views();
+    const inp = this.inView!;
+    if (typeof x === 'number') {
+      if (n !== 1) throw new ShapeError(`session.step: expected ${n} values (${B} × ${this.inputSize}); got one number`);
+      inp[0] = x;
+    } else {
+      if (!x || x.length !== n) throw new ShapeError(`session.step: expected ${n} values (${B} × ${this.inputSize}); got ${x?.length}`);
+      for (let i = 0; i < n; i++) inp[i] = x[i];
+    }
+    for (let i = 0; i < n; i++) {
+      const v = inp[i];
+      if (this.inputIsIds ? !(v >= 0 && v < this.vocab && Number.isInteger(typeof x === 'number' ? x : x[i])) : !Number.isFinite(v)) {
+        throw new ValueError(this.inputIsIds ? `session.step: id ${typeof x === 'number' ? x : x[i]} is outside [0, ${this.vocab})` : `session.step: input contains ${v} at ${i}`);
+      }
+    }
+    if (this.packedVersion !== this.model.weightsVersion) this.repack();
+    checkStatus('stream step', runtime().core.stream_step(this.program.ptr, this.records, B, this.apack.ptr, this.apack.length));
+    this.views();
+    return this.outView!;
+  }
+
+  /** Zero every recurrent state. */
+  reset(): void {
+    this.alive();
+    for (const s of this.slots) {
+      s.h.view().fill(0);
+      s.c?.view().fill(0);
+    }
+  }
+
+  /** The recurrent state as plain JSON (serialisable; set it back with `session.state = …`). */
+  get state(): SessionState {
+    this.alive();
+    return {
+      format: 'recurrent-wasm-state',
+      version: 1,
+      batchSize: this.batchSize,
+      layers: this.slots.map((s) => ({ name: s.layer.name, h: Array.from(s.h.view()), ...(s.c ? { c: Array.from(s.c.view()) } : {}) })),
+    };
+  }
+
+  set state(st: SessionState) {
+    this.alive();
+    if (!st || typeof st !== 'object' || st.format !== 'recurrent-wasm-state' || st.version !== 1 || !Array.isArray(st.layers)) {
+      throw new ValueError('session.state: not a recurrent-wasm session state');
+    }
+    if (st.batchSize !== this.batchSize) throw new ShapeError(`session.state: batch size ${st.batchSize}; this session has ${this.batchSize}`);
+    if (st.layers.length !== this.slots.length) throw new ShapeError(`session.state: ${st.layers.length} recurrent layers; the model has ${this.slots.length}`);
+    const staged: [WasmArray, Float32Array][] = [];
+    st.layers.forEach((l, k) => {
+      const s = this.slots[k];
+      if (l?.name !== s.layer.name) throw new ShapeError(`session.state: layer ${k} is "${l?.name}"; the model's is "${s.layer.name}"`);
+      const want = this.batchSize * s.layer.units;
+      for (const [key, buf] of [['h', s.h], ['c', s.c]] as const) {
+        if (!buf) continue;
+        const v = (l as Record<string, unknown>)[key];
+        if (!Array.isArray(v) || v.length !== want) throw new ShapeError(`session.state: ${s.layer.name}.${key} must hold ${want} numbers`);
+        const f = Float32Array.from(v as number[]);
+        for (let i = 0; i < f.length; i++) if (!Number.isFinite(f[i])) throw new ValueError(`session.state: ${s.layer.name}.${key} contains ${f[i]} at ${i}`);
+        staged.push([buf, f]);
+      }
+    });
+    for (const [buf, f] of staged) buf.view().set(f);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const b of this.bufs) b.free();
+  }
+
+  private repack(): void {
+    const { core, heap } = runtime();
+    const regions = this.model.paramRegions();
+    for (const s of this.slots) {
+      const H = s.layer.units;
+      const cols = s.cell === 3 ? 4 * H : { rnn: 1, lstm: 4, gru: 3 }[s.layer.cell] * H;
+      const tmp = new WasmArray(heap, (s.inF + H) * cols);
+      try {
+        checkStatus('stream pack', core.stream_pack(s.cell, s.inF, H, regions.params + s.paramsOffset * 4, tmp.ptr, s.packed.ptr));
+      } finally {
+        tmp.free();
+      }
+    }
+    this.packedVersion = this.model.weightsVersion;
+    this.viewBuffer = null;
+  }
+
+  private views(): void {
+    const buf = runtime().heap.memory.buffer;
+    if (this.viewBuffer === buf && this.outView && this.outView.length) return;
+    this.viewBuffer = buf as ArrayBuffer;
+    this.outView = this.output.view().subarray(0, this.batchSize * this.outputSize);
+    this.inView = this.inputIsIds ? this.input.viewI32().subarray(0, this.batchSize) : this.input.view().subarray(0, this.batchSize * this.inputSize);
+  }
+
+  private alive(): void {
+    if (this.disposed) throw new ValueError('session: used after dispose()');
+  }
+}
