@@ -64,7 +64,7 @@ describe('generate', () => {
     const k1 = await generateText(m, { tokenizer: tok, prompt: 'fox', length: 12, topK: 1, seed: 99 });
     expect(k1).toBe(greedy);
     const s = m.session();
-    let y = new Float32Array(0);
+    let y: Float32Array = new Float32Array(0);
     for (const id of tok.encode('fox')) y = s.step(id);
     let manual = '';
     for (let k = 0; k < 12; k++) {
