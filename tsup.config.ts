@@ -1,15 +1,31 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'ts/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: false,
-  clean: true,
-  target: 'es2022',
-  platform: 'neutral',
-  // import.meta.url in the CJS build (to find the .wasm beside dist/index.cjs)
-  shims: true,
-  outDir: 'dist',
-  outExtension: ({ format }) => ({ js: format === 'cjs' ? '.cjs' : '.js' }),
-});
+export default defineConfig([
+  {
+    entry: { index: 'ts/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: false,
+    clean: true,
+    target: 'es2022',
+    platform: 'neutral',
+    splitting: false,
+    // import.meta.url in the CJS build (to find the .wasm beside dist/index.cjs)
+    shims: true,
+    outDir: 'dist',
+    outExtension: ({ format }) => ({ js: format === 'cjs' ? '.cjs' : '.js' }),
+  },
+  {
+    // Cloudflare Workers / workerd: self-contained module that imports the .wasm as a module
+    entry: { workerd: 'ts/workerd.ts' },
+    format: ['esm'],
+    dts: false,
+    sourcemap: false,
+    clean: false,
+    target: 'es2022',
+    platform: 'neutral',
+    splitting: false,
+    external: [/\.wasm$/],
+    outDir: 'dist',
+  },
+]);

@@ -77,7 +77,9 @@ interface Store {
   total: number;
 }
 
-const finalizer = new FinalizationRegistry<() => void>((free) => free());
+// Frees a dropped model's wasm memory. Absent in runtimes without
+// FinalizationRegistry (Cloudflare Workers), where dispose() is the way.
+const finalizer = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<() => void>((free) => free()) : null;
 
 export class Sequential {
   readonly name: string;
@@ -154,7 +156,7 @@ export class Sequential {
     const store = this.store;
     const bufs = this.bufs;
     const layers = [...this.layers];
-    finalizer.register(
+    finalizer?.register(
       this,
       () => {
         for (const l of layers) l.dispose();
@@ -497,7 +499,7 @@ export class Sequential {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    finalizer.unregister(this.token);
+    finalizer?.unregister(this.token);
     for (const l of this.layers) l.dispose();
     this.bufs?.freeAll();
     const s = this.store;

@@ -21,7 +21,8 @@ export interface CoreAlloc {
 export class Heap {
   private f32View: Float32Array;
   private i32View: Int32Array;
-  private readonly registry: FinalizationRegistry<{ ptr: number; bytes: number }>;
+  /** null where the runtime has no FinalizationRegistry (Cloudflare Workers): free explicitly there. */
+  private readonly registry: FinalizationRegistry<{ ptr: number; bytes: number }> | null;
 
   constructor(
     private readonly core: CoreAlloc,
@@ -29,7 +30,7 @@ export class Heap {
   ) {
     this.f32View = new Float32Array(memory.buffer);
     this.i32View = new Int32Array(memory.buffer);
-    this.registry = new FinalizationRegistry(({ ptr, bytes }) => this.core.dealloc(ptr, bytes));
+    this.registry = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry(({ ptr, bytes }) => this.core.dealloc(ptr, bytes)) : null;
   }
 
   /** All of memory as f32, re-taken after growth. */
@@ -69,11 +70,11 @@ export class Heap {
 
   /** Track a region so that it is freed if `owner` is garbage-collected unfreed. */
   track(owner: object, ptr: number, bytes: number, token: object): void {
-    this.registry.register(owner, { ptr, bytes }, token);
+    this.registry?.register(owner, { ptr, bytes }, token);
   }
 
   untrack(token: object): void {
-    this.registry.unregister(token);
+    this.registry?.unregister(token);
   }
 }
 
