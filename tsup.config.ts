@@ -16,6 +16,18 @@ export default defineConfig([
     outExtension: ({ format }) => ({ js: format === 'cjs' ? '.cjs' : '.js' }),
   },
   {
+    // the ModelWorker script (browser module worker or Node worker_thread), self-contained
+    entry: { worker: 'ts/worker-entry.ts' },
+    format: ['esm'],
+    dts: false,
+    sourcemap: false,
+    clean: false,
+    target: 'es2022',
+    platform: 'neutral',
+    splitting: false,
+    outDir: 'dist',
+  },
+  {
     // Cloudflare Workers / workerd: self-contained module that imports the .wasm as a module
     entry: { workerd: 'ts/workerd.ts' },
     format: ['esm'],

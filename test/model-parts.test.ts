@@ -181,3 +181,19 @@ describe('dropped models', () => {
     expect(memoryStats().wasmBytes - before).toBeLessThan(24 * 1024 * 1024);
   });
 });
+
+describe('memory growth during build', () => {
+  it('every layer is initialised even when binding a layer grows wasm memory (views re-taken)', () => {
+    // Build models until one build grows memory; its later layers must still be initialised.
+    let grew = false;
+    for (let k = 0; k < 60 && !grew; k++) {
+      const before = memoryStats().wasmBytes;
+      const m = new Sequential([layers.lstm({ units: 64, inputShape: [4, 64] }), layers.dense({ name: `d${k}`, units: 3 })], { seed: k });
+      m.build();
+      grew = memoryStats().wasmBytes > before;
+      const w = m.getWeights()[`d${k}.weight`].data;
+      expect(Array.from(w).some((v) => v !== 0), `model ${k} (memory grew: ${grew})`).toBe(true);
+    }
+    expect(grew).toBe(true);
+  });
+});

@@ -148,11 +148,13 @@ export class Sequential {
     const grads = new WasmArray(heap, total);
     this.store = { params, grads, s1: null, s2: null, hyper: new WasmArray(heap, 12), status: new WasmArray(heap, 1, 'i32'), total };
     this.bufs = new Buffers(heap);
-    const view = params.view();
-    for (const l of this.layers) {
-      if (opts.initialize !== false) for (const p of l.params) p.init(this.initRng, (i, v) => (view[p.offset + i] = v));
-      l.bind({ params: params.ptr, grads: grads.ptr });
+    // Initialise every parameter before binding any layer: binding allocates
+    // (packed weights), which can grow memory and detach a view taken earlier.
+    if (opts.initialize !== false) {
+      const view = params.view();
+      for (const l of this.layers) for (const p of l.params) p.init(this.initRng, (i, v) => (view[p.offset + i] = v));
     }
+    for (const l of this.layers) l.bind({ params: params.ptr, grads: grads.ptr });
     const store = this.store;
     const bufs = this.bufs;
     const layers = [...this.layers];

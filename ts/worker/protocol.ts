@@ -1,0 +1,37 @@
+/** Messages between `ModelWorker` (the page or main thread) and `serveModelWorker` (the worker). */
+import type { History } from '../model/sequential.js';
+
+export interface WireTensor {
+  data: Float32Array | Int32Array;
+  shape: number[];
+}
+
+/** The serialisable part of `FitArgs` (callbacks stay on the calling side). */
+export interface WireFitArgs {
+  epochs?: number;
+  batchSize?: number;
+  shuffle?: boolean;
+  validationSplit?: number;
+  seed?: number;
+  onNanLoss?: 'throw' | 'skip' | 'stop';
+  /** How often training yields to the worker's event loop, i.e. how fast a cancel is seen (default 10 ms here). */
+  yieldEveryMs?: number;
+}
+
+/** `simd`: the build the caller runs, so the worker computes the same numbers. */
+export type Request =
+  | { id: number; type: 'fit'; simd: 'simd128' | 'relaxed'; model: Uint8Array; x: WireTensor; y: WireTensor; args: WireFitArgs; progressEvery: 'epoch' | 'batch' }
+  | { id: number; type: 'predict'; simd: 'simd128' | 'relaxed'; model: Uint8Array; x: WireTensor; batchSize?: number }
+  | { id: number; type: 'cancel' };
+
+export type Reply =
+  | { id: number; type: 'progress'; epoch: number; batch: number | null; logs: Record<string, number> }
+  | { id: number; type: 'fit-done'; history: History; model: Uint8Array; cancelled: boolean }
+  | { id: number; type: 'predict-done'; y: WireTensor }
+  | { id: number; type: 'error'; name: string; message: string };
+
+/** The two sides of a message channel: browser workers and Node worker_threads. */
+export interface Port {
+  post(msg: unknown, transfer?: Transferable[]): void;
+  listen(f: (msg: unknown) => void): void;
+}

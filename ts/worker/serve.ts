@@ -1,0 +1,62 @@
+/**
+ * The worker side of `ModelWorker`: load the model sent with each request,
+ * train or predict, report progress, honour cancellation. Runs in a Web
+ * Worker or a Node `worker_thread` (see `worker-entry.ts`).
+ */
+import { RecurrentWasmError } from '../errors.js';
+import { loadModel } from '../io/model-file.js';
+import type { Sequential } from '../model/sequential.js';
+import { init } from '../runtime/init.js';
+import { tensor } from '../tensor.js';
+import type { Port, Reply, Request } from './protocol.js';
+
+export function serveModelWorker(port: Port): void {
+  const running = new Map<number, Sequential>();
+  let ready: Promise<unknown> | null = null;
+  const reply = (r: Reply, transfer: Transferable[] = []) => port.post(r, transfer);
+  port.listen(async (raw) => {
+    const msg = raw as Request;
+    if (msg.type === 'cancel') {
+      const m = running.get(msg.id);
+      if (m) m.stopTraining = true;
+      return;
+    }
+    try {
+      // the first request chooses the build: the caller's, so both compute the same numbers
+      ready ??= init({ simd: msg.simd });
+      await ready;
+      const model = loadModel(msg.model);
+      try {
+        if (msg.type === 'predict') {
+          const y = model.predict(tensor(msg.x.data, msg.x.shape), { batchSize: msg.batchSize });
+          reply({ id: msg.id, type: 'predict-done', y: { data: y.data, shape: y.shape } }, [y.data.buffer]);
+          return;
+        }
+        running.set(msg.id, model);
+        let cancelled = false;
+        const history = await model.fit(tensor(msg.x.data, msg.x.shape), tensor(msg.y.data, msg.y.shape), {
+          yieldEveryMs: 10,
+          ...msg.args,
+          callbacks: [
+            {
+              onEpochEnd: (epoch, logs) => reply({ id: msg.id, type: 'progress', epoch, batch: null, logs }),
+              onBatchEnd:
+                msg.progressEvery === 'batch'
+                  ? (batch, logs) => reply({ id: msg.id, type: 'progress', epoch: -1, batch, logs })
+                  : undefined,
+              onTrainEnd: () => void (cancelled = model.stopTraining),
+            },
+          ],
+        });
+        const bytes = model.save({ includeOptimizer: true });
+        reply({ id: msg.id, type: 'fit-done', history, model: bytes, cancelled }, [bytes.buffer]);
+      } finally {
+        running.delete(msg.id);
+        model.dispose();
+      }
+    } catch (e) {
+      const err = e as Error;
+      reply({ id: msg.id, type: 'error', name: err instanceof RecurrentWasmError ? err.name : 'Error', message: err.message });
+    }
+  });
+}
