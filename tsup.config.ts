@@ -1,4 +1,12 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
+
+// Whitespace and syntax minified (comments and the generated protobuf docs go),
+// identifiers kept so stack traces stay readable.
+const small: Options['esbuildOptions'] = (o) => {
+  o.minifyWhitespace = true;
+  o.minifySyntax = true;
+  o.legalComments = 'none';
+};
 
 export default defineConfig([
   {
@@ -8,6 +16,7 @@ export default defineConfig([
     sourcemap: false,
     clean: true,
     target: 'es2022',
+    esbuildOptions: small,
     platform: 'neutral',
     splitting: false,
     // import.meta.url in the CJS build (to find the .wasm beside dist/index.cjs)
@@ -23,6 +32,7 @@ export default defineConfig([
     sourcemap: false,
     clean: false,
     target: 'es2022',
+    esbuildOptions: small,
     platform: 'neutral',
     splitting: false,
     outDir: 'dist',
@@ -35,6 +45,7 @@ export default defineConfig([
     sourcemap: false,
     clean: false,
     target: 'es2022',
+    esbuildOptions: small,
     platform: 'neutral',
     splitting: false,
     external: [/\.wasm$/],

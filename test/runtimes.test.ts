@@ -156,6 +156,15 @@ describe.skipIf(missing('Chromium', !!chromiumPath && existsSync(join(rt, 'playw
   it('an esbuild bundle importing the package by name: identical', async () => {
     expectSame(await pageResult('/test/runtimes/bundle-page.html?simd=simd128'), 'chromium bundle');
   });
+  it('training in a Web Worker (ModelWorker) keeps the page responsive and reports progress', async () => {
+    const r = (await pageResult('/test/runtimes/train-worker-page.html')) as unknown as { error?: string; events: number[]; worst: number; ticks: number; before: number; after: number; seconds: number };
+    expect(r.error).toBeUndefined();
+    expect(r.events).toHaveLength(8);
+    expect(r.after).toBeLessThan(r.before);
+    expect(r.worst).toBeLessThan(150); // the main thread never froze
+    expect(r.ticks).toBeGreaterThan(r.seconds * 30);
+  });
+
   it('by default Chromium loads the relaxed-SIMD build; its numbers agree within 1e-5', async () => {
     const r = await pageResult('/test/runtimes/page.html');
     expect(r.error).toBeUndefined();
