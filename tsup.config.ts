@@ -1,6 +1,6 @@
 import { defineConfig, type Options } from 'tsup';
 
-// Whitespace and syntax minified (comments and the generated protobuf docs go),
+// Whitespace and syntax minified (comments go),
 // identifiers kept so stack traces stay readable.
 const small: Options['esbuildOptions'] = (o) => {
   o.minifyWhitespace = true;

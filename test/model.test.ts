@@ -251,6 +251,13 @@ describe('Sequential training', () => {
     const bad = w.data.slice();
     bad[0] = NaN;
     expect(() => m.setWeights({ [name]: tensor(bad, w.shape) })).toThrow(/contains NaN at index 0/);
+    // all-or-nothing: a good tensor set in the same call is rolled back too
+    const names = Object.keys(m.getWeights());
+    const before = m.getWeightsFlat();
+    const late = m.getWeights()[names[1]].data.map((v) => v + 1);
+    late[late.length - 1] = -Infinity;
+    expect(() => m.setWeights({ [name]: w.data.map((v) => v + 1), [names[1]]: late })).toThrow(`"${names[1]}" contains -Infinity at index ${late.length - 1}`);
+    expect(m.getWeightsFlat()).toEqual(before);
     m.dispose();
   });
 

@@ -373,6 +373,28 @@ pub fn dense_backward(
     })())
 }
 
+/// Index of the first NaN or ±Infinity in `[n]` f32 at `x`; −1 if all are
+/// finite, −2 if the region is invalid. (Checking 330 k weights this way takes
+/// ~0.1 ms where a JavaScript loop not yet optimised by the JIT takes ~4 ms of a
+/// cold start.)
+#[wasm_bindgen]
+pub fn first_nonfinite(x: usize, n: usize) -> i32 {
+    let mut ck = Check::new();
+    if ck.add(x, Some(n), false, true).is_err() || n > i32::MAX as usize {
+        return -2;
+    }
+    let v = unsafe { std::slice::from_raw_parts(x as *const u32, n) };
+    // 0x7f80_0000: exponent all ones (NaN or ±Inf); checked a chunk at a time so
+    // the common all-finite case vectorises
+    for (c, chunk) in v.chunks(256).enumerate() {
+        if chunk.iter().fold(0u32, |a, &b| a | (((b & 0x7f80_0000) == 0x7f80_0000) as u32)) != 0 {
+            let k = chunk.iter().position(|&b| (b & 0x7f80_0000) == 0x7f80_0000).unwrap_or(0);
+            return (c * 256 + k) as i32;
+        }
+    }
+    -1
+}
+
 /// Row-wise softmax in place over `[rows, n]`.
 #[wasm_bindgen]
 pub fn softmax_rows(rows: usize, n: usize, y: usize) -> i32 {

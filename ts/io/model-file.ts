@@ -125,13 +125,12 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
     throw new FormatError(`model file: the config does not build: ${(e as Error).message}`);
   }
   const weights: Record<string, Float32Array> = {};
-  const expected = model.getWeights();
-  for (const [name, w] of Object.entries(expected)) {
+  for (const [name, shape] of Object.entries(model.weightShapes())) {
     const t = file.tensors.get(name);
     if (!t) throw new FormatError(`model file: tensor "${name}" is missing`);
     if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') throw new FormatError(`model file: "${name}" has dtype ${t.dtype}; expected F32`);
-    if (JSON.stringify(t.shape) !== JSON.stringify(w.shape)) {
-      throw new FormatError(`model file: "${name}" has shape ${JSON.stringify(t.shape)}; the config needs ${JSON.stringify(w.shape)}`);
+    if (JSON.stringify(t.shape) !== JSON.stringify(shape)) {
+      throw new FormatError(`model file: "${name}" has shape ${JSON.stringify(t.shape)}; the config needs ${JSON.stringify(shape)}`);
     }
     weights[name] = toFloat32(t, name);
   }

@@ -157,13 +157,18 @@ export function f32ToF16(v: number): number {
 }
 
 /** A tensor's values as float32 (F32 copied; F16, BF16, F64 and integer types converted). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 export function toFloat32(t: SafeTensor, name = 'tensor'): Float32Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
   const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
   switch (t.dtype) {
     case 'F32':
-      for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
+      // a byte copy on little-endian hosts (all current ones): a DataView loop
+      // not yet optimised by the JIT cost ~8 ms of loading a 1.3 MB model
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(t.bytes.subarray(0, 4 * n));
+      else for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
       return out;
     case 'F64':
       for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);

@@ -154,7 +154,13 @@ async function load(opts: InitOptions): Promise<RuntimeInfo> {
         input = fetch(new URL(`./${name}`, import.meta.url));
       }
     }
-    exports = (await initGlue({ module_or_path: input })) as unknown as { memory: WebAssembly.Memory };
+    // A compiled module is instantiated synchronously (141 KB: far below the
+    // engines' 8 MB main-thread limit): the glue's async path tests
+    // `instanceof Response`, and in Node 20 touching `Response` loads undici,
+    // 17 ms of every cold start.
+    exports = (
+      input instanceof WebAssembly.Module ? glue.initSync({ module: input }) : await initGlue({ module_or_path: input })
+    ) as unknown as { memory: WebAssembly.Memory };
   } catch (e) {
     if (e instanceof InitError) throw e;
     throw new InitError(`could not load the recurrent-wasm WebAssembly core: ${(e as Error)?.message ?? String(e)}`);

@@ -15,7 +15,6 @@
  * - Dense → MatMul + Add (+ activation); LayerNormalization → LayerNormalization;
  *   Dropout → nothing; LastStep → Slice + Squeeze (not with masking).
  */
-import { create, toBinary } from '@bufbuild/protobuf';
 import { FormatError } from '../../errors.js';
 import { Dense } from '../../layers/dense.js';
 import { Dropout } from '../../layers/dropout.js';
@@ -26,18 +25,17 @@ import { Recurrent } from '../../layers/recurrent.js';
 import type { Sequential } from '../../model/sequential.js';
 import type { Tensor } from '../../tensor.js';
 import {
-  AttributeProtoSchema,
   AttributeProto_AttributeType as AT,
-  ModelProtoSchema,
-  NodeProtoSchema,
-  TensorProtoSchema,
-  ValueInfoProtoSchema,
+  ModelProtoDesc,
   TensorProto_DataType as DT,
+  encode,
   type AttributeProto,
+  type GraphProto,
+  type ModelProto,
   type NodeProto,
   type TensorProto,
   type ValueInfoProto,
-} from './gen/onnx_pb.js';
+} from './proto.js';
 
 const OPSET = 17;
 
@@ -59,7 +57,7 @@ class GraphBuilder {
         : type === DT.INT64
           ? new Uint8Array(BigInt64Array.from((data as number[]).map((v) => BigInt(v))).buffer)
           : new Uint8Array(Int32Array.from(data).buffer);
-    this.inits.push(create(TensorProtoSchema, { name, dims: dims.map(BigInt), dataType: type, rawData: bytes }));
+    this.inits.push({ name, dims: dims.map(BigInt), dataType: type, rawData: bytes } as TensorProto);
     return name;
   }
 
@@ -70,22 +68,22 @@ class GraphBuilder {
   node(op: string, inputs: string[], nOut = 1, attrs: Record<string, AttrVal> = {}, base = op): string[] {
     const outs = Array.from({ length: nOut }, (_, i) => this.name(`${base}_out${i}`));
     const attribute: AttributeProto[] = Object.entries(attrs).map(([k, v]) => attr(k, v));
-    this.nodes.push(create(NodeProtoSchema, { opType: op, input: inputs, output: outs, name: this.name(base), attribute }));
+    this.nodes.push({ opType: op, input: inputs, output: outs, name: this.name(base), attribute } as NodeProto);
     return outs;
   }
 }
 
 function attr(name: string, v: AttrVal): AttributeProto {
-  const schema = AttributeProtoSchema;
-  if (typeof v === 'number') return Number.isInteger(v) ? (create(schema, { name, type: AT.INT, i: BigInt(v) }) ) : (create(schema, { name, type: AT.FLOAT, f: v }) );
-  if (typeof v === 'string') return create(schema, { name, type: AT.STRING, s: new TextEncoder().encode(v) });
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return create(schema, { name, type: AT.STRINGS, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) });
-  if (Array.isArray(v)) return create(schema, { name, type: AT.INTS, ints: (v as number[]).map(BigInt) });
-  return create(schema, { name, type: AT.FLOATS, floats: v.floats });
+  const a = (x: Partial<AttributeProto>) => x as AttributeProto;
+  if (typeof v === 'number') return Number.isInteger(v) ? a({ name, type: AT.INT, i: BigInt(v) }) : a({ name, type: AT.FLOAT, f: v });
+  if (typeof v === 'string') return a({ name, type: AT.STRING, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return a({ name, type: AT.STRINGS, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) });
+  if (Array.isArray(v)) return a({ name, type: AT.INTS, ints: (v as number[]).map(BigInt) });
+  return a({ name, type: AT.FLOATS, floats: v.floats });
 }
 
 function valueInfo(name: string, elem: DT, dims: (number | string)[]): ValueInfoProto {
-  return create(ValueInfoProtoSchema, {
+  return {
     name,
     type: {
       value: {
@@ -93,7 +91,7 @@ function valueInfo(name: string, elem: DT, dims: (number | string)[]): ValueInfo
         value: { elemType: elem, shape: { dim: dims.map((d) => ({ value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d } })) } },
       },
     },
-  });
+  } as ValueInfoProto;
 }
 
 /** Reorder gate blocks of `src` ([G·H, cols]) to ONNX order: target block k ← ours block perm[k]. */
@@ -237,7 +235,7 @@ export function exportOnnx(model: Sequential): Uint8Array {
   const outName = 'y';
   g.node('Identity', [cur], 1, {}, 'output');
   g.nodes[g.nodes.length - 1].output = [outName];
-  const model_ = create(ModelProtoSchema, {
+  const model_: Partial<ModelProto> = {
     irVersion: 8n,
     producerName: 'recurrent-wasm',
     opsetImport: [{ domain: '', version: BigInt(OPSET) }],
@@ -246,8 +244,8 @@ export function exportOnnx(model: Sequential): Uint8Array {
       node: g.nodes,
       initializer: g.inits,
       input: [input],
-      output: [create(ValueInfoProtoSchema, { name: outName, type: { value: { case: 'tensorType', value: { elemType: DT.FLOAT } } } })],
-    },
-  });
-  return toBinary(ModelProtoSchema, model_);
+      output: [{ name: outName, type: { value: { case: 'tensorType', value: { elemType: DT.FLOAT } } } } as ValueInfoProto],
+    } as GraphProto,
+  };
+  return encode(ModelProtoDesc, model_);
 }

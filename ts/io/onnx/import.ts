@@ -1,25 +1,24 @@
 /**
  * `importOnnx(bytes)`: run an ONNX model whose recurrent parts are `LSTM`,
  * `GRU` or `RNN` nodes — with the usual nodes `torch.onnx.export` puts around
- * them — on the SIMD kernels. The protobuf is decoded by protobuf-es
- * (`@bufbuild/protobuf`, code generated from onnx.proto into `gen/`), sizes are
- * checked before any data is read, and graphs with operators outside the
+ * them — on the SIMD kernels. The protobuf is decoded by `proto.ts` (a small
+ * codec checked against onnx.proto), sizes are checked before any data is read, and graphs with operators outside the
  * supported set are refused with the list of them.
  */
-import { fromBinary } from '@bufbuild/protobuf';
 import { FormatError, RecurrentWasmError } from '../../errors.js';
 import { Tensor, tensor, type TensorLike } from '../../tensor.js';
 import { f16ToF32 } from '../safetensors.js';
 import {
   AttributeProto_AttributeType as AT,
-  ModelProtoSchema,
+  ModelProtoDesc,
   TensorProto_DataLocation,
+  decode,
   TensorProto_DataType as DT,
   type AttributeProto,
   type ModelProto,
   type NodeProto,
   type TensorProto,
-} from './gen/onnx_pb.js';
+} from './proto.js';
 import { OPS, intT, type Attrs, type HostTensor, type Kind } from './ops.js';
 import { OnnxRecurrent } from './recurrent.js';
 
@@ -128,7 +127,7 @@ export class OnnxModel {
     const maxElements = opts.maxElements ?? 2 ** 28;
     let m: ModelProto;
     try {
-      m = fromBinary(ModelProtoSchema, bytes);
+      m = decode<ModelProto>(ModelProtoDesc, bytes);
     } catch (e) {
       throw new FormatError(`ONNX: the file is not a valid ONNX protobuf (${(e as Error).message})`);
     }
