@@ -9,10 +9,10 @@
 //!   that range, so the result is always finite and non-zero.
 //! - `sigmoid(x) = 1 / (1 + exp(-x))`: absolute error ≤ 1.2e-7, relative error
 //!   ≤ 4e-7 for x ≥ -80 (below that the true value is < 2e-35).
-//! - `tanh`: odd polynomial (Cephes `tanhf`) for |x| < 0.625, where it keeps full
-//!   relative precision near 0; `1 − 2/(exp(2|x|) + 1)` with the sign restored
-//!   above (|x| clamped at 10, where tanh rounds to ±1 in f32). Relative
-//!   error ≤ 4e-7 everywhere.
+//! - `tanh`: a rational minimax approximation, odd numerator over even
+//!   denominator (Eigen's `ptanh_float` coefficients), |x| clamped at 7.905
+//!   where tanh rounds to ±1 in f32. Relative error ≤ 4e-7 everywhere (3.97e-7
+//!   worst on the sweep), full relative precision near 0.
 
 use crate::simd::F32x4;
 
@@ -26,7 +26,12 @@ const LN2_LO: f32 = -2.121_944_4e-4;
 #[inline(always)]
 pub fn exp(x: F32x4) -> F32x4 {
     let x = x.min(F32x4::splat(EXP_HI)).max(F32x4::splat(EXP_LO));
-    let n = x.mul(F32x4::splat(LOG2E)).round();
+    // n = round(x·log2 e) by adding 1.5·2^23: the sum's low mantissa bits hold
+    // n, so 2^n is `(bits + 127) << 23` (the magic's own bits shift out). Two
+    // instructions where `nearest` + `trunc_sat` took six in V8's x64 code.
+    let magic = F32x4::splat(12_582_912.0);
+    let t = x.mul(F32x4::splat(LOG2E)).add(magic);
+    let n = t.sub(magic);
     let r = n
         .mul(F32x4::splat(LN2_HI))
         .neg()
@@ -39,7 +44,7 @@ pub fn exp(x: F32x4) -> F32x4 {
     p = p.mul_add(r, F32x4::splat(1.666_666_5e-1));
     p = p.mul_add(r, F32x4::splat(5.000_000_1e-1));
     let y = p.mul(r.mul(r)).add(r).add(F32x4::splat(1.0));
-    y.mul(n.exp2_int())
+    y.mul(t.pow2_from_magic())
 }
 
 #[inline(always)]
@@ -50,23 +55,26 @@ pub fn sigmoid(x: F32x4) -> F32x4 {
 
 #[inline(always)]
 pub fn tanh(x: F32x4) -> F32x4 {
-    let ax = x.abs();
-    // Small |x|: x + x³·P(x²).
-    let z = x.mul(x);
-    let mut p = F32x4::splat(-5.704_988_7e-3);
-    p = p.mul_add(z, F32x4::splat(2.063_908_9e-2));
-    p = p.mul_add(z, F32x4::splat(-5.373_971_6e-2));
-    p = p.mul_add(z, F32x4::splat(1.333_144_2e-1));
-    p = p.mul_add(z, F32x4::splat(-3.333_328_2e-1));
-    let small = p.mul(z).mul_add(x, x);
-    // Large |x|: 1 − 2 / (exp(2|x|) + 1), clamped so exp stays finite.
-    let one = F32x4::splat(1.0);
-    let ac = ax.min(F32x4::splat(10.0));
-    let e = exp(ac.add(ac));
-    let large = one
-        .sub(F32x4::splat(2.0).div(e.add(one)))
-        .with_sign_of(x);
-    F32x4::select(ax.lt(F32x4::splat(0.625)), small, large)
+    // Rational minimax approximation (the coefficients of Eigen's `ptanh_float`):
+    // odd degree-13 numerator over even degree-6 denominator on |x| ≤ 7.9053,
+    // where tanh already rounds to ±1 in f32. One division and 11 FMAs — the
+    // exp-based form took a polynomial, an exp, a division and a select (the
+    // LSTM gate epilogue of a W2 forward: 25 → 21 ms).
+    let c = F32x4::splat(7.905_311);
+    let xc = x.min(c).max(c.neg());
+    let x2 = xc.mul(xc);
+    let mut p = F32x4::splat(-2.760_768_5e-16);
+    p = p.mul_add(x2, F32x4::splat(2.000_187_9e-13));
+    p = p.mul_add(x2, F32x4::splat(-8.604_671_5e-11));
+    p = p.mul_add(x2, F32x4::splat(5.122_297e-8));
+    p = p.mul_add(x2, F32x4::splat(1.485_722_4e-5));
+    p = p.mul_add(x2, F32x4::splat(6.372_619_3e-4));
+    p = p.mul_add(x2, F32x4::splat(4.893_524_6e-3));
+    let mut q = F32x4::splat(1.198_258_4e-6);
+    q = q.mul_add(x2, F32x4::splat(1.185_347_1e-4));
+    q = q.mul_add(x2, F32x4::splat(2.268_434_6e-3));
+    q = q.mul_add(x2, F32x4::splat(4.893_525_2e-3));
+    xc.mul(p).div(q)
 }
 
 #[inline(always)]

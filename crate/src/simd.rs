@@ -124,11 +124,11 @@ mod imp {
         pub fn round(self) -> Self {
             Self(f32x4_nearest(self.0))
         }
-        /// `2^n` for integral `n` in [-126, 127] held as float lanes.
+        /// `2^n` from `t = 1.5·2^23 + n` (integral `n` in [-126, 127]): the low
+        /// bits of `t` hold `n`, so `(bits(t) + 127) << 23` is `2^n`'s bits.
         #[inline(always)]
-        pub fn exp2_int(self) -> Self {
-            let n = i32x4_trunc_sat_f32x4(self.0);
-            Self(i32x4_shl(i32x4_add(n, i32x4_splat(127)), 23))
+        pub fn pow2_from_magic(self) -> Self {
+            Self(i32x4_shl(i32x4_add(self.0, i32x4_splat(127)), 23))
         }
         /// Copy the sign bit of `sign` onto `self` (which must be non-negative).
         #[inline(always)]
@@ -267,8 +267,8 @@ mod imp {
             Self(self.0.map(f32::round_ties_even))
         }
         #[inline(always)]
-        pub fn exp2_int(self) -> Self {
-            Self(self.0.map(|n| f32::from_bits(((n as i32 + 127) as u32) << 23)))
+        pub fn pow2_from_magic(self) -> Self {
+            Self(self.0.map(|t| f32::from_bits(t.to_bits().wrapping_add(127) << 23)))
         }
         #[inline(always)]
         pub fn with_sign_of(self, sign: Self) -> Self {

@@ -68,36 +68,58 @@ pub unsafe fn forward_sequence(f: &Forward) {
                     core::ptr::copy_nonoverlapping(cs, a.add(5 * h), h);
                     core::ptr::copy_nonoverlapping(hs, a.add(6 * h), h);
                 }
-                for_lanes(h, |l| {
-                    let pre = |k: usize| {
-                        l.load(a.add(k * h))
-                            .add(l.load(z.add(k * h)))
-                            .add(l.load(p.b_ih.add(k * h)))
-                            .add(l.load(p.b_hh.add(k * h)))
-                    };
-                    let ig = f.gate.apply(pre(0));
-                    let fg = f.gate.apply(pre(1));
-                    let gg = tanh(pre(2));
-                    let og = f.gate.apply(pre(3));
-                    let c = fg.mul_add(l.load(cs), ig.mul(gg));
-                    let tc = tanh(c);
-                    let hn = og.mul(tc);
-                    if f.training {
-                        l.store(ig, a);
-                        l.store(fg, a.add(h));
-                        l.store(gg, a.add(2 * h));
-                        l.store(og, a.add(3 * h));
-                        l.store(tc, a.add(4 * h));
-                    }
-                    l.store(c, cs);
-                    l.store(hn, hs);
-                    l.store(hn, y);
-                });
+                kernel_gates_forward(h, a, z, p.b_ih, p.b_hh, cs, hs, y, f.gate, f.training);
             }
         }
         store_state(offset_mut(f.hn, so), s.h, b * h);
         store_state(offset_mut(f.cn, so), s.c, b * h);
     }
+}
+
+/// The gate epilogue of one batch row at one step: pre-activations from the
+/// input projection `a` and the recurrent product `z` plus both biases, the
+/// gates, the new cell and hidden state (in place in `cs`, `hs`, and to `y`),
+/// and in training the cache row's `i f g o tanh(c)`.
+///
+/// Out of line on purpose (and named `kernel_*` so wasm-opt keeps it so):
+/// inlined into the exported entry point, V8 compiles one 78 KB function,
+/// which is slower to tier up and to read in a profile. The closure is forced
+/// inline so the full-width loop has no per-element tail branches.
+///
+/// # Safety
+/// `a` readable (writable in training) over `5h`, `z`, `b_ih`, `b_hh` over `4h`,
+/// `cs`, `hs`, `y` writable over `h`.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_gates_forward(
+    h: usize, a: *mut f32, z: *const f32, b_ih: *const f32, b_hh: *const f32, cs: *mut f32, hs: *mut f32, y: *mut f32,
+    gate: GateAct, training: bool,
+) {
+    for_lanes(h, #[inline(always)] |l| {
+        let pre = |k: usize| {
+            l.load(a.add(k * h))
+                .add(l.load(z.add(k * h)))
+                .add(l.load(b_ih.add(k * h)))
+                .add(l.load(b_hh.add(k * h)))
+        };
+        let ig = gate.apply(pre(0));
+        let fg = gate.apply(pre(1));
+        let gg = tanh(pre(2));
+        let og = gate.apply(pre(3));
+        let c = fg.mul_add(l.load(cs), ig.mul(gg));
+        let tc = tanh(c);
+        let hn = og.mul(tc);
+        if training {
+            l.store(ig, a);
+            l.store(fg, a.add(h));
+            l.store(gg, a.add(2 * h));
+            l.store(og, a.add(3 * h));
+            l.store(tc, a.add(4 * h));
+        }
+        l.store(c, cs);
+        l.store(hn, hs);
+        l.store(hn, y);
+    });
 }
 
 /// # Safety
