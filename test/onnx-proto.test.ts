@@ -73,7 +73,7 @@ describe('ONNX codec tables', () => {
     for (const [name, e] of [['DataType', P.TensorProto_DataType], ['AttributeType', P.AttributeProto_AttributeType]] as const) {
       const body = text.slice(text.indexOf(`enum ${name} {`)).split('}')[0];
       for (const [, k, v] of body.matchAll(/^\s*([A-Z0-9_]+)\s*=\s*(\d+)/gm)) {
-        if (k in e) expect((e as Record<string, number>)[k], `${name}.${k}`).toBe(Number(v));
+        if (k in e) expect((e as unknown as Record<string, number>)[k], `${name}.${k}`).toBe(Number(v));
       }
     }
   });

@@ -95,6 +95,10 @@ export function saveModel(model: Sequential, opts: SaveOptions = {}): Uint8Array
     version: FORMAT_VERSION,
     config: JSON.stringify(state.config),
   };
+  for (const [k, v] of Object.entries(model.metadata)) {
+    if (typeof v !== 'string') throw new ValueError(`save: metadata "${k}" must be a string; got ${typeof v}`);
+    metadata[`user.${k}`] = v;
+  }
   if (state.optimizer) {
     metadata.optimizer_step = String(state.optimizer.step);
     for (const s of state.optimizer.slots) tensors.push({ name: s.name, dtype: 'F32', shape: s.shape, data: s.data });
@@ -139,6 +143,7 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
   } catch (e) {
     throw new FormatError(`model file: ${(e as Error).message}`);
   }
+  for (const [k, v] of Object.entries(file.metadata)) if (k.startsWith('user.')) model.metadata[k.slice(5)] = v;
   if (config.compile) {
     const opt = optimizerFromConfig(config.compile.optimizer);
     if (opt) {

@@ -86,6 +86,12 @@ export class Sequential {
   readonly layers: Layer[] = [];
   /** Set to true (e.g. from a callback) to stop `fit` after the current batch. */
   stopTraining = false;
+  /**
+   * Free-form string metadata saved with the model (`save()` stores each
+   * entry as `user.<key>` in the safetensors header; `loadModel` restores it):
+   * e.g. the tokenizer of a text model, the scaling of a forecasting model.
+   */
+  metadata: Record<string, string> = {};
   private store: Store | null = null;
   private readonly initRng: Random;
   private loss: ResolvedLoss | null = null;
@@ -230,6 +236,12 @@ export class Sequential {
         out[`${l.name}.${p.name}`] = new Tensor(v.slice(p.offset, p.offset + n), p.shape);
       }
     return out;
+  }
+
+  /** The input shape without the batch dimension (`null` for free dimensions); the model must be built. */
+  get builtInputShape(): (number | null)[] {
+    this.ensureBuilt();
+    return [...this.inputShape!];
   }
 
   /** Each parameter's name and shape (no copies of the values). */
