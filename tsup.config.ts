@@ -51,4 +51,22 @@ export default defineConfig([
     external: [/\.wasm$/],
     outDir: 'dist',
   },
+  {
+    // the `recurrent-wasm` command line; imports the library by its package
+    // name (resolved to dist/index.js by Node's package self-reference), and
+    // bundles its own argument parser and progress bar
+    entry: { cli: 'ts/cli/index.ts' },
+    format: ['esm'],
+    dts: false,
+    sourcemap: false,
+    clean: false,
+    target: 'node18',
+    esbuildOptions: small,
+    platform: 'node',
+    splitting: false,
+    external: ['recurrent-wasm'],
+    noExternal: ['commander', 'cli-progress'],
+    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    outDir: 'dist',
+  },
 ]);

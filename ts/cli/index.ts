@@ -1,0 +1,133 @@
+/**
+ * The `recurrent-wasm` command line: train, generate, predict, inspect,
+ * bench, demo. Errors are one line and exit code 1 (`--verbose` for the stack).
+ */
+import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { RecurrentWasmError, init } from 'recurrent-wasm';
+import { benchCmd, generateCmd, inspectCmd, predictCmd } from './commands.js';
+import { CliError } from './data.js';
+import { demo } from './demo.js';
+import { train, type TrainIo } from './train.js';
+
+// Node 20 validates relaxed SIMD (a fused multiply-add: ~15 % faster here)
+// only behind a flag; set it before the core is compiled. Node ≥ 22 has it on.
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  try {
+    setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    /* the simd128 build is the fallback */
+  }
+}
+
+const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+const verbose = process.argv.includes('--verbose');
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
+  return n;
+};
+const io: TrainIo = { log: (s) => process.stderr.write(s + '\n'), bar: !!process.stderr.isTTY };
+
+function fail(e: unknown): never {
+  const known = e instanceof CliError || e instanceof RecurrentWasmError;
+  const msg = (e as Error)?.message ?? String(e);
+  process.stderr.write(`error: ${msg}${!known && !verbose ? ' (run with --verbose for details)' : ''}\n`);
+  if (verbose && (e as Error)?.stack) process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(e instanceof CliError ? e.exitCode : 1);
+}
+
+function action<A extends unknown[]>(fn: (...a: A) => Promise<void> | void) {
+  return async (...a: A) => {
+    try {
+      await init();
+      await fn(...a);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
+
+const program = new Command()
+  .name('recurrent-wasm')
+  .description('Recurrent neural networks (LSTM, GRU, SimpleRNN) on a WebAssembly SIMD core: train, generate, predict.')
+  .version(pkg.version)
+  .option('--verbose', 'print stack traces on errors')
+  .showHelpAfterError('(run with --help for usage)');
+
+program
+  .command('train')
+  .description('train a character language model (text file) or a next-row forecaster (CSV of numbers)')
+  .requiredOption('--data <file>', 'a UTF-8 text file, or a .csv of numbers (header optional)')
+  .addOption(new Option('--model <cell>', 'recurrent cell').choices(['lstm', 'gru', 'rnn']).default('lstm'))
+  .option('--units <n>', 'hidden units per layer', int('--units'), 128)
+  .option('--layers <n>', 'stacked recurrent layers', int('--layers'), 1)
+  .option('--seq-len <n>', 'time steps per training window (default 64 for text, 32 for CSV)', int('--seq-len'))
+  .option('--epochs <n>', 'epochs to train (more epochs when resuming)', int('--epochs'), 10)
+  .option('--batch-size <n>', 'windows per step', int('--batch-size'), 32)
+  .option('--lr <rate>', 'Adam learning rate', num('--lr'), 0.003)
+  .option('--out <file>', 'model file (default: <data name>.safetensors); checkpointed after every epoch')
+  .option('--val-split <fraction>', 'fraction of the windows (from the end) for validation', num('--val-split'), 0.1)
+  .option('--resume <checkpoint>', 'continue training a model written by this command (weights and optimizer state)')
+  .option('--max-time <seconds>', 'stop after this long (the epoch in progress ends early)', num('--max-time'))
+  .option('--target <columns>', 'CSV: columns to forecast, by name or 1-based index (default: all)')
+  .option('--embedding <n>', 'text: embedding size', int('--embedding'), 32)
+  .option('--dropout <rate>', 'input dropout of the recurrent layers', num('--dropout'), 0)
+  .option('--seed <n>', 'seed for initialisation and shuffling', int('--seed'), 1)
+  .option('--sample <chars>', 'text: characters sampled after each epoch (0 = none)', int('--sample'), 160)
+  .option('--plot', 'CSV: also write a forecast-vs-truth chart (<out>.forecast.svg)', false)
+  .action(
+    action(async (o) => {
+      const r = await train(o, io);
+      io.log(`saved ${r.out} after ${r.epochs} epochs (${r.seconds.toFixed(1)} s); loss curve ${r.lossSvg}${r.forecastSvg ? `; forecast ${r.forecastSvg}` : ''}`);
+      r.model.dispose();
+      if (r.stopped === 'interrupt') process.exit(130);
+    }),
+  );
+
+program
+  .command('generate <model>')
+  .description('sample text from a character model, streamed to stdout')
+  .option('--prompt <text>', 'text the model reads first (default: a random character)')
+  .option('--length <n>', 'characters to generate', int('--length'), 400)
+  .option('--temperature <t>', 'lower is more conservative; 0 is greedy', num('--temperature'), 0.8)
+  .option('--top-k <k>', 'sample among the k most likely characters only', int('--top-k'))
+  .option('--seed <n>', 'seed (the same seed gives the same text)', int('--seed'))
+  .action(action((model: string, o) => generateCmd(model, o, (s) => process.stdout.write(s))));
+
+program
+  .command('predict <model>')
+  .description('run a model on a CSV or JSON file: one-step forecasts (and --horizon more) for series models')
+  .requiredOption('--input <file>', 'CSV with the training columns (series models), or JSON nested arrays')
+  .addOption(new Option('--format <fmt>', 'output format').choices(['csv', 'json']).default('csv'))
+  .option('--horizon <n>', 'series: rows to forecast past the end of the input', int('--horizon'), 1)
+  .option('--plot <file.svg>', 'series: chart of the input and the forecasts')
+  .action(action((model: string, o) => void process.stdout.write(predictCmd(model, o))));
+
+program
+  .command('inspect <model>')
+  .description('layers, parameter counts, tensor dtypes, file size and training metadata')
+  .action(action((model: string) => void process.stdout.write(inspectCmd(model))));
+
+program
+  .command('bench')
+  .description('quick in-process benchmark (the comparison with TF.js, ONNX Runtime and brain.js: npm run bench -- --peers)')
+  .option('--quick', 'smaller sizes', false)
+  .action(action((o) => benchCmd((s) => process.stdout.write(s + '\n'), o.quick)));
+
+program
+  .command('demo')
+  .description('train a character LSTM on the Sonnets for a bounded time, with samples after every epoch')
+  .option('--seconds <s>', 'training time budget', num('--seconds'), 40)
+  .option('--units <n>', 'LSTM units', int('--units'), 128)
+  .option('--out <file>', 'model file', 'sonnets-lstm.safetensors')
+  .action(action((o) => demo(o, io)));
+
+program.parseAsync().catch(fail);
