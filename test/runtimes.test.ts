@@ -6,12 +6,12 @@
 // is skipped with the reason printed.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { createServer as netServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveStatic, type StaticServer } from './helpers/static-server.js';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
@@ -37,7 +37,7 @@ interface Result {
 }
 
 let reference: Result;
-let server: Server;
+let server: StaticServer | undefined;
 let base = '';
 
 async function freePort(): Promise<number> {
@@ -66,25 +66,15 @@ beforeAll(async () => {
   const { stdout } = await run(process.execPath, [join(root, 'test/runtimes/run-cli.mjs'), `file://${dist}/`, modelPath, 'simd128']);
   reference = JSON.parse(stdout);
   // static server for the browser tests
-  const types: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
-  server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  server = await serveStatic((path) => {
     const file = path === '/model.safetensors' ? modelPath : path.startsWith('/bundle/') ? join(work, path) : join(root, path);
-    if (!file.startsWith(root) && !file.startsWith(work)) return void res.writeHead(403).end();
-    try {
-      const body = readFileSync(file);
-      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+    return file.startsWith(root) || file.startsWith(work) ? file : null;
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.base;
 }, 120_000);
 
 afterAll(async () => {
-  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  await server?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
