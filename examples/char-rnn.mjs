@@ -4,7 +4,7 @@
 // temperature. Run: node examples/char-rnn.mjs [steps]
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { init, Sequential, layers, optimizers, CharTokenizer, Random, tensor } from '../dist/index.js';
+import { init, Sequential, layers, optimizers, CharTokenizer, Random, tensor, quantize } from '../dist/index.js';
 
 export const SEQ_LEN = 50;
 
@@ -84,6 +84,23 @@ export async function run({ steps = 300, batchSize = 32, seed = 1, log = console
   };
   log(`trained ${steps} steps in ${seconds.toFixed(1)} s (${result.msPerStep.toFixed(1)} ms/step); loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}, held-out ${result.valLoss.toFixed(3)} (accuracy ${(result.valAccuracy * 100).toFixed(1)} %)`);
   log(`sample (temperature 0.7):\nShall I compare thee${result.sample}`);
+  // the same model with int8 and f16 weights: held-out cross-entropy from predict
+  const crossEntropy = (m) => {
+    const p = m.predict(vx, { batchSize: 64 }).data;
+    const V = tok.vocabSize;
+    let s = 0;
+    for (let i = 0; i < vy.data.length; i++) s -= Math.log(Math.max(p[i * V + vy.data[i]], 1e-12));
+    return s / vy.data.length;
+  };
+  const base = crossEntropy(model);
+  result.quantized = { f32: { valLoss: base, bytes: model.save().length } };
+  for (const dtype of ['int8', 'f16']) {
+    const q = quantize(model, { dtype });
+    const loss = crossEntropy(q);
+    result.quantized[dtype] = { valLoss: loss, perplexityRatio: Math.exp(loss - base), bytes: q.save().length };
+    log(`${dtype}: held-out ${loss.toFixed(4)} nats/char (perplexity ×${Math.exp(loss - base).toFixed(4)} of f32), file ${q.save().length} bytes (f32: ${result.quantized.f32.bytes})`);
+    q.dispose();
+  }
   model.dispose();
   return result;
 }

@@ -4,7 +4,7 @@
 // when it has more positive than negative words; "not" flips the next word.
 // Reports accuracy, precision, recall, F1 and AUC. Run: node examples/sentiment.mjs
 import { fileURLToPath } from 'node:url';
-import { init, Sequential, layers, optimizers, tensor, Random } from '../dist/index.js';
+import { init, Sequential, layers, optimizers, tensor, Random, quantize } from '../dist/index.js';
 
 export const MAX_LEN = 20;
 export const VOCAB = 40; // 0 padding; 1 "not"; 2–7 positive; 8–13 negative; the rest neutral
@@ -52,8 +52,17 @@ export async function run({ epochs = 12, seed = 1, log = console.log } = {}) {
   log(
     `sentiment: ${epochs} epochs in ${seconds.toFixed(2)} s; held-out accuracy ${(test.accuracy * 100).toFixed(1)} %, precision ${test.precision.toFixed(3)}, recall ${test.recall.toFixed(3)}, F1 ${test.f1.toFixed(3)}, AUC ${test.auc.toFixed(3)}`,
   );
+  // int8 and f16 weights: held-out accuracy of the quantised model's predictions
+  const accuracy = (p) => p.reduce((a, v, i) => a + ((v > 0.5 ? 1 : 0) === yt.data[i] ? 1 : 0), 0) / p.length;
+  const quantized = { f32: { accuracy: accuracy(model.predict(xt).data) } };
+  for (const dtype of ['int8', 'f16']) {
+    const q = quantize(model, { dtype });
+    quantized[dtype] = { accuracy: accuracy(q.predict(xt).data), bytes: q.save().length };
+    log(`${dtype}: held-out accuracy ${(quantized[dtype].accuracy * 100).toFixed(1)} % (f32 ${(quantized.f32.accuracy * 100).toFixed(1)} %)`);
+    q.dispose();
+  }
   model.dispose();
-  return { ...test, seconds };
+  return { ...test, seconds, quantized };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await run();

@@ -22,6 +22,11 @@ describe('examples reach their quality bounds', () => {
     expect(r.valLoss).toBeLessThan(2.6);
     expect(r.sample).toHaveLength(60);
     expect(r.sample).toMatch(/[a-z]+ [a-z]+/); // words, not noise of one character
+    // int8 and f16 weights: held-out perplexity within 2 % of f32; files ≤ 30 % / 51 % of f32
+    expect(r.quantized.int8.perplexityRatio).toBeLessThan(1.02);
+    expect(r.quantized.f16.perplexityRatio).toBeLessThan(1.02);
+    expect(r.quantized.int8.bytes).toBeLessThan(0.3 * r.quantized.f32.bytes);
+    expect(r.quantized.f16.bytes).toBeLessThan(0.51 * r.quantized.f32.bytes);
   });
 
   it('digit echo (one-hot, LSTM(50) → softmax): held-out accuracy above 95 %', async () => {
@@ -38,6 +43,9 @@ describe('examples reach their quality bounds', () => {
     expect(r.recall).toBeGreaterThan(0.85);
     expect(r.f1).toBeGreaterThan(0.9);
     expect(r.auc).toBeGreaterThan(0.95);
+    // int8 and f16 weights: held-out accuracy within one point of f32
+    expect(r.quantized.int8.accuracy).toBeGreaterThan(r.quantized.f32.accuracy - 0.01);
+    expect(r.quantized.f16.accuracy).toBeGreaterThan(r.quantized.f32.accuracy - 0.01);
   });
 
   it('bidirectional tagging: bidirectional > 95 % per step, forward-only < 50 % (the task needs the future)', async () => {

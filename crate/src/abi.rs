@@ -10,6 +10,7 @@
 
 use crate::cells::{self, Cell, Dims};
 use crate::gemm::{self, MatRef};
+use crate::quant;
 use wasm_bindgen::prelude::*;
 
 /// Status codes (mirrored in `ts/runtime/status.ts`).
@@ -82,19 +83,26 @@ impl Check {
     }
     /// Record a region of `floats` 4-byte elements; `required` ones must be non-null.
     fn add(&mut self, ptr: usize, floats: Option<usize>, writes: bool, required: bool) -> Result<(), i32> {
-        let floats = floats.ok_or(E_OVERFLOW)?;
+        let bytes = floats.ok_or(E_OVERFLOW)?.checked_mul(4).ok_or(E_OVERFLOW)?;
+        self.add_bytes(ptr, Some(bytes), 4, writes, required)
+    }
+    /// Record a region of `bytes` bytes aligned to `align`.
+    fn add_bytes(&mut self, ptr: usize, bytes: Option<usize>, align: usize, writes: bool, required: bool) -> Result<(), i32> {
+        let bytes = bytes.ok_or(E_OVERFLOW)?;
         if ptr == 0 {
-            return if required && floats > 0 { Err(E_MISSING) } else { Ok(()) };
+            return if required && bytes > 0 { Err(E_MISSING) } else { Ok(()) };
         }
-        if ptr % 4 != 0 {
+        if ptr % align != 0 {
             return Err(E_ALIGN);
         }
-        let bytes = floats.checked_mul(4).ok_or(E_OVERFLOW)?;
         let end = ptr.checked_add(bytes).ok_or(E_BOUNDS)?;
         if end > memory_bytes() {
             return Err(E_BOUNDS);
         }
         if bytes > 0 {
+            if self.n == self.regions.len() {
+                return Err(E_OVERFLOW);
+            }
             self.regions[self.n] = Region { ptr, bytes, writes };
             self.n += 1;
         }
@@ -593,71 +601,208 @@ pub fn stream_pack(cell: u32, i: usize, h: usize, params: usize, tmp: usize, out
     })())
 }
 
+/// Check every record of a session program for a batch of up to `b` rows:
+/// each buffer inside memory, written buffers disjoint from the record's others.
+fn check_program(program: usize, records: usize, b: usize, apack: usize, apack_len: usize) -> Result<&'static [u32], i32> {
+    use crate::stream::*;
+    let words = cells::mul(records, RECORD).ok_or(E_OVERFLOW)?;
+    let mut ck = Check::new();
+    ck.add(program, Some(words), false, true)?;
+    ck.add(apack, Some(apack_len), true, true)?;
+    let prog = unsafe { core::slice::from_raw_parts(program as *const u32, words) };
+    for rec in prog.chunks_exact(RECORD) {
+        let mut c = Check::new();
+        let w = |k: usize| rec[k] as usize;
+        match rec[0] {
+            OP_EMBED => {
+                let (v, e) = (w(3), w(4));
+                c.add(w(1), Some(b), false, true)?;
+                c.add(w(2), cells::mul(v, e), false, true)?;
+                c.add(w(5), cells::mul(b, e), true, true)?;
+                c.disjoint()?;
+            }
+            OP_DENSE => {
+                let (i, o) = (w(4), w(5));
+                c.add(w(1), cells::mul(b, i), false, true)?;
+                c.add(w(2), cells::mul(o, i), false, true)?;
+                c.add(w(3), Some(o), false, false)?;
+                c.add(w(7), cells::mul(b, o), true, true)?;
+                crate::dense::Act::from_u32(rec[6]).ok_or(E_CELL)?;
+                c.disjoint()?;
+            }
+            OP_DENSE_Q8 => {
+                let (i, o) = (w(5), w(6));
+                c.add(w(1), cells::mul(b, i), false, true)?;
+                c.add_bytes(w(2), quant::packed_len(i, o), 1, false, true)?;
+                c.add(w(3), Some(o), false, true)?;
+                c.add(w(4), Some(o), false, false)?;
+                crate::dense::Act::from_u32(rec[7]).ok_or(E_CELL)?;
+                c.add(w(8), cells::mul(b, o), true, true)?;
+                c.add_bytes(w(9), Some(quant::act_len(i) * 2), 2, true, true)?;
+                c.disjoint()?;
+            }
+            OP_RECUR | OP_RECUR_Q8 => {
+                let q8 = rec[0] == OP_RECUR_Q8;
+                let cell = Cell::from_u32(rec[1]).ok_or(E_CELL)?;
+                cells::GateAct::from_u32(rec[2]).ok_or(E_CELL)?;
+                let (i, h) = (w(4), w(5));
+                let gh = cell.gates() * h;
+                c.add(w(3), cells::mul(b, i), false, true)?;
+                c.add(w(7), Some(gh), false, true)?;
+                c.add(w(8), Some(gh), false, true)?;
+                c.add(w(9), cells::mul(b, h), true, true)?;
+                c.add(if cell == Cell::Lstm { w(10) } else { 0 }, cells::mul(b, h), true, false)?;
+                c.add(w(12), cells::mul(b, packed_cols(cell, h)), true, true)?;
+                c.add(w(13), cells::mul(b, h), true, true)?;
+                if q8 {
+                    c.add(w(11), cells::mul(b, h), true, true)?;
+                    c.add(w(14), cells::mul(b, gh), true, true)?;
+                    c.add_bytes(w(15), Some(quant::act_len(i.max(h)) * 2), 2, true, true)?;
+                    // the weights: a six-word descriptor, then what it points at
+                    c.add(w(6), Some(6), false, true)?;
+                    let d = unsafe { core::slice::from_raw_parts(w(6) as *const u32, 6) };
+                    let hc = q8_h_cols(cell, h);
+                    let reset_before = cell == Cell::GruResetBefore;
+                    c.add_bytes(d[0] as usize, quant::packed_len(i, gh), 1, false, true)?;
+                    c.add(d[1] as usize, Some(gh), false, true)?;
+                    c.add_bytes(d[2] as usize, quant::packed_len(h, hc), 1, false, true)?;
+                    c.add(d[3] as usize, Some(hc), false, true)?;
+                    c.add_bytes(if reset_before { d[4] as usize } else { 0 }, quant::packed_len(h, h), 1, false, reset_before)?;
+                    c.add(if reset_before { d[5] as usize } else { 0 }, Some(h), false, reset_before)?;
+                } else {
+                    c.add(w(6), packed_len(cell, i, h), false, true)?;
+                    c.add(w(11), cells::mul(b, i + h), true, true)?;
+                    if gemm::packed_a_len(b, i + h) > apack_len {
+                        return Err(E_BOUNDS);
+                    }
+                }
+                c.disjoint()?;
+            }
+            OP_LNORM => {
+                let n = w(4);
+                c.add(w(1), cells::mul(b, n), false, true)?;
+                c.add(w(2), Some(n), false, true)?;
+                c.add(w(3), Some(n), false, true)?;
+                c.add(w(6), cells::mul(b, 2), true, true)?;
+                c.add(w(7), cells::mul(b, n), true, true)?;
+                c.disjoint()?;
+            }
+            _ => return Err(E_CELL),
+        }
+    }
+    Ok(prog)
+}
+
+/// Ids of every embedding record's input, for a batch of `b`.
+unsafe fn check_program_ids(prog: &[u32], b: usize) -> Result<(), i32> {
+    for rec in prog.chunks_exact(crate::stream::RECORD) {
+        if rec[0] == crate::stream::OP_EMBED {
+            check_ids(rec[1] as usize, b, rec[3] as usize)?;
+        }
+    }
+    Ok(())
+}
+
 /// Run one time step of a session program (`records` × 16 u32 at `program`)
 /// for a batch of `b`; `apack` holds `packed_a_len(b, max K)` floats. Every
 /// buffer a record names is checked to lie inside memory first.
 #[wasm_bindgen]
 pub fn stream_step(program: usize, records: usize, b: usize, apack: usize, apack_len: usize) -> i32 {
-    use crate::stream::*;
     status((|| {
-        let words = cells::mul(records, RECORD).ok_or(E_OVERFLOW)?;
+        let prog = check_program(program, records, b, apack, apack_len)?;
+        unsafe { check_program_ids(prog, b)? };
+        unsafe { crate::stream::step(prog, b, apack as *mut f32) };
+        Ok(())
+    })())
+}
+
+/// Run a session program over whole sequences in one call (`predict` of a
+/// quantised model): `x [B, T, F]` (f32, or i32 ids when `F` is 1 and the
+/// program starts with an embedding) is fed step by step into the program's
+/// input buffer `inp [B, F]`. `active[t]` rows (non-increasing in `t`; rows
+/// sorted by length, longest first) take part in step `t`, so a shorter row's
+/// state stops at its last real step, as with packed sequences. With
+/// `last_only` the output buffer `out [B, O]` is copied to `y [B, O]` once at
+/// the end (each row's output at its last real step); otherwise after every
+/// step to `y [B, T, O]` (rows past their length keep what `y` held).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn stream_run(
+    program: usize, records: usize, b: usize, t: usize, active: usize, x: usize, inp: usize, f: usize, out: usize, o: usize, y: usize,
+    last_only: bool, apack: usize, apack_len: usize,
+) -> i32 {
+    status((|| {
+        let prog = check_program(program, records, b, apack, apack_len)?;
         let mut ck = Check::new();
-        ck.add(program, Some(words), false, true)?;
-        ck.add(apack, Some(apack_len), true, true)?;
-        let prog = unsafe { core::slice::from_raw_parts(program as *const u32, words) };
-        for rec in prog.chunks_exact(RECORD) {
-            let mut c = Check::new();
-            let w = |k: usize| rec[k] as usize;
-            match rec[0] {
-                OP_EMBED => {
-                    let (v, e) = (w(3), w(4));
-                    c.add(w(1), Some(b), false, true)?;
-                    c.add(w(2), cells::mul(v, e), false, true)?;
-                    c.add(w(5), cells::mul(b, e), true, true)?;
-                    c.disjoint()?;
-                    unsafe { check_ids(w(1), b, v)? };
+        ck.add(active, Some(t), false, true)?;
+        ck.add(x, cells::mul(b, t).and_then(|n| cells::mul(n, f)), false, true)?;
+        ck.add(inp, cells::mul(b, f), true, true)?;
+        ck.add(out, cells::mul(b, o), false, true)?;
+        ck.add(y, if last_only { cells::mul(b, o) } else { cells::mul(b, t).and_then(|n| cells::mul(n, o)) }, true, true)?;
+        ck.disjoint()?;
+        let act = unsafe { core::slice::from_raw_parts(active as *const i32, t) };
+        let mut prev = b as i32;
+        for &n in act {
+            if n < 0 || n > prev {
+                return Err(E_LENGTHS);
+            }
+            prev = n;
+        }
+        let (xp, ip, op, yp) = (x as *const u32, inp as *mut u32, out as *const f32, y as *mut f32);
+        for (step, &n) in act.iter().enumerate() {
+            let n = n as usize;
+            if n == 0 {
+                break;
+            }
+            unsafe {
+                for r in 0..n {
+                    core::ptr::copy_nonoverlapping(xp.add((r * t + step) * f), ip.add(r * f), f);
                 }
-                OP_DENSE => {
-                    let (i, o) = (w(4), w(5));
-                    c.add(w(1), cells::mul(b, i), false, true)?;
-                    c.add(w(2), cells::mul(o, i), false, true)?;
-                    c.add(w(3), Some(o), false, false)?;
-                    c.add(w(7), cells::mul(b, o), true, true)?;
-                    crate::dense::Act::from_u32(rec[6]).ok_or(E_CELL)?;
-                    c.disjoint()?;
-                }
-                OP_RECUR => {
-                    let cell = Cell::from_u32(rec[1]).ok_or(E_CELL)?;
-                    cells::GateAct::from_u32(rec[2]).ok_or(E_CELL)?;
-                    let (i, h) = (w(4), w(5));
-                    let gh = cell.gates() * h;
-                    c.add(w(3), cells::mul(b, i), false, true)?;
-                    c.add(w(6), packed_len(cell, i, h), false, true)?;
-                    c.add(w(7), Some(gh), false, true)?;
-                    c.add(w(8), Some(gh), false, true)?;
-                    c.add(w(9), cells::mul(b, h), true, true)?;
-                    c.add(if cell == Cell::Lstm { w(10) } else { 0 }, cells::mul(b, h), true, false)?;
-                    c.add(w(11), cells::mul(b, i + h), true, true)?;
-                    c.add(w(12), cells::mul(b, packed_cols(cell, h)), true, true)?;
-                    c.add(w(13), cells::mul(b, h), true, true)?;
-                    c.disjoint()?;
-                    if gemm::packed_a_len(b, i + h) > apack_len {
-                        return Err(E_BOUNDS);
+                check_program_ids(prog, n)?;
+                crate::stream::step(prog, n, apack as *mut f32);
+                if !last_only {
+                    for r in 0..n {
+                        core::ptr::copy_nonoverlapping(op.add(r * o), yp.add((r * t + step) * o), o);
                     }
                 }
-                OP_LNORM => {
-                    let n = w(4);
-                    c.add(w(1), cells::mul(b, n), false, true)?;
-                    c.add(w(2), Some(n), false, true)?;
-                    c.add(w(3), Some(n), false, true)?;
-                    c.add(w(6), cells::mul(b, 2), true, true)?;
-                    c.add(w(7), cells::mul(b, n), true, true)?;
-                    c.disjoint()?;
-                }
-                _ => return Err(E_CELL),
             }
         }
-        unsafe { crate::stream::step(prog, b, apack as *mut f32) };
+        if last_only {
+            unsafe { core::ptr::copy_nonoverlapping(op, yp, b * o) };
+        }
+        Ok(())
+    })())
+}
+
+/// Bytes of a packed int8 `[n, k]` matrix (see `quant.rs`).
+#[wasm_bindgen]
+pub fn q8_packed_len(k: usize, n: usize) -> usize {
+    quant::packed_len(k, n).unwrap_or(0)
+}
+
+/// Quantise `w [n, k]` to int8 `q` with per-row (or one) symmetric scales.
+#[wasm_bindgen]
+pub fn q8_quantize(n: usize, k: usize, w: usize, per_row: bool, q: usize, scales: usize) -> i32 {
+    status((|| {
+        let mut ck = Check::new();
+        ck.add(w, cells::mul(n, k), false, true)?;
+        ck.add_bytes(q, cells::mul(n, k), 1, true, true)?;
+        ck.add(scales, Some(if per_row { n } else { 1 }), true, true)?;
+        ck.disjoint()?;
+        unsafe { quant::quantize_rows(n, k, w as *const f32, per_row, q as *mut i8, scales as *mut f32) };
+        Ok(())
+    })())
+}
+
+/// Pack int8 `q [n, k]` for the integer GEMV.
+#[wasm_bindgen]
+pub fn q8_pack(k: usize, n: usize, q: usize, out: usize) -> i32 {
+    status((|| {
+        let mut ck = Check::new();
+        ck.add_bytes(q, cells::mul(n, k), 1, false, true)?;
+        ck.add_bytes(out, quant::packed_len(k, n), 1, true, true)?;
+        ck.disjoint()?;
+        unsafe { quant::pack(k, n, q as *const i8, out as *mut i8) };
         Ok(())
     })())
 }

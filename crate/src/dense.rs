@@ -66,6 +66,14 @@ pub unsafe fn softmax_rows(y: *mut f32, rows: usize, n: usize) {
 /// `x [rows, i]`, `w [o, i]`, `b [o]`, `y [rows, o]` valid; `y` disjoint from the others.
 pub unsafe fn forward(rows: usize, i: usize, o: usize, x: *const f32, w: *const f32, b: *const f32, y: *mut f32, act: Act) {
     sgemm(rows, o, i, MatRef::rows(x, i), MatRef::t(w, i), y, o, false);
+    bias_act(rows, o, y, b, act);
+}
+
+/// `y = act(y + b)` in place over `rows × o` (`b` may be null).
+///
+/// # Safety
+/// `y [rows, o]`, `b [o]` valid.
+pub unsafe fn bias_act(rows: usize, o: usize, y: *mut f32, b: *const f32, act: Act) {
     if act == Act::Softmax {
         if !b.is_null() {
             for r in 0..rows {

@@ -12,6 +12,7 @@ pub mod gemm;
 pub mod layernorm;
 pub mod loss;
 pub mod optim;
+pub mod quant;
 pub mod simd;
 pub mod stream;
 

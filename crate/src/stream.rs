@@ -16,16 +16,21 @@
 //! - `DENSE  in W b I O act out`            (W `[O, I]`; act as `dense::Act`)
 //! - `RECUR  cell gate in I H packed b_ih b_hh h c xh z out packed_n`
 //! - `LNORM  in gamma beta N eps_bits stats out`
+//! - `RECUR_Q8 cell gate in I H desc b_ih b_hh h c rh z out zh a16` (int8 weights, [`RecurStepQ8`])
+//! - `DENSE_Q8 in qw sw b I O act out a16`
 
 use crate::activations::tanh;
 use crate::cells::{step_gemm, Cell, GateAct};
 use crate::gemm::{self, MatRef};
+use crate::quant;
 use crate::simd::{for_lanes, F32x4};
 
 pub const OP_EMBED: u32 = 1;
 pub const OP_DENSE: u32 = 2;
 pub const OP_RECUR: u32 = 3;
 pub const OP_LNORM: u32 = 4;
+pub const OP_RECUR_Q8: u32 = 5;
+pub const OP_DENSE_Q8: u32 = 6;
 /// Words per record (the op code included), so records can be walked without
 /// decoding them.
 pub const RECORD: usize = 16;
@@ -109,6 +114,7 @@ fn ptr(w: u32) -> *mut f32 {
 /// # Safety
 /// Every record's buffers must exist with the sizes the session allocated for
 /// batch `b` (the ABI re-checks that each lies inside memory).
+#[inline(never)] // called from stream_step and stream_run: one copy
 pub unsafe fn step(program: &[u32], b: usize, apack: *mut f32) {
     for rec in program.chunks_exact(RECORD) {
         match rec[0] {
@@ -121,6 +127,8 @@ pub unsafe fn step(program: &[u32], b: usize, apack: *mut f32) {
                 crate::dense::forward(b, i, o, inp, w, bias, out, crate::dense::Act::from_u32(act).unwrap_or(crate::dense::Act::Linear));
             }
             OP_RECUR => RecurStep::from_record(rec).run(b, apack),
+            OP_RECUR_Q8 => RecurStepQ8::from_record(rec).run(b),
+            OP_DENSE_Q8 => dense_q8(rec, b),
             OP_LNORM => {
                 let (inp, g, beta, n, eps, stats, out) = (ptr(rec[1]), ptr(rec[2]), ptr(rec[3]), rec[4] as usize, f32::from_bits(rec[5]), ptr(rec[6]), ptr(rec[7]));
                 crate::layernorm::forward(b, n, inp, g, beta, eps, out, stats);
@@ -179,7 +187,7 @@ impl RecurStep {
     /// The buffers hold the sizes documented on the fields for batch `b`;
     /// `apack` holds `packed_a_len(b, I + H)` floats.
     pub unsafe fn run(&self, b: usize, apack: *mut f32) {
-        let RecurStep { cell, gate, inp, i, h, packed, b_ih, b_hh, hs, cs, xh, z, out } = *self;
+        let RecurStep { cell, inp, i, h, packed, hs, xh, z, .. } = *self;
         let k = i + h;
         let cols = packed_cols(cell, h);
         // xh[bb] = [x_bb, h_bb]
@@ -188,6 +196,22 @@ impl RecurStep {
             core::ptr::copy_nonoverlapping(hs.add(bb * h), xh.add(bb * k + i), h);
         }
         step_gemm(b, cols, k, xh, apack, packed, z, false);
+        let packed_n = packed.wrapping_add(gemm::packed_b_len(k, cols));
+        // the reset-before GRU's r⊙h goes to the h half of the scratch row
+        self.epilogue(b, (xh.add(i), k), &|rh, nh| gemm::gemv_packed(h, h, rh, 1, packed_n, nh, false));
+    }
+
+    /// The gates from `z` (`[B, packed_cols]`, the step's products without
+    /// biases): the new state into `hs` (and `cs`) and `out`. For the
+    /// reset-before GRU, `rh` (pointer, row stride) is an `[B, H]` scratch for `r ⊙ h`
+    /// and `nh(rh, dst)` writes `(r ⊙ h)·W_hnᵀ` to `dst` (`H` floats).
+    ///
+    /// # Safety
+    /// As [`RecurStep::run`].
+    #[inline(never)]
+    unsafe fn epilogue(&self, b: usize, rh: (*mut f32, usize), nh: &dyn Fn(*const f32, *mut f32)) {
+        let RecurStep { cell, gate, h, b_ih, b_hh, hs, cs, z, out, .. } = *self;
+        let cols = packed_cols(cell, h);
         match cell {
             Cell::Lstm => {
                 for bb in 0..b {
@@ -210,21 +234,17 @@ impl RecurStep {
             Cell::Gru | Cell::GruResetBefore => {
                 let after = cell == Cell::Gru;
                 if !after {
-                    // rh = r ⊙ h, then z[:, 3H..] is not used; the second product goes to xh's h part
-                    let packed_n = packed.add(gemm::packed_b_len(k, cols));
+                    // n_h = (r⊙h)·W_hnᵀ has no column in z (cols = 3H): it goes to `out`,
+                    // which the final loop reads before overwriting
                     for bb in 0..b {
                         let zr = z.add(bb * cols);
                         let hb = hs.add(bb * h);
-                        let rh = xh.add(bb * k + i); // reuse the h half of the scratch row
+                        let rh = rh.0.add(bb * rh.1);
                         for_lanes(h, |l| {
                             let r = gate.apply(l.load(zr).add(l.load(b_ih)).add(l.load(b_hh)));
                             l.store(r.mul(l.load(hb)), rh);
                         });
-                    }
-                    // n_h = (r⊙h)·W_hnᵀ into the first H columns of each z row's 4th block is not
-                    // available (cols = 3H): write it into `out` temporarily, row stride H.
-                    for bb in 0..b {
-                        gemm::gemv_packed(h, h, xh.add(bb * k + i), 1, packed_n, out.add(bb * h), false);
+                        nh(rh, out.add(bb * h));
                     }
                 }
                 for bb in 0..b {
@@ -259,7 +279,114 @@ impl RecurStep {
                 }
             }
         }
+    }
+}
+
+/// int8 weights of one recurrent layer (see `quant.rs`): packed `W_ih`
+/// (`G·H` columns), packed `W_hh` (`G·H` columns; `2H` — `r`, `z` — for the
+/// reset-before GRU) and, for the reset-before GRU only, packed `W_hn` (`H`),
+/// each with its per-row scales. A record points at these six words.
+#[derive(Clone, Copy)]
+pub struct Q8Weights {
+    pub qx: *const i8,
+    pub sx: *const f32,
+    pub qh: *const i8,
+    pub sh: *const f32,
+    pub qn: *const i8,
+    pub sn: *const f32,
+}
+
+/// Columns of the packed `W_hh` of an int8 layer.
+pub fn q8_h_cols(cell: Cell, h: usize) -> usize {
+    if cell == Cell::GruResetBefore { 2 * h } else { cell.gates() * h }
+}
+
+/// A recurrent step on int8 weights: the same gates as [`RecurStep`], with the
+/// products `x·W_ihᵀ` and `h·W_hhᵀ` from two integer GEMVs (separate
+/// activation scales for `x` and `h`, whose ranges differ).
+pub struct RecurStepQ8 {
+    pub st: RecurStep,
+    pub w: Q8Weights,
+    /// scratch `[B, G·H]`: the `h` product
+    pub zh: *mut f32,
+    /// scratch: `act_len(max(I, H))` int16
+    pub a16: *mut i16,
+}
+
+impl RecurStepQ8 {
+    /// Record: `OP cell gate in I H desc b_ih b_hh h c rh z out zh a16`
+    /// (`rh` is an `[B, H]` scratch; `desc` points at six words: [`Q8Weights`]).
+    ///
+    /// # Safety
+    /// `rec` is an `OP_RECUR_Q8` record of valid wasm32 byte offsets.
+    pub unsafe fn from_record(rec: &[u32]) -> Self {
+        let d = rec[6] as usize as *const u32;
+        let at = |k: usize| *d.add(k) as usize;
+        RecurStepQ8 {
+            // the same fields as an f32 record, but word 6 is the descriptor
+            st: RecurStep { packed: core::ptr::null(), ..RecurStep::from_record(rec) },
+            w: Q8Weights {
+                qx: at(0) as *const i8,
+                sx: at(1) as *const f32,
+                qh: at(2) as *const i8,
+                sh: at(3) as *const f32,
+                qn: at(4) as *const i8,
+                sn: at(5) as *const f32,
+            },
+            zh: ptr(rec[14]),
+            a16: rec[15] as usize as *mut i16,
         }
+    }
+
+    /// # Safety
+    /// The buffers hold the sizes documented on the fields for batch `b`.
+    pub unsafe fn run(&self, b: usize) {
+        let RecurStep { cell, inp, i, h, hs, xh, z, .. } = self.st;
+        let Q8Weights { qx, sx, qh, sh, qn, sn } = self.w;
+        let (a16, zh) = (self.a16, self.zh);
+        let cols = packed_cols(cell, h);
+        let gh = cell.gates() * h;
+        let hcols = q8_h_cols(cell, h);
+        for bb in 0..b {
+            let (zr, zhr) = (z.add(bb * cols), zh.add(bb * gh));
+            let s = quant::quantize_act(i, inp.add(bb * i), a16);
+            quant::gemv(i, gh, a16, s, qx, sx, zr, false);
+            let s = quant::quantize_act(h, hs.add(bb * h), a16);
+            quant::gemv(h, hcols, a16, s, qh, sh, zhr, false);
+            // into the f32 step's column layout
+            match cell {
+                Cell::Gru => {
+                    for_lanes(2 * h, |l| l.store(l.load(zr).add(l.load(zhr)), zr));
+                    core::ptr::copy_nonoverlapping(zhr.add(2 * h), zr.add(3 * h), h);
+                }
+                _ => for_lanes(hcols, |l| l.store(l.load(zr).add(l.load(zhr)), zr)),
+            }
+        }
+        self.st.epilogue(
+            b,
+            (xh, h),
+            &|rh, nh| {
+                let s = quant::quantize_act(h, rh, a16);
+                quant::gemv(h, h, a16, s, qn, sn, nh, false);
+            },
+        );
+    }
+}
+
+/// A dense layer on int8 weights: `y = act(x·Wᵀ + b)`.
+/// Record: `OP in qw sw b I O act out a16`.
+///
+/// # Safety
+/// `rec` is an `OP_DENSE_Q8` record whose buffers hold the sizes for batch `b`.
+unsafe fn dense_q8(rec: &[u32], b: usize) {
+    let (inp, qw, sw, bias) = (ptr(rec[1]), rec[2] as usize as *const i8, ptr(rec[3]), ptr(rec[4]));
+    let (i, o, out, a16) = (rec[5] as usize, rec[6] as usize, ptr(rec[8]), rec[9] as usize as *mut i16);
+    let act = crate::dense::Act::from_u32(rec[7]).unwrap_or(crate::dense::Act::Linear);
+    for bb in 0..b {
+        let s = quant::quantize_act(i, inp.add(bb * i), a16);
+        quant::gemv(i, o, a16, s, qw, sw, out.add(bb * o), false);
+    }
+    crate::dense::bias_act(b, o, out, bias, act);
 }
 
 #[cfg(test)]
@@ -320,5 +447,70 @@ mod tests {
             }
         }
     }
-}
+    /// Quantise rows `[r0, r1)` of `w [.., k]`; returns the packed bytes, the
+    /// scales and the dequantised rows.
+    fn q8(w: &[f32], k: usize, r0: usize, r1: usize) -> (Vec<i8>, Vec<f32>, Vec<f32>) {
+        let n = r1 - r0;
+        let mut q = vec![0i8; n * k];
+        let mut sc = vec![0.0f32; n];
+        let mut p = vec![0i8; quant::packed_len(k, n).unwrap()];
+        unsafe {
+            quant::quantize_rows(n, k, w[r0 * k..].as_ptr(), true, q.as_mut_ptr(), sc.as_mut_ptr());
+            quant::pack(k, n, q.as_ptr(), p.as_mut_ptr());
+        }
+        let dq = (0..n * k).map(|e| q[e] as f32 * sc[e / k]).collect();
+        (p, sc, dq)
+    }
 
+    /// An int8 step equals the f32 step on the dequantised weights up to the
+    /// activation rounding (int16, ≤ 2⁻¹⁶ of each row's max per element).
+    #[test]
+    fn int8_steps_follow_the_f32_step_on_dequantised_weights() {
+        for cell in [Cell::RnnTanh, Cell::RnnRelu, Cell::Lstm, Cell::Gru, Cell::GruResetBefore] {
+            let (t, b, i, h) = (6usize, 2usize, 5usize, 7usize);
+            let gh = cell.gates() * h;
+            let np = dir_params_len(cell, i, h).unwrap();
+            let params: Vec<f32> = (0..np).map(|k| ((k * 37 % 101) as f32 / 101.0 - 0.5) * 0.9).collect();
+            let (w_ih, rest) = params.split_at(gh * i);
+            let (w_hh, biases) = rest.split_at(gh * h);
+            let (qx, sx, dqx) = q8(w_ih, i, 0, gh);
+            let hc = q8_h_cols(cell, h);
+            let (qh, sh, dqh) = q8(w_hh, h, 0, hc);
+            let (qn, sn, dqn) = if cell == Cell::GruResetBefore { q8(w_hh, h, 2 * h, 3 * h) } else { (vec![0; 32], vec![0.0], vec![]) };
+            let dq: Vec<f32> = [&dqx[..], &dqh[..], &dqn[..], biases].concat();
+            assert_eq!(dq.len(), np);
+            let cols = packed_cols(cell, h);
+            let mut tmp = vec![0.0; (i + h) * cols];
+            let mut sp = vec![0.0; packed_len(cell, i, h).unwrap()];
+            unsafe { pack(cell, i, h, dq.as_ptr(), tmp.as_mut_ptr(), sp.as_mut_ptr()) };
+            let (b_ih, b_hh) = (dq[gh * (i + h)..].as_ptr(), dq[gh * (i + h + 1)..].as_ptr());
+            let mk = || (vec![0.0f32; b * h], vec![0.0f32; b * h], vec![0.0f32; b * (i + h)], vec![0.0f32; b * cols], vec![0.0f32; b * h]);
+            let (mut hs, mut cs, mut xh, mut z, mut out) = mk();
+            let (mut hs8, mut cs8, mut rh8, mut z8, mut out8) = mk();
+            let mut zh = vec![0.0f32; b * gh];
+            let mut a16 = vec![0i16; quant::act_len(i.max(h))];
+            let mut apack = vec![0.0f32; gemm::packed_a_len(b, i + h)];
+            let mut xin = vec![0.0f32; b * i];
+            for step_t in 0..t {
+                for (e, v) in xin.iter_mut().enumerate() {
+                    *v = (((step_t * 31 + e * 7) % 19) as f32 / 19.0 - 0.5) * 3.0;
+                }
+                let st = |hs: &mut Vec<f32>, cs: &mut Vec<f32>, xh: &mut Vec<f32>, z: &mut Vec<f32>, out: &mut Vec<f32>| RecurStep {
+                    cell, gate: GateAct::Sigmoid, inp: xin.as_ptr(), i, h, packed: sp.as_ptr(), b_ih, b_hh, hs: hs.as_mut_ptr(),
+                    cs: cs.as_mut_ptr(), xh: xh.as_mut_ptr(), z: z.as_mut_ptr(), out: out.as_mut_ptr(),
+                };
+                unsafe { st(&mut hs, &mut cs, &mut xh, &mut z, &mut out).run(b, apack.as_mut_ptr()) };
+                let q = RecurStepQ8 {
+                    st: st(&mut hs8, &mut cs8, &mut rh8, &mut z8, &mut out8),
+                    w: Q8Weights { qx: qx.as_ptr(), sx: sx.as_ptr(), qh: qh.as_ptr(), sh: sh.as_ptr(), qn: qn.as_ptr(), sn: sn.as_ptr() },
+                    zh: zh.as_mut_ptr(),
+                    a16: a16.as_mut_ptr(),
+                };
+                unsafe { q.run(b) };
+                for e in 0..b * h {
+                    assert!((out8[e] - out[e]).abs() <= 2e-4, "{cell:?} t{step_t} [{e}]: {} vs {}", out8[e], out[e]);
+                }
+            }
+        }
+    }
+}

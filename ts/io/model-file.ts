@@ -113,6 +113,9 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
     throw new FormatError(`model file: not a ${FORMAT} model (metadata format is ${JSON.stringify(file.metadata.format ?? null)}); use importPyTorch for plain state dicts`);
   }
   if (file.metadata.version !== FORMAT_VERSION) throw new FormatError(`model file: unsupported version ${JSON.stringify(file.metadata.version)}`);
+  if (/"dtype"\s*:\s*"int8"/.test(file.metadata.quantization ?? '')) {
+    throw new FormatError('model file: the weights are int8-quantised; load the file with loadQuantizedModel (inference only)');
+  }
   let config: ModelConfig;
   try {
     config = JSON.parse(file.metadata.config ?? '');

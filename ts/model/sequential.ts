@@ -317,6 +317,26 @@ export class Sequential {
     return { params: this.store!.params.ptr, grads: this.store!.grads.ptr };
   }
 
+  /** @internal byte pointer of a layer's parameter (sessions). */
+  paramPtr(layer: Layer, name: string): number {
+    return this.paramRegions().params + this.paramOffset(layer, name) * 4;
+  }
+
+  /** @internal the input shape for sessions. */
+  streamInputShape(): (number | null)[] {
+    return this.toConfig().inputShape;
+  }
+
+  /** @internal f32 model: no int8 weights. */
+  q8Dense(): null {
+    return null;
+  }
+
+  /** @internal f32 model: no int8 weights. */
+  q8Recurrent(): null {
+    return null;
+  }
+
   /** @internal offset (floats) of a layer's parameter in the parameter region. */
   paramOffset(layer: Layer, name: string): number {
     const p = layer.params.find((q) => q.name === name);

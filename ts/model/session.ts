@@ -20,12 +20,34 @@ import { Recurrent } from '../layers/recurrent.js';
 import { runtime } from '../runtime/init.js';
 import { WasmArray } from '../runtime/memory.js';
 import { checkStatus } from '../runtime/status.js';
-import type { Sequential } from './sequential.js';
+import type { Layer } from '../layers/base.js';
 
 const RECORD = 16;
-const OP = { EMBED: 1, DENSE: 2, RECUR: 3, LNORM: 4 };
+const OP = { EMBED: 1, DENSE: 2, RECUR: 3, LNORM: 4, RECUR_Q8: 5, DENSE_Q8: 6 };
 const ACT: Record<string, number> = { linear: 0, relu: 1, tanh: 2, sigmoid: 3, softmax: 4 };
 const GATE: Record<string, number> = { sigmoid: 0, hardSigmoid: 1, hardSigmoid6: 2 };
+
+/**
+ * @internal What a session needs from a model: its layers, where each f32
+ * parameter lives in wasm memory, and (for quantised models) the int8
+ * weights. `Sequential` and `QuantizedModel` provide it.
+ */
+export interface StreamSource {
+  readonly layers: readonly Layer[];
+  /** Changes whenever the f32 weights change (sessions re-pack then). */
+  readonly weightsVersion: number;
+  /** The input shape without the batch dimension. */
+  streamInputShape(): (number | null)[];
+  /** Byte pointer of an f32 parameter. */
+  paramPtr(layer: Layer, name: string): number;
+  /** int8 weights of a dense layer (packed bytes, per-row scales), or null for f32. */
+  q8Dense(layer: Dense): { q: number; scales: number } | null;
+  /** Pointer to the six-word int8 descriptor of a recurrent layer, or null for f32. */
+  q8Recurrent(layer: Recurrent): number | null;
+}
+
+/** int16 elements of an activation row of `k` values (`quant::act_len`). */
+const actLen = (k: number) => 2 * Math.ceil(k / 2);
 
 export interface SessionOptions {
   /** Sequences stepped together (default 1). */
@@ -44,8 +66,8 @@ interface RecurrentSlot {
   layer: Recurrent;
   cell: number;
   inF: number;
-  paramsOffset: number;
-  packed: WasmArray;
+  /** f32 layers: the packed step weight (re-packed when the weights change); int8: null */
+  packed: WasmArray | null;
   h: WasmArray;
   c: WasmArray | null;
 }
@@ -58,11 +80,16 @@ export class Session {
   readonly outputSize: number;
   readonly inputIsIds: boolean;
   private readonly bufs: WasmArray[] = [];
-  private readonly program: WasmArray;
-  private readonly records: number;
-  private readonly apack: WasmArray;
-  private readonly input: WasmArray;
-  private readonly output: WasmArray;
+  /** @internal */
+  readonly program: WasmArray;
+  /** @internal */
+  readonly records: number;
+  /** @internal */
+  readonly apack: WasmArray;
+  /** @internal the step's input buffer `[batchSize, inputSize]` */
+  readonly input: WasmArray;
+  /** @internal the step's output buffer `[batchSize, outputSize]` */
+  readonly output: WasmArray;
   private readonly slots: RecurrentSlot[] = [];
   private readonly vocab: number;
   private packedVersion = -1;
@@ -72,7 +99,7 @@ export class Session {
   private disposed = false;
 
   constructor(
-    private readonly model: Sequential,
+    private readonly model: StreamSource,
     opts: SessionOptions = {},
   ) {
     const B = opts.batchSize ?? 1;
@@ -87,7 +114,7 @@ export class Session {
     const layers = model.layers;
     const first = layers[0];
     this.inputIsIds = first instanceof Embedding;
-    const inShape = model.toConfig().inputShape;
+    const inShape = model.streamInputShape();
     let F = this.inputIsIds ? 1 : (inShape[inShape.length - 1] as number);
     if (!this.inputIsIds && inShape.length !== 2) throw new ShapeError(`session: the model input must be [time, features]; got [${inShape}]`);
     this.inputSize = F;
@@ -95,11 +122,11 @@ export class Session {
     this.vocab = this.inputIsIds ? (first as Embedding).inputDim : 0;
     let cur = this.input;
     const recs: number[][] = [];
-    const regions = model.paramRegions();
     let maxK = 1;
+    let maxAct = 0; // longest row the int8 records quantise (their int16 scratch is patched in below)
     for (const l of layers) {
       if (l instanceof Dropout || l instanceof LastStep) continue;
-      const off = (name: string) => regions.params + model.paramOffset(l, name) * 4;
+      const off = (name: string) => model.paramPtr(l, name);
       if (l instanceof Embedding) {
         const out = alloc(B * l.outputDim);
         recs.push([OP.EMBED, cur.ptr, off('weight'), l.inputDim, l.outputDim, out.ptr]);
@@ -107,7 +134,13 @@ export class Session {
         F = l.outputDim;
       } else if (l instanceof Dense) {
         const out = alloc(B * l.units);
-        recs.push([OP.DENSE, cur.ptr, off('weight'), l.useBias ? off('bias') : 0, F, l.units, ACT[l.activation], out.ptr]);
+        const q = model.q8Dense(l);
+        if (q) {
+          recs.push([OP.DENSE_Q8, cur.ptr, q.q, q.scales, l.useBias ? off('bias') : 0, F, l.units, ACT[l.activation], out.ptr, 0]);
+          maxAct = Math.max(maxAct, F);
+        } else {
+          recs.push([OP.DENSE, cur.ptr, off('weight'), l.useBias ? off('bias') : 0, F, l.units, ACT[l.activation], out.ptr]);
+        }
         cur = out;
         F = l.units;
       } else if (l instanceof LayerNormalization) {
@@ -122,26 +155,36 @@ export class Session {
         const cellCode = l.cell === 'rnn' ? (l.args.activation === 'relu' ? 1 : 0) : l.cell === 'lstm' ? 2 : (l.args.resetAfter ?? true) ? 3 : 4;
         const G = { rnn: 1, lstm: 4, gru: 3 }[l.cell];
         const cols = cellCode === 3 ? 4 * H : G * H;
-        const packedLen = core.stream_packed_len(cellCode, F, H);
-        const packed = alloc(packedLen);
+        const desc = model.q8Recurrent(l);
+        const packed = desc === null ? alloc(core.stream_packed_len(cellCode, F, H)) : null;
         const h = alloc(B * H);
         const c = l.cell === 'lstm' ? alloc(B * H) : null;
         const xh = alloc(B * (F + H));
         const z = alloc(B * cols);
         const out = alloc(B * H);
-        const p0 = model.paramOffset(l, 'weight_ih_l0');
-        const GH = G * H;
-        recs.push([
-          OP.RECUR, cellCode, GATE[l.args.recurrentActivation ?? 'sigmoid'], cur.ptr, F, H, packed.ptr,
-          regions.params + (p0 + GH * (F + H)) * 4, regions.params + (p0 + GH * (F + H + 1)) * 4,
-          h.ptr, c ? c.ptr : 0, xh.ptr, z.ptr, out.ptr,
-        ]);
-        this.slots.push({ layer: l, cell: cellCode, inF: F, paramsOffset: p0, packed, h, c });
+        const gate = GATE[l.args.recurrentActivation ?? 'sigmoid'];
+        const [bIh, bHh] = [off('bias_ih_l0'), off('bias_hh_l0')];
+        if (desc === null) {
+          recs.push([OP.RECUR, cellCode, gate, cur.ptr, F, H, packed!.ptr, bIh, bHh, h.ptr, c ? c.ptr : 0, xh.ptr, z.ptr, out.ptr]);
+        } else {
+          const zh = alloc(B * G * H);
+          recs.push([OP.RECUR_Q8, cellCode, gate, cur.ptr, F, H, desc, bIh, bHh, h.ptr, c ? c.ptr : 0, xh.ptr, z.ptr, out.ptr, zh.ptr, 0]);
+          maxAct = Math.max(maxAct, F, H);
+        }
+        this.slots.push({ layer: l, cell: cellCode, inF: F, packed, h, c });
         maxK = Math.max(maxK, F + H);
         cur = out;
         F = H;
       } else {
         throw new ValueError(`session: layer ${l.name} (${l.className}) cannot be streamed`);
+      }
+    }
+    // one int16 scratch row shared by the int8 records (they run one after another)
+    if (maxAct > 0) {
+      const a16 = alloc(actLen(maxAct) / 2); // int16 pairs in 4-byte elements
+      for (const r of recs) {
+        if (r[0] === OP.DENSE_Q8) r[9] = a16.ptr;
+        if (r[0] === OP.RECUR_Q8) r[15] = a16.ptr;
       }
     }
     this.output = cur;
@@ -237,13 +280,13 @@ export class Session {
 
   private repack(): void {
     const { core, heap } = runtime();
-    const regions = this.model.paramRegions();
     for (const s of this.slots) {
+      if (!s.packed) continue;
       const H = s.layer.units;
       const cols = s.cell === 3 ? 4 * H : { rnn: 1, lstm: 4, gru: 3 }[s.layer.cell] * H;
       const tmp = new WasmArray(heap, (s.inF + H) * cols);
       try {
-        checkStatus('stream pack', core.stream_pack(s.cell, s.inF, H, regions.params + s.paramsOffset * 4, tmp.ptr, s.packed.ptr));
+        checkStatus('stream pack', core.stream_pack(s.cell, s.inF, H, this.model.paramPtr(s.layer, 'weight_ih_l0'), tmp.ptr, s.packed.ptr));
       } finally {
         tmp.free();
       }

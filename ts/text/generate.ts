@@ -11,9 +11,16 @@
  */
 import { ValueError } from '../errors.js';
 import { Dense } from '../layers/dense.js';
-import type { Sequential } from '../model/sequential.js';
+import type { Layer } from '../layers/base.js';
+import type { Session } from '../model/session.js';
 import { Random } from '../util/random.js';
 import type { Tokenizer } from './tokenizer.js';
+
+/** Anything with layers and streaming sessions: `Sequential`, `QuantizedModel`. */
+export interface StreamingModel {
+  readonly layers: readonly Layer[];
+  session(): Session;
+}
 
 export interface GenerateOptions {
   tokenizer: Tokenizer;
@@ -135,7 +142,7 @@ export function sampleIndex(probs: ArrayLike<number>, opts: { temperature: numbe
  * The model must map token ids to a distribution (or logits) over the same
  * vocabulary per step.
  */
-export async function* generate(model: Sequential, opts: GenerateOptions): AsyncGenerator<string, void, undefined> {
+export async function* generate(model: StreamingModel, opts: GenerateOptions): AsyncGenerator<string, void, undefined> {
   const { tokenizer, prompt, length } = opts;
   if (!tokenizer || typeof tokenizer.encode !== 'function') throw new ValueError('generate: a tokenizer is required');
   if (!Number.isInteger(length) || length < 0) throw new ValueError(`generate: length must be a non-negative integer; got ${length}`);
@@ -177,7 +184,7 @@ export async function* generate(model: Sequential, opts: GenerateOptions): Async
 }
 
 /** Collect `generate`'s tokens into one string. */
-export async function generateText(model: Sequential, opts: GenerateOptions): Promise<string> {
+export async function generateText(model: StreamingModel, opts: GenerateOptions): Promise<string> {
   let s = '';
   for await (const t of generate(model, opts)) s += t;
   return s;

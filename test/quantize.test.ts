@@ -1,0 +1,216 @@
+// int8 and f16 models: the int8 kernels against an f32 model holding the
+// dequantised weights (read back from the saved file, so the reference does
+// not share the quantiser's or the kernels' code), sessions against predict,
+// files, masking, errors.
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  CharTokenizer,
+  FormatError,
+  Random,
+  Sequential,
+  ValueError,
+  generateText,
+  init,
+  layers,
+  loadModel,
+  loadQuantizedModel,
+  quantize,
+  readSafetensors,
+  tensor,
+  toFloat32,
+  type Layer,
+} from '../ts/index.js';
+
+beforeAll(async () => {
+  await init();
+});
+
+const rnd = (n: number, seed: number, scale = 1) => {
+  const r = new Random(seed);
+  return Float32Array.from({ length: n }, () => (r.next() * 2 - 1) * scale);
+};
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+};
+
+/** An f32 model with the weights an int8 file holds (q · scale), read from the file's bytes. */
+function dequantised(make: () => Layer[], file: Uint8Array): Sequential {
+  const st = readSafetensors(file);
+  const m = new Sequential(make(), { seed: 99 });
+  m.build();
+  // layer names are numbered per process: map the file's to this model's by position
+  const fileLayers = (JSON.parse(st.metadata.config).layers as { config: { name: string } }[]).map((l) => l.config.name);
+  const rename = (n: string) => `${m.layers[fileLayers.indexOf(n.slice(0, n.indexOf('.')))].name}${n.slice(n.indexOf('.'))}`;
+  const w: Record<string, Float32Array> = {};
+  for (const [fname, t] of st.tensors) {
+    if (fname.endsWith('.scale')) continue;
+    const name = rename(fname);
+    if (t.dtype !== 'I8') {
+      w[name] = toFloat32(t, name);
+      continue;
+    }
+    const q = new Int8Array(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+    const s = toFloat32(st.tensors.get(`${fname}.scale`)!);
+    const k = t.shape[1];
+    w[name] = Float32Array.from(q, (v, i) => v * s[s.length === 1 ? 0 : Math.floor(i / k)]);
+  }
+  m.setWeights(w);
+  return m;
+}
+
+const cells: [string, () => Layer[]][] = [
+  ['LSTM', () => [layers.lstm({ units: 48, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5, activation: 'tanh' })]],
+  ['GRU (reset after)', () => [layers.gru({ units: 40, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5 })]],
+  ['GRU (reset before)', () => [layers.gru({ units: 40, resetAfter: false, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5 })]],
+  ['SimpleRNN relu', () => [layers.simpleRNN({ units: 33, activation: 'relu', returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5 })]],
+  [
+    'stacked LSTM → GRU → last step',
+    () => [layers.lstm({ units: 32, returnSequences: true, inputShape: [null, 6] }), layers.gru({ units: 24 }), layers.dense({ units: 3, activation: 'softmax' })],
+  ],
+];
+
+describe('int8 models', () => {
+  for (const [label, make] of cells) {
+    it(`${label}: equal to the f32 model on the dequantised weights within 2e-3; sessions equal predict`, () => {
+      const m = new Sequential(make(), { seed: 4 });
+      m.build();
+      const x = tensor(rnd(5 * 12 * 6, 1, 1.5), [5, 12, 6]);
+      const q = quantize(m, { dtype: 'int8' });
+      const file = q.save();
+      const ref = dequantised(make, file);
+      const y = q.predict(x);
+      expect(y.shape).toEqual(ref.predict(x).shape);
+      // only the int16 rounding of the activations separates the two
+      expect(maxDiff(y.data, ref.predict(x).data)).toBeLessThan(2e-3);
+      // and the f32 original is near too
+      expect(maxDiff(y.data, m.predict(x).data)).toBeLessThan(0.05);
+      // the session runs the same kernels one step at a time: identical numbers
+      const s = q.session({ batchSize: 5 });
+      const O = s.outputSize;
+      const T = 12;
+      let last: Float32Array = new Float32Array(0);
+      for (let t = 0; t < T; t++) {
+        const xt = new Float32Array(5 * 6);
+        for (let b = 0; b < 5; b++) xt.set(x.data.subarray((b * T + t) * 6, (b * T + t + 1) * 6), b * 6);
+        last = s.step(xt).slice();
+        if (y.rank === 3) for (let b = 0; b < 5; b++) expect(Array.from(last.subarray(b * O, (b + 1) * O))).toEqual(Array.from(y.data.subarray((b * T + t) * O, (b * T + t + 1) * O)));
+      }
+      if (y.rank === 2) expect(Array.from(last)).toEqual(Array.from(y.data));
+      // the file reloads to the same numbers
+      expect(Array.from(loadQuantizedModel(file).predict(x).data)).toEqual(Array.from(y.data));
+      s.dispose();
+      q.dispose();
+      ref.dispose();
+    });
+  }
+
+  it('stores I8 weights with per-row F32 scales (a quarter of the f32 bytes), or one scale per matrix', () => {
+    const make = cells[0][1];
+    const m = new Sequential(make(), { seed: 2 });
+    m.build();
+    const q = quantize(m, { dtype: 'int8' });
+    const st = readSafetensors(q.save());
+    const w = st.tensors.get(`${m.layers[0].name}.weight_hh_l0`)!;
+    expect(w.dtype).toBe('I8');
+    expect(w.shape).toEqual([4 * 48, 48]);
+    expect(st.tensors.get(`${m.layers[0].name}.weight_hh_l0.scale`)!.shape).toEqual([4 * 48]);
+    expect(st.tensors.get(`${m.layers[0].name}.bias_ih_l0`)!.dtype).toBe('F32');
+    expect(JSON.parse(st.metadata.quantization)).toEqual({ dtype: 'int8', perChannel: true, scheme: 'symmetric' });
+    // int8 values use the whole range on every row
+    const q8 = new Int8Array(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength);
+    for (let r = 0; r < 4 * 48; r++) expect(Math.max(...Array.from(q8.subarray(r * 48, (r + 1) * 48), Math.abs))).toBe(127);
+    const weights = 4 * 48 * (6 + 48) + 5 * 48;
+    expect(q.weightBytes).toBe(weights + 4 * (2 * 4 * 48 + 5) + 4 * (2 * 4 * 48 + 5));
+    const one = quantize(m, { dtype: 'int8', perChannel: false });
+    const st1 = readSafetensors(one.save());
+    expect(st1.tensors.get(`${m.layers[0].name}.weight_hh_l0.scale`)!.shape).toEqual([1]);
+    const x = tensor(rnd(2 * 7 * 6, 3), [2, 7, 6]);
+    expect(maxDiff(one.predict(x).data, dequantised(make, one.save()).predict(x).data)).toBeLessThan(2e-3);
+  });
+
+  it('masked many-to-one (maskZero embedding): each sample stops at its last real step, as the f32 model', () => {
+    const make = () => [layers.embedding({ inputDim: 20, outputDim: 8, maskZero: true, inputShape: [10] }), layers.lstm({ units: 32 }), layers.dense({ units: 1, activation: 'sigmoid' })];
+    const m = new Sequential(make(), { seed: 6 });
+    m.build();
+    const r = new Random(5);
+    const ids = new Int32Array(9 * 10);
+    for (let b = 0; b < 9; b++) {
+      const len = 1 + ((b * 7) % 10);
+      for (let t = 0; t < len; t++) ids[b * 10 + t] = 1 + r.int(19);
+    }
+    const x = tensor(ids, [9, 10]);
+    const q = quantize(m, { dtype: 'int8' });
+    const ref = dequantised(make, q.save());
+    expect(maxDiff(q.predict(x, { batchSize: 4 }).data, ref.predict(x).data)).toBeLessThan(2e-3);
+    // order and grouping do not change a sample's numbers
+    expect(Array.from(q.predict(x, { batchSize: 4 }).data)).toEqual(Array.from(q.predict(x, { batchSize: 9 }).data));
+    ids[5] = 0;
+    ids[6] = 3; // padding then a real id
+    expect(() => q.predict(tensor(ids, [9, 10]))).toThrow(/post|padding after/);
+  });
+
+  it('generates text from an int8 character model', async () => {
+    const tok = CharTokenizer.fromText('the quick brown fox jumps over the lazy dog');
+    const m = new Sequential([layers.embedding({ inputDim: tok.vocabSize, outputDim: 8, inputShape: [null] }), layers.gru({ units: 32, returnSequences: true }), layers.dense({ units: tok.vocabSize, activation: 'softmax' })], { seed: 3 });
+    m.build();
+    const q = quantize(m, { dtype: 'int8' });
+    const a = await generateText(q, { tokenizer: tok, prompt: 'the', length: 30, seed: 4 });
+    expect([...a].length).toBe(30);
+    expect(await generateText(loadQuantizedModel(q.save()), { tokenizer: tok, prompt: 'the', length: 30, seed: 4 })).toBe(a);
+  });
+
+  it('refuses what it cannot run, and malformed files, with clear errors', () => {
+    const bi = new Sequential([layers.bidirectional({ layer: layers.lstm({ units: 8 }), inputShape: [5, 3] })], { seed: 1 });
+    bi.build();
+    expect(() => quantize(bi, { dtype: 'int8' })).toThrow(ValueError);
+    expect(() => quantize(bi, { dtype: 'int8' })).toThrow(/bidirectional.*f16/);
+    expect(() => quantize(bi, { dtype: 'int4' as never })).toThrow(/dtype/);
+    const m = new Sequential(cells[0][1](), { seed: 2 });
+    m.build();
+    const file = quantize(m, { dtype: 'int8' }).save();
+    expect(() => loadModel(file)).toThrow(FormatError);
+    expect(() => loadModel(file)).toThrow(/loadQuantizedModel/);
+    expect(() => loadQuantizedModel(m.save())).toThrow(/not quantised/);
+    // a negative scale
+    const st = readSafetensors(file);
+    const name = `${m.layers[0].name}.weight_ih_l0.scale`;
+    const t = st.tensors.get(name)!;
+    const bad = file.slice();
+    const at = t.bytes.byteOffset - file.byteOffset;
+    new DataView(bad.buffer).setFloat32(at, -1, true);
+    expect(() => loadQuantizedModel(bad)).toThrow(/positive/);
+    // a quantised model checks its input
+    const q = loadQuantizedModel(file);
+    expect(() => q.predict(tensor(rnd(2 * 3 * 4, 1), [2, 3, 4]))).toThrow(/features/);
+    expect(() => q.predict(tensor([[[NaN, 0, 0, 0, 0, 0]]]))).toThrow(/NaN/);
+  });
+});
+
+describe('f16 models', () => {
+  it('store F16 (half the bytes), predict within 1e-3 of f32, and load as f32 models too', () => {
+    const m = new Sequential(cells[0][1](), { seed: 8 });
+    m.build();
+    const x = tensor(rnd(3 * 9 * 6, 2), [3, 9, 6]);
+    const h = quantize(m, { dtype: 'f16' });
+    const file = h.save();
+    const st = readSafetensors(file);
+    for (const [, t] of st.tensors) expect(t.dtype).toBe('F16');
+    expect(file.length).toBeLessThan(m.save().length * 0.52);
+    expect(maxDiff(h.predict(x).data, m.predict(x).data)).toBeLessThan(1e-3);
+    const back = loadQuantizedModel(file);
+    expect(back.dtype).toBe('f16');
+    expect(Array.from(back.predict(x).data)).toEqual(Array.from(h.predict(x).data));
+    expect(Array.from(loadModel(file).predict(x).data)).toEqual(Array.from(h.predict(x).data));
+  });
+
+  it('keeps bidirectional models (they run on the f32 kernels)', () => {
+    const bi = new Sequential([layers.bidirectional({ layer: layers.gru({ units: 8 }), inputShape: [5, 3] }), layers.dense({ units: 2 })], { seed: 1 });
+    bi.build();
+    const x = tensor(rnd(2 * 5 * 3, 7), [2, 5, 3]);
+    expect(maxDiff(quantize(bi, { dtype: 'f16' }).predict(x).data, bi.predict(x).data)).toBeLessThan(1e-3);
+  });
+});

@@ -1,0 +1,462 @@
+/**
+ * Smaller models for the edge: `quantize(model, { dtype })`.
+ *
+ * - `int8`: recurrent (`weight_ih`, `weight_hh`) and dense weights become int8
+ *   with symmetric scales, one per output row (`perChannel`, the default) or
+ *   one per matrix. They stay int8 in wasm memory and the step kernels run on
+ *   them directly (`crate/src/quant.rs`: integer dot products against an
+ *   int16 copy of each activation row); embeddings, biases and normalisation
+ *   stay f32. A quarter of the f32 weight bytes, in memory and on disk.
+ * - `f16`: every parameter is rounded to half precision and stored as F16
+ *   (half the file). WebAssembly has no f16 arithmetic, so the weights are
+ *   widened to f32 when loaded and run on the f32 kernels.
+ *
+ * A `QuantizedModel` is for inference: `predict`, `session()` (streaming,
+ * `generate`), `save()` (safetensors with I8 / F16 tensors, readable by the
+ * Python `safetensors` package) and `loadQuantizedModel`. int8 models run
+ * through the streaming kernels, so they take unidirectional layers only (a
+ * bidirectional or `goBackwards` layer needs the whole sequence: use f16).
+ */
+import { FormatError, ShapeError, ValueError } from '../errors.js';
+import type { Layer } from '../layers/base.js';
+import { Dense } from '../layers/dense.js';
+import { Dropout } from '../layers/dropout.js';
+import { Embedding } from '../layers/embedding.js';
+import { LastStep } from '../layers/last-step.js';
+import { LayerNormalization } from '../layers/layer-norm.js';
+import { Recurrent } from '../layers/recurrent.js';
+import { FORMAT, FORMAT_VERSION, layerFromConfig, loadModel, type ModelConfig } from '../io/model-file.js';
+import { f16ToF32, f32ToF16, readSafetensors, toFloat32, writeSafetensors, type ReadLimits, type TensorToWrite } from '../io/safetensors.js';
+import { runtime } from '../runtime/init.js';
+import { WasmArray } from '../runtime/memory.js';
+import { checkStatus } from '../runtime/status.js';
+import { Tensor, tensor, type TensorLike } from '../tensor.js';
+import { Sequential } from './sequential.js';
+import { Session, type SessionOptions, type StreamSource } from './session.js';
+
+export type QuantDtype = 'int8' | 'f16';
+
+export interface QuantizeOptions {
+  dtype: QuantDtype;
+  /** int8: one scale per output row (default true) or one per matrix. */
+  perChannel?: boolean;
+}
+
+/** An int8 matrix as stored in the file: row-major values and their scales. */
+interface Q8Matrix {
+  shape: [number, number];
+  q: Int8Array;
+  /** `[rows]` (per channel) or `[1]` */
+  scales: Float32Array;
+}
+
+const isQuantized = (l: Layer, name: string) => (l instanceof Recurrent && name.startsWith('weight_')) || (l instanceof Dense && name === 'weight');
+
+/** Quantise a trained model (the model itself is left as it was). */
+export function quantize(model: Sequential, opts: QuantizeOptions): QuantizedModel {
+  if (!opts || (opts.dtype !== 'int8' && opts.dtype !== 'f16')) throw new ValueError(`quantize: dtype must be 'int8' or 'f16'; got ${JSON.stringify(opts?.dtype)}`);
+  const perChannel = opts.perChannel ?? true;
+  const state = model.exportState(false);
+  const config: ModelConfig = { ...state.config, compile: null };
+  const meta = { ...model.metadata };
+  if (opts.dtype === 'f16') {
+    const w: Record<string, Float32Array> = {};
+    for (const p of state.params) w[p.name] = Float32Array.from(p.data, (v) => f16ToF32Exact(v));
+    return QuantizedModel.f16(config, w, meta);
+  }
+  const { core, heap } = runtime();
+  const f32: Record<string, Float32Array> = {};
+  const q8: Record<string, Q8Matrix> = {};
+  for (const l of model.layers) {
+    for (const p of l.params) {
+      const name = `${l.name}.${p.name}`;
+      if (!isQuantized(l, p.name)) {
+        f32[name] = state.params.find((s) => s.name === name)!.data;
+        continue;
+      }
+      const [rows, k] = p.shape as [number, number];
+      const q = new WasmArray(heap, Math.ceil((rows * k) / 4), 'i32');
+      const s = new WasmArray(heap, rows);
+      try {
+        checkStatus('quantize', core.q8_quantize(rows, k, model.paramPtr(l, p.name), perChannel, q.ptr, s.ptr));
+        q8[name] = {
+          shape: [rows, k],
+          q: new Int8Array(heap.memory.buffer, q.ptr, rows * k).slice(),
+          scales: s.toFloat32Array(0, perChannel ? rows : 1),
+        };
+      } finally {
+        q.free();
+        s.free();
+      }
+    }
+  }
+  return QuantizedModel.int8(config, f32, q8, perChannel, meta);
+}
+
+/** f32 → nearest f16 → f32 (what an F16 file holds). */
+const f16ToF32Exact = (v: number) => f16ToF32(f32ToF16(v));
+
+export class QuantizedModel implements StreamSource {
+  readonly name: string;
+  readonly layers: Layer[];
+  /** Free-form string metadata, saved as with `Sequential` (e.g. the tokenizer). */
+  metadata: Record<string, string>;
+  readonly weightsVersion = 0;
+  private readonly inputShape: (number | null)[];
+  private readonly owned: WasmArray[] = [];
+  private readonly f32 = new Map<string, WasmArray>();
+  private readonly denseQ = new Map<Layer, { q: number; scales: number }>();
+  private readonly recurQ = new Map<Layer, number>();
+  private disposed = false;
+
+  private constructor(
+    readonly dtype: QuantDtype,
+    readonly perChannel: boolean,
+    private readonly config: ModelConfig,
+    /** f16: the model on f32 kernels (weights rounded to f16) */
+    private readonly inner: Sequential | null,
+    /** int8: the stored matrices (for save) */
+    private readonly q8: Record<string, Q8Matrix>,
+    metadata: Record<string, string>,
+  ) {
+    this.name = config.name;
+    this.metadata = metadata;
+    this.inputShape = [...config.inputShape];
+    if (inner) {
+      this.layers = inner.layers;
+      return;
+    }
+    this.layers = config.layers.map(layerFromConfig);
+    let shape: (number | null)[] = [...config.inputShape];
+    for (const l of this.layers) {
+      if (l instanceof Recurrent && (l.directions !== 1 || l.goBackwards)) {
+        throw new ValueError(`quantize: ${l.name} is ${l.directions !== 1 ? 'bidirectional' : 'goBackwards'}; int8 models run on the streaming kernels, which step forward in time only — use dtype 'f16'`);
+      }
+      if (!(l instanceof Recurrent || l instanceof Dense || l instanceof Embedding || l instanceof LayerNormalization || l instanceof Dropout || l instanceof LastStep)) {
+        throw new ValueError(`quantize: layer ${l.name} (${l.className}) has no int8 kernel`);
+      }
+      shape = l.build(shape);
+    }
+  }
+
+  /** @internal */
+  static f16(config: ModelConfig, weights: Record<string, Float32Array>, metadata: Record<string, string>): QuantizedModel {
+    const inner = new Sequential(config.layers.map(layerFromConfig), { name: config.name });
+    inner.build(config.inputShape, { initialize: false });
+    inner.setWeights(weights);
+    return new QuantizedModel('f16', false, config, inner, {}, metadata);
+  }
+
+  /** @internal */
+  static int8(config: ModelConfig, f32: Record<string, Float32Array>, q8: Record<string, Q8Matrix>, perChannel: boolean, metadata: Record<string, string>): QuantizedModel {
+    const m = new QuantizedModel('int8', perChannel, config, null, q8, metadata);
+    m.place(f32);
+    return m;
+  }
+
+  /** Copy the f32 tensors into wasm memory and pack the int8 ones for the kernels. */
+  private place(f32: Record<string, Float32Array>): void {
+    const { core, heap } = runtime();
+    const own = (n: number, kind: 'f32' | 'i32' = 'f32') => {
+      const w = new WasmArray(heap, Math.max(1, n), kind);
+      this.owned.push(w);
+      return w;
+    };
+    const need = (name: string) => {
+      const v = f32[name];
+      if (!v) throw new FormatError(`quantized model: tensor "${name}" is missing`);
+      return v;
+    };
+    /** Pack rows [r0, r1) of an int8 matrix; returns [packed bytes, per-row scales]. */
+    const pack = (m: Q8Matrix, r0: number, r1: number): [number, number] => {
+      const k = m.shape[1];
+      const rows = r1 - r0;
+      const packed = own(core.q8_packed_len(k, rows) / 4, 'i32');
+      const raw = new WasmArray(heap, Math.ceil((rows * k) / 4), 'i32');
+      try {
+        new Int8Array(heap.memory.buffer, raw.ptr, rows * k).set(m.q.subarray(r0 * k, r1 * k));
+        checkStatus('q8 pack', core.q8_pack(k, rows, raw.ptr, packed.ptr));
+      } finally {
+        raw.free();
+      }
+      const s = own(rows);
+      s.set(m.scales.length === 1 ? new Float32Array(rows).fill(m.scales[0]) : m.scales.subarray(r0, r1));
+      return [packed.ptr, s.ptr];
+    };
+    for (const l of this.layers) {
+      for (const p of l.params) {
+        const name = `${l.name}.${p.name}`;
+        const n = p.shape.reduce((a, b) => a * b, 1);
+        if (isQuantized(l, p.name)) {
+          const m = this.q8[name];
+          if (!m) throw new FormatError(`quantized model: int8 tensor "${name}" is missing`);
+          if (m.shape[0] !== p.shape[0] || m.shape[1] !== p.shape[1]) throw new FormatError(`quantized model: "${name}" has shape [${m.shape}]; the config needs [${p.shape}]`);
+          continue;
+        }
+        const v = need(name);
+        if (v.length !== n) throw new FormatError(`quantized model: "${name}" has ${v.length} values; the config needs ${n}`);
+        for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new FormatError(`quantized model: "${name}" contains ${v[i]} at ${i}`);
+        this.f32.set(name, own(n).set(v));
+      }
+      if (l instanceof Dense) {
+        const [q, scales] = pack(this.q8[`${l.name}.weight`], 0, l.units);
+        this.denseQ.set(l, { q, scales });
+      } else if (l instanceof Recurrent) {
+        const H = l.units;
+        const G = { rnn: 1, lstm: 4, gru: 3 }[l.cell];
+        const resetBefore = l.cell === 'gru' && l.args.resetAfter === false;
+        const wih = this.q8[`${l.name}.weight_ih_l0`];
+        const whh = this.q8[`${l.name}.weight_hh_l0`];
+        const [qx, sx] = pack(wih, 0, G * H);
+        const [qh, sh] = pack(whh, 0, resetBefore ? 2 * H : G * H);
+        const [qn, sn] = resetBefore ? pack(whh, 2 * H, 3 * H) : [0, 0];
+        this.recurQ.set(l, own(6, 'i32').set([qx, sx, qh, sh, qn, sn]).ptr);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ StreamSource
+
+  /** @internal */
+  streamInputShape(): (number | null)[] {
+    return [...this.inputShape];
+  }
+
+  /** @internal */
+  paramPtr(layer: Layer, name: string): number {
+    if (this.inner) return this.inner.paramPtr(layer, name);
+    const w = this.f32.get(`${layer.name}.${name}`);
+    if (!w) throw new ValueError(`internal: ${layer.name} has no f32 parameter ${name}`);
+    return w.ptr;
+  }
+
+  /** @internal */
+  q8Dense(layer: Dense): { q: number; scales: number } | null {
+    return this.denseQ.get(layer) ?? null;
+  }
+
+  /** @internal */
+  q8Recurrent(layer: Recurrent): number | null {
+    return this.recurQ.get(layer) ?? null;
+  }
+
+  // ------------------------------------------------------------------ public
+
+  /** A streaming session (one time step per call), as `Sequential.session`. */
+  session(opts: SessionOptions = {}): Session {
+    this.alive();
+    return this.inner ? this.inner.session(opts) : new Session(this, opts);
+  }
+
+  /** Parameters (each int8 value counts as one). */
+  countParams(): number {
+    return this.layers.reduce((a, l) => a + l.countParams(), 0);
+  }
+
+  /** Bytes of the weights as stored (int8 / f16 / f32 per tensor, scales included). */
+  get weightBytes(): number {
+    let n = 0;
+    for (const l of this.layers) {
+      for (const p of l.params) {
+        const count = p.shape.reduce((a, b) => a * b, 1);
+        const m = this.q8[`${l.name}.${p.name}`];
+        n += this.dtype === 'f16' ? 2 * count : m ? count + 4 * m.scales.length : 4 * count;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Outputs for every sample: `[N, outputs]` for a model whose last recurrent
+   * layer returns one step, `[N, T, outputs]` otherwise. int8: samples run
+   * longest first in groups of `batchSize`, each group in one wasm call;
+   * with `maskZero` a sample's state stops at its last real step (padding
+   * must come last), and per-step outputs past it are zero.
+   */
+  predict(x: TensorLike, args: { batchSize?: number } = {}): Tensor {
+    this.alive();
+    if (this.inner) return this.inner.predict(x, args);
+    const bs = args.batchSize ?? 32;
+    if (!Number.isInteger(bs) || bs < 1) throw new ValueError(`predict: batchSize must be a positive integer; got ${bs}`);
+    const first = this.layers[0];
+    const ids = first instanceof Embedding;
+    const t = x instanceof Tensor ? x : tensor(x, undefined, ids ? 'int32' : 'float32');
+    const want = ids ? 2 : 3;
+    if (t.rank !== want) throw new ShapeError(`predict: expected input [samples, time${ids ? '' : ', features'}]; got [${t.shape}]`);
+    const [N, T] = t.shape;
+    const F = ids ? 1 : t.shape[2];
+    const fixedT = this.inputShape[0];
+    if (typeof fixedT === 'number' && fixedT !== T) throw new ShapeError(`predict: the model takes ${fixedT} time steps; got ${T}`);
+    if (!ids && F !== this.inputShape[this.inputShape.length - 1]) throw new ShapeError(`predict: the model takes ${this.inputShape[this.inputShape.length - 1]} features per step; got ${F}`);
+    if (N === 0 || T === 0) throw new ShapeError(`predict: empty input [${t.shape}]`);
+    const data = t.data;
+    const lengths = new Int32Array(N).fill(T);
+    if (ids) {
+      const V = first.inputDim;
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i];
+        if (!(Number.isInteger(v) && v >= 0 && v < V)) throw new ValueError(`predict: id ${v} at ${i} is outside [0, ${V})`);
+      }
+      if (first.maskZero) {
+        for (let n = 0; n < N; n++) {
+          let len = T;
+          for (let s = 0; s < T; s++) {
+            if (data[n * T + s] === 0) {
+              if (len === T) len = s;
+            } else if (len < T) {
+              throw new ValueError(`predict: maskZero needs padding after the real steps; sample ${n} has id ${data[n * T + s]} at step ${s} after padding at step ${len}`);
+            }
+          }
+          if (len === 0) throw new ValueError(`predict: sample ${n} is all padding`);
+          lengths[n] = len;
+        }
+      }
+    } else {
+      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) throw new ValueError(`predict: input contains ${data[i]} at ${i}`);
+    }
+    const lastOnly = this.layers.some((l) => l instanceof LastStep || (l instanceof Recurrent && !l.returnSequences));
+    const order = Array.from({ length: N }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
+    const B = Math.min(bs, N);
+    const session = new Session(this, { batchSize: B });
+    const { core, heap } = runtime();
+    const O = session.outputSize;
+    const xbuf = new WasmArray(heap, B * T * F, ids ? 'i32' : 'f32');
+    const ybuf = new WasmArray(heap, lastOnly ? B * O : B * T * O);
+    const active = new WasmArray(heap, T, 'i32');
+    const out = new Float32Array(lastOnly ? N * O : N * T * O);
+    const rowOut = lastOnly ? O : T * O;
+    try {
+      for (let c0 = 0; c0 < N; c0 += B) {
+        const rows = order.slice(c0, c0 + B);
+        const b = rows.length;
+        const xv = ids ? xbuf.viewI32() : xbuf.view();
+        rows.forEach((n, r) => xv.set(data.subarray(n * T * F, (n + 1) * T * F), r * T * F));
+        const av = active.viewI32();
+        for (let s = 0; s < T; s++) {
+          let k = 0;
+          while (k < b && lengths[rows[k]] > s) k++;
+          av[s] = k;
+        }
+        ybuf.view().fill(0);
+        session.reset();
+        checkStatus(
+          'predict',
+          core.stream_run(session.program.ptr, session.records, b, T, active.ptr, xbuf.ptr, session.input.ptr, F, session.output.ptr, O, ybuf.ptr, lastOnly, session.apack.ptr, session.apack.length),
+        );
+        const yv = ybuf.view();
+        rows.forEach((n, r) => out.set(yv.subarray(r * rowOut, (r + 1) * rowOut), n * rowOut));
+      }
+    } finally {
+      for (const w of [xbuf, ybuf, active]) w.free();
+      session.dispose();
+    }
+    return new Tensor(out, lastOnly ? [N, O] : [N, T, O]);
+  }
+
+  /** The model as a safetensors file (I8 + F32 scales, or F16). */
+  save(): Uint8Array {
+    this.alive();
+    const tensors: TensorToWrite[] = [];
+    const src = this.inner ? this.inner.exportState(false).params : null;
+    for (const l of this.layers) {
+      for (const p of l.params) {
+        const name = `${l.name}.${p.name}`;
+        if (src) {
+          const v = src.find((s) => s.name === name)!.data;
+          const h = new Uint8Array(v.length * 2);
+          const dv = new DataView(h.buffer);
+          for (let i = 0; i < v.length; i++) dv.setUint16(2 * i, f32ToF16(v[i]), true);
+          tensors.push({ name, dtype: 'F16', shape: p.shape, data: h });
+          continue;
+        }
+        const m = this.q8[name];
+        if (m) {
+          tensors.push({ name, dtype: 'I8', shape: m.shape, data: new Uint8Array(m.q.buffer, m.q.byteOffset, m.q.byteLength) });
+          tensors.push({ name: `${name}.scale`, dtype: 'F32', shape: [m.scales.length], data: m.scales });
+        } else {
+          tensors.push({ name, dtype: 'F32', shape: p.shape, data: this.f32.get(name)!.toFloat32Array() });
+        }
+      }
+    }
+    const metadata: Record<string, string> = {
+      format: FORMAT,
+      version: FORMAT_VERSION,
+      config: JSON.stringify(this.config),
+      quantization: JSON.stringify({ dtype: this.dtype, ...(this.dtype === 'int8' ? { perChannel: this.perChannel, scheme: 'symmetric' } : {}) }),
+    };
+    for (const [k, v] of Object.entries(this.metadata)) metadata[`user.${k}`] = String(v);
+    return writeSafetensors(tensors, metadata);
+  }
+
+  /** One line per layer: name, class, parameters and their storage. */
+  summary(): string {
+    const lines = this.layers.map((l) => {
+      const kinds = l.params.map((p) => (this.dtype === 'f16' ? 'f16' : this.q8[`${l.name}.${p.name}`] ? 'int8' : 'f32'));
+      return `${l.name} (${l.className}): ${l.countParams()} parameters${kinds.length ? ` [${[...new Set(kinds)].join(', ')}]` : ''}`;
+    });
+    return [`QuantizedModel "${this.name}" (${this.dtype})`, ...lines, `weights: ${this.weightBytes} bytes`].join('\n');
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const w of this.owned) w.free();
+    this.inner?.dispose();
+  }
+
+  private alive(): void {
+    if (this.disposed) throw new ValueError(`${this.name}: used after dispose()`);
+  }
+}
+
+/** Load a file written by `QuantizedModel.save()`. */
+export function loadQuantizedModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = {}): QuantizedModel {
+  const file = readSafetensors(bytes, limits);
+  if (file.metadata.format !== FORMAT) throw new FormatError(`quantized model: not a ${FORMAT} model file`);
+  let q: { dtype?: unknown; perChannel?: unknown };
+  try {
+    q = JSON.parse(file.metadata.quantization ?? 'null');
+  } catch {
+    throw new FormatError('quantized model: the quantization metadata is not valid JSON');
+  }
+  if (!q || (q.dtype !== 'int8' && q.dtype !== 'f16')) throw new FormatError('quantized model: the file is not quantised (load it with loadModel)');
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(file.metadata)) if (k.startsWith('user.')) metadata[k.slice(5)] = v;
+  if (q.dtype === 'f16') {
+    const m = loadModel(bytes, limits); // F16 tensors widen to f32
+    const config = m.toConfig();
+    const weights = Object.fromEntries(m.exportState(false).params.map((p) => [p.name, p.data]));
+    m.dispose();
+    return QuantizedModel.f16({ ...config, compile: null }, weights, metadata);
+  }
+  let config: ModelConfig;
+  try {
+    config = JSON.parse(file.metadata.config ?? '');
+  } catch {
+    throw new FormatError('quantized model: the model config in the metadata is not valid JSON');
+  }
+  if (!config || config.class !== 'Sequential' || !Array.isArray(config.layers) || !Array.isArray(config.inputShape)) throw new FormatError('quantized model: the config does not describe a Sequential model');
+  const f32: Record<string, Float32Array> = {};
+  const q8: Record<string, Q8Matrix> = {};
+  for (const [name, t] of file.tensors) {
+    if (name.endsWith('.scale')) continue;
+    if (t.dtype === 'I8') {
+      const s = file.tensors.get(`${name}.scale`);
+      if (t.shape.length !== 2) throw new FormatError(`quantized model: "${name}" must be a matrix; got shape ${JSON.stringify(t.shape)}`);
+      if (!s || s.dtype !== 'F32' || s.shape.length !== 1 || (s.shape[0] !== t.shape[0] && s.shape[0] !== 1)) {
+        throw new FormatError(`quantized model: "${name}" needs an F32 "${name}.scale" of shape [${t.shape[0]}] or [1]`);
+      }
+      const scales = toFloat32(s, `${name}.scale`);
+      for (const v of scales) if (!(v > 0 && Number.isFinite(v))) throw new FormatError(`quantized model: "${name}.scale" holds ${v}; scales must be positive`);
+      q8[name] = { shape: [t.shape[0], t.shape[1]], q: new Int8Array(t.bytes.slice().buffer), scales };
+    } else {
+      f32[name] = toFloat32(t, name);
+    }
+  }
+  try {
+    return QuantizedModel.int8(config, f32, q8, q.perChannel !== false, metadata);
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError(`quantized model: ${(e as Error).message}`);
+  }
+}
