@@ -82,6 +82,20 @@ describe('recurrent-wasm CLI', () => {
     expect(Object.keys(rows[0])).toEqual(['row', 'sin', 'cos']);
   });
 
+  it('quantizes a model to int8 and f16; the copies generate and inspect', () => {
+    const r = run('quantize', 'words.safetensors');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^words\.int8\.safetensors: int8, one scale per output row; [\d.]+ KiB \(f32 weights [\d.]+ KiB, ×0\.[0-4]\d\)/);
+    expect(run('quantize', 'words.safetensors', '--dtype', 'f16', '--out', 'w16.safetensors').stdout).toMatch(/×0\.5\d/);
+    const g = run('generate', 'words.int8.safetensors', '--prompt', 'the cat', '--length', '40', '--seed', '3');
+    expect(g.status, g.stderr).toBe(0);
+    expect(g.stdout.startsWith('the cat')).toBe(true);
+    expect(run('inspect', 'words.int8.safetensors').stdout).toMatch(/QuantizedModel[\s\S]*\[int8, f32\][\s\S]*I8/);
+    const again = run('quantize', 'words.int8.safetensors');
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/^error: words\.int8\.safetensors is already quantised/);
+  });
+
   it('inspects a model file', () => {
     const r = run('inspect', 'wave.safetensors');
     expect(r.status, r.stderr).toBe(0);

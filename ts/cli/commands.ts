@@ -2,19 +2,48 @@
  * `generate`, `predict`, `inspect` and `bench`: the commands that use a
  * trained model file.
  */
-import { statSync, writeFileSync } from 'node:fs';
+import { renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { CharTokenizer, generate, init, layers, loadModel, readSafetensors, Sequential, tensor, type Tensor } from 'recurrent-wasm';
+import { CharTokenizer, generate, init, layers, loadModel, loadQuantizedModel, quantize, QuantizedModel, readSafetensors, Sequential, tensor, type Tensor } from 'recurrent-wasm';
 import { CliError, parseCsv, readFileChecked, scale, type Scaling } from './data.js';
 import { lineChart } from './plot.js';
 
-export function openModel(path: string): { model: Sequential; bytes: Uint8Array } {
+/** A model file: f32 (trainable) or quantised (inference only). */
+export function openModel(path: string): { model: Sequential | QuantizedModel; bytes: Uint8Array } {
   const bytes = new Uint8Array(readFileChecked(path, 'model file'));
   try {
-    return { model: loadModel(bytes), bytes };
+    const quantized = /"dtype"\s*:\s*"(int8|f16)"/.test(readSafetensors(bytes).metadata.quantization ?? '');
+    return { model: quantized ? loadQuantizedModel(bytes) : loadModel(bytes), bytes };
   } catch (e) {
     throw new CliError(`${basename(path)}: ${(e as Error).message}`);
   }
+}
+
+export interface QuantizeCliOptions {
+  dtype: 'int8' | 'f16';
+  perTensor: boolean;
+  out?: string;
+}
+
+/** Write an int8 or f16 copy of a model file; returns the summary line. */
+export async function quantizeCmd(path: string, o: QuantizeCliOptions): Promise<string> {
+  const { model } = openModel(path);
+  if (model instanceof QuantizedModel) throw new CliError(`${basename(path)} is already quantised (${model.dtype}); quantise the f32 model`);
+  let q: QuantizedModel;
+  try {
+    q = quantize(model, { dtype: o.dtype, perChannel: !o.perTensor });
+  } catch (e) {
+    throw new CliError(`${basename(path)}: ${(e as Error).message}`);
+  }
+  const out = o.out ?? path.replace(/(\.safetensors)?$/, `.${o.dtype}.safetensors`);
+  const data = q.save();
+  const f32 = model.save().length; // the weights alone (the file may also hold optimizer state)
+  const tmp = `${out}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, out);
+  model.dispose();
+  q.dispose();
+  return `${basename(out)}: ${o.dtype}${o.dtype === 'int8' ? (o.perTensor ? ', one scale per matrix' : ', one scale per output row') : ''}; ${(data.length / 1024).toFixed(1)} KiB (f32 weights ${(f32 / 1024).toFixed(1)} KiB, ×${(data.length / f32).toFixed(2)})\n`;
 }
 
 export interface GenerateCliOptions {
@@ -148,7 +177,8 @@ export function inspectCmd(path: string): string {
   const size = statSync(path).size;
   lines.push(`${basename(path)}: ${(size / 1024).toFixed(1)} KiB, ${model.countParams().toLocaleString('en-US')} parameters`);
   lines.push('');
-  model.summary((s) => lines.push(s));
+  if (model instanceof QuantizedModel) lines.push(model.summary());
+  else model.summary((s) => lines.push(s));
   lines.push('');
   const dtypes = new Map<string, number>();
   let opt = 0;

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { RecurrentWasmError, init } from 'recurrent-wasm';
-import { benchCmd, generateCmd, inspectCmd, predictCmd } from './commands.js';
+import { benchCmd, generateCmd, inspectCmd, predictCmd, quantizeCmd } from './commands.js';
 import { CliError } from './data.js';
 import { demo } from './demo.js';
 import { train, type TrainIo } from './train.js';
@@ -115,6 +115,14 @@ program
   .command('inspect <model>')
   .description('layers, parameter counts, tensor dtypes, file size and training metadata')
   .action(action((model: string) => void process.stdout.write(inspectCmd(model))));
+
+program
+  .command('quantize <model>')
+  .description('write an int8 (a quarter of the weight bytes, integer kernels) or f16 (half) copy of a model file')
+  .addOption(new Option('--dtype <type>', 'weight type').choices(['int8', 'f16']).default('int8'))
+  .option('--per-tensor', 'int8: one scale per matrix instead of one per output row', false)
+  .option('--out <file>', 'output file (default: <model>.<dtype>.safetensors)')
+  .action(action(async (model: string, o) => void process.stdout.write(await quantizeCmd(model, o))));
 
 program
   .command('bench')

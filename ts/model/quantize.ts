@@ -248,6 +248,11 @@ export class QuantizedModel implements StreamSource {
     return this.inner ? this.inner.session(opts) : new Session(this, opts);
   }
 
+  /** The input shape without the batch dimension (`null` for free dimensions). */
+  get builtInputShape(): (number | null)[] {
+    return [...this.inputShape];
+  }
+
   /** Parameters (each int8 value counts as one). */
   countParams(): number {
     return this.layers.reduce((a, l) => a + l.countParams(), 0);
