@@ -4,6 +4,7 @@
 //   npm run bench -- --smoke         small sizes, a few repetitions (CI)
 //   npm run bench -- --only=tfjs-wasm,ours
 //   npm run bench -- cells           the kernels alone (bench/cells.mjs)
+//   npm run bench -- quant           f32 / f16 / int8 weights: file size, µs per step (bench/quant.mjs)
 // Each library runs in its own child process, one after another (never
 // concurrently: the machine has 2 cores), prints one JSON line; this prints the
 // table (medians, min–max), ratios against recurrent-wasm and GFLOP/s as a
@@ -29,6 +30,18 @@ if (suites.includes('cells')) {
   const { init } = await import('../dist/index.js');
   const { benchCells } = await import('./cells.mjs');
   await benchCells({ smoke, info: await init({ simd: args.includes('--simd128') ? 'simd128' : 'auto' }) });
+  process.exit(0);
+}
+
+if (suites.includes('quant')) {
+  // the relaxed build needs a flag before Node 22: re-run this suite in a child that has it
+  if (relaxedFlag.length && !process.execArgv.includes(relaxedFlag[0]) && !args.includes('--simd128')) {
+    const r = spawnSync(process.execPath, [...relaxedFlag, ...process.argv.slice(1)], { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  }
+  const { init } = await import('../dist/index.js');
+  const { benchQuant } = await import('./quant.mjs');
+  await benchQuant({ smoke, info: await init({ simd: args.includes('--simd128') ? 'simd128' : 'auto' }) });
   process.exit(0);
 }
 

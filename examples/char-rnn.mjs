@@ -4,7 +4,7 @@
 // temperature. Run: node examples/char-rnn.mjs [steps]
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { init, Sequential, layers, optimizers, CharTokenizer, Random, tensor, quantize } from '../dist/index.js';
+import { init, Sequential, layers, optimizers, CharTokenizer, Random, tensor, quantize, prune } from '../dist/index.js';
 
 export const SEQ_LEN = 50;
 
@@ -42,7 +42,7 @@ export function sample(model, tok, prompt, length, temperature, rng) {
   return out;
 }
 
-export async function run({ steps = 300, batchSize = 32, seed = 1, log = console.log, sampleLength = 200 } = {}) {
+export async function run({ steps = 300, batchSize = 32, seed = 1, log = console.log, sampleLength = 200, pruneSteps = 40 } = {}) {
   await init();
   const text = readFileSync(new URL('../data/sonnets.txt', import.meta.url), 'utf8');
   const tok = CharTokenizer.fromText(text);
@@ -101,6 +101,14 @@ export async function run({ steps = 300, batchSize = 32, seed = 1, log = console
     log(`${dtype}: held-out ${loss.toFixed(4)} nats/char (perplexity ×${Math.exp(loss - base).toFixed(4)} of f32), file ${q.save().length} bytes (f32: ${result.quantized.f32.bytes})`);
     q.dispose();
   }
+  // magnitude pruning to 50 % zeros, then a short fine-tuning that keeps the mask
+  const pruner = prune(model, { sparsity: 0.5 });
+  const oneShot = crossEntropy(model);
+  const [fx, fy] = windows(ids, 0, split, pruneSteps * batchSize, rng);
+  await model.fit(fx, fy, { epochs: 1, batchSize, seed, callbacks: [pruner] });
+  const prunedLoss = crossEntropy(model);
+  result.pruned = { sparsity: Math.min(...Object.values(pruner.report())), oneShotLoss: oneShot, valLoss: prunedLoss, perplexityRatio: Math.exp(prunedLoss - base), bytes: model.save({ sparse: true }).length, denseBytes: result.quantized.f32.bytes };
+  log(`pruned to 50 % zeros: held-out ${oneShot.toFixed(4)} at once, ${prunedLoss.toFixed(4)} after ${pruneSteps} steps of fine-tuning (perplexity ×${result.pruned.perplexityRatio.toFixed(3)} of dense); file ${result.pruned.bytes} bytes`);
   model.dispose();
   return result;
 }

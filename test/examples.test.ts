@@ -27,6 +27,10 @@ describe('examples reach their quality bounds', () => {
     expect(r.quantized.f16.perplexityRatio).toBeLessThan(1.02);
     expect(r.quantized.int8.bytes).toBeLessThan(0.3 * r.quantized.f32.bytes);
     expect(r.quantized.f16.bytes).toBeLessThan(0.51 * r.quantized.f32.bytes);
+    // pruned to 50 % zeros and fine-tuned with the mask: perplexity within 2 % of dense; a sparse file
+    expect(r.pruned.sparsity).toBeGreaterThanOrEqual(0.5 - 1e-3);
+    expect(r.pruned.perplexityRatio).toBeLessThan(1.02);
+    expect(r.pruned.bytes).toBeLessThan(0.6 * r.pruned.denseBytes);
   });
 
   it('digit echo (one-hot, LSTM(50) → softmax): held-out accuracy above 95 %', async () => {
@@ -46,6 +50,10 @@ describe('examples reach their quality bounds', () => {
     // int8 and f16 weights: held-out accuracy within one point of f32
     expect(r.quantized.int8.accuracy).toBeGreaterThan(r.quantized.f32.accuracy - 0.01);
     expect(r.quantized.f16.accuracy).toBeGreaterThan(r.quantized.f32.accuracy - 0.01);
+    // pruned to 50 % zeros and fine-tuned with the mask: within two points of dense
+    expect(r.pruned.sparsity).toBeGreaterThanOrEqual(0.5 - 1e-3);
+    expect(r.pruned.accuracy).toBeGreaterThan(r.quantized.f32.accuracy - 0.02);
+    expect(r.pruned.bytes).toBeLessThan(0.7 * r.pruned.denseBytes);
   });
 
   it('bidirectional tagging: bidirectional > 95 % per step, forward-only < 50 % (the task needs the future)', async () => {

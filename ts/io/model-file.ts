@@ -25,6 +25,44 @@ export const FORMAT_VERSION = '1';
 export interface SaveOptions {
   /** Also store the optimizer state (to resume training exactly). */
   includeOptimizer?: boolean;
+  /**
+   * Store each parameter with at least a quarter zeros (e.g. after `prune`) as
+   * `<name>.mask` (U8 bitmask of the non-zeros, little bit first) and
+   * `<name>.values` (F32, the non-zeros in order): the file shrinks with the
+   * sparsity. `loadModel` restores the dense tensors exactly.
+   */
+  sparse?: boolean;
+}
+
+/** Split a tensor into a bitmask of its non-zeros and their values (null if under a quarter zeros). */
+function toSparse(data: Float32Array): { mask: Uint8Array; values: Float32Array } | null {
+  let nz = 0;
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) nz++;
+  if (nz > data.length * 0.75) return null;
+  const mask = new Uint8Array(Math.ceil(data.length / 8));
+  const values = new Float32Array(nz);
+  let k = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] !== 0) {
+      mask[i >> 3] |= 1 << (i & 7);
+      values[k++] = data[i];
+    }
+  }
+  return { mask, values };
+}
+
+function fromSparse(n: number, mask: Uint8Array, values: Float32Array, name: string): Float32Array {
+  if (mask.length !== Math.ceil(n / 8)) throw new FormatError(`model file: "${name}.mask" has ${mask.length} bytes; ${n} elements need ${Math.ceil(n / 8)}`);
+  const out = new Float32Array(n);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    if (mask[i >> 3] & (1 << (i & 7))) {
+      if (k >= values.length) throw new FormatError(`model file: "${name}.mask" marks more non-zeros than "${name}.values" holds (${values.length})`);
+      out[i] = values[k++];
+    }
+  }
+  if (k !== values.length) throw new FormatError(`model file: "${name}.values" holds ${values.length} values; the mask marks ${k}`);
+  return out;
 }
 
 export interface LayerConfig {
@@ -89,12 +127,24 @@ export function optimizerFromConfig(c: Record<string, unknown>): Optimizer | nul
 
 export function saveModel(model: Sequential, opts: SaveOptions = {}): Uint8Array {
   const state = model.exportState(opts.includeOptimizer ?? false);
-  const tensors: TensorToWrite[] = state.params.map((p) => ({ name: p.name, dtype: 'F32', shape: p.shape, data: p.data }));
+  const tensors: TensorToWrite[] = [];
+  const sparse: string[] = [];
+  for (const p of state.params) {
+    const sp = opts.sparse ? toSparse(p.data) : null;
+    if (!sp) {
+      tensors.push({ name: p.name, dtype: 'F32', shape: p.shape, data: p.data });
+      continue;
+    }
+    sparse.push(p.name);
+    tensors.push({ name: `${p.name}.mask`, dtype: 'U8', shape: [sp.mask.length], data: sp.mask });
+    tensors.push({ name: `${p.name}.values`, dtype: 'F32', shape: [sp.values.length], data: sp.values });
+  }
   const metadata: Record<string, string> = {
     format: FORMAT,
     version: FORMAT_VERSION,
     config: JSON.stringify(state.config),
   };
+  if (sparse.length) metadata.sparse = JSON.stringify(sparse);
   for (const [k, v] of Object.entries(model.metadata)) {
     if (typeof v !== 'string') throw new ValueError(`save: metadata "${k}" must be a string; got ${typeof v}`);
     metadata[`user.${k}`] = v;
@@ -132,7 +182,26 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
     throw new FormatError(`model file: the config does not build: ${(e as Error).message}`);
   }
   const weights: Record<string, Float32Array> = {};
+  let sparse: unknown = [];
+  try {
+    sparse = JSON.parse(file.metadata.sparse ?? '[]');
+  } catch {
+    throw new FormatError('model file: the "sparse" metadata is not valid JSON');
+  }
+  if (!Array.isArray(sparse)) throw new FormatError('model file: the "sparse" metadata must list tensor names');
   for (const [name, shape] of Object.entries(model.weightShapes())) {
+    if (sparse.includes(name)) {
+      const m = file.tensors.get(`${name}.mask`);
+      const v = file.tensors.get(`${name}.values`);
+      if (!m || m.dtype !== 'U8' || !v || v.dtype !== 'F32') throw new FormatError(`model file: sparse "${name}" needs a U8 "${name}.mask" and an F32 "${name}.values"`);
+      weights[name] = fromSparse(
+        shape.reduce((a, b) => a * b, 1),
+        m.bytes,
+        toFloat32(v, `${name}.values`),
+        name,
+      );
+      continue;
+    }
     const t = file.tensors.get(name);
     if (!t) throw new FormatError(`model file: tensor "${name}" is missing`);
     if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') throw new FormatError(`model file: "${name}" has dtype ${t.dtype}; expected F32`);

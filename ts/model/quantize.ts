@@ -31,6 +31,7 @@ import { runtime } from '../runtime/init.js';
 import { WasmArray } from '../runtime/memory.js';
 import { checkStatus } from '../runtime/status.js';
 import { Tensor, tensor, type TensorLike } from '../tensor.js';
+import { isWeightMatrix } from './prune.js';
 import { Sequential } from './sequential.js';
 import { Session, type SessionOptions, type StreamSource } from './session.js';
 
@@ -50,7 +51,7 @@ interface Q8Matrix {
   scales: Float32Array;
 }
 
-const isQuantized = (l: Layer, name: string) => (l instanceof Recurrent && name.startsWith('weight_')) || (l instanceof Dense && name === 'weight');
+const isQuantized = isWeightMatrix;
 
 /** Quantise a trained model (the model itself is left as it was). */
 export function quantize(model: Sequential, opts: QuantizeOptions): QuantizedModel {

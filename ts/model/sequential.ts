@@ -317,6 +317,17 @@ export class Sequential {
     return { params: this.store!.params.ptr, grads: this.store!.grads.ptr };
   }
 
+  /** @internal the parameter region as a view (re-take after any allocation). */
+  paramsView(): Float32Array {
+    this.ensureBuilt();
+    return this.store!.params.view();
+  }
+
+  /** @internal after writing parameters through `paramsView`: re-pack what depends on them. */
+  markWeightsChanged(): void {
+    this.paramsChanged();
+  }
+
   /** @internal byte pointer of a layer's parameter (sessions). */
   paramPtr(layer: Layer, name: string): number {
     return this.paramRegions().params + this.paramOffset(layer, name) * 4;

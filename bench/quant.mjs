@@ -1,0 +1,54 @@
+// `npm run bench -- quant`: file size and per-step latency (batch 1, one call
+// per step, state carried) of an LSTM (I=64) with f32, f16 and int8 weights,
+// H = 256 and 512. The variants run in alternating rounds in one process, so
+// machine noise hits them alike; medians and min–max of 100-step runs.
+import { Random, Sequential, layers, quantize } from '../dist/index.js';
+import { table } from './util.mjs';
+
+export async function benchQuant({ smoke = false, info } = {}) {
+  const rows = [];
+  const rounds = smoke ? 3 : 30;
+  for (const H of smoke ? [64] : [256, 512]) {
+    const m = new Sequential([layers.lstm({ units: H, returnSequences: true, inputShape: [null, 64] })], { seed: 1 });
+    m.build();
+    const rng = new Random(1);
+    const xs = Float32Array.from({ length: 100 * 64 }, () => rng.uniform(-1, 1));
+    const variants = [
+      { dtype: 'f32', model: m, bytes: m.save().length },
+      ...['f16', 'int8'].map((dtype) => {
+        const q = quantize(m, { dtype });
+        return { dtype, model: q, bytes: q.save().length };
+      }),
+    ].map((v) => ({ ...v, session: v.model.session(), times: [] }));
+    const run = (v) => {
+      v.session.reset();
+      const t0 = performance.now();
+      for (let t = 0; t < 100; t++) v.session.step(xs.subarray(t * 64, t * 64 + 64));
+      return (performance.now() - t0) * 10; // µs per step
+    };
+    for (const v of variants) {
+      const t0 = performance.now();
+      while (performance.now() - t0 < (smoke ? 50 : 1000)) run(v); // warm-up and JIT tier-up
+    }
+    for (let r = 0; r < rounds; r++) for (const v of variants) v.times.push(run(v));
+    const f32 = variants[0];
+    for (const v of variants) {
+      v.times.sort((a, b) => a - b);
+      const med = v.times[v.times.length >> 1];
+      v.median = med;
+      rows.push({
+        model: `LSTM I=64 H=${H}`,
+        weights: v.dtype,
+        'file KiB': (v.bytes / 1024).toFixed(0),
+        'size vs f32': `${(v.bytes / f32.bytes).toFixed(2)}×`,
+        'µs/step median': med.toFixed(1),
+        'min–max': `${v.times[0].toFixed(1)}–${v.times[v.times.length - 1].toFixed(1)}`,
+        'speed vs f32': `${(f32.median / med).toFixed(2)}×`,
+      });
+      v.session.dispose();
+    }
+  }
+  console.log(`\nquantised weights: streaming LSTM, batch 1 (${info.simd} build)\n`);
+  table(rows, ['model', 'weights', 'file KiB', 'size vs f32', 'µs/step median', 'min–max', 'speed vs f32']);
+  return rows;
+}
