@@ -96,6 +96,21 @@ describe('recurrent-wasm CLI', () => {
     expect(again.stderr).toMatch(/^error: words\.int8\.safetensors is already quantised/);
   });
 
+  it('prunes a model (one shot, sparse file) and trains with gradual pruning', () => {
+    const r = run('prune', 'words.safetensors', '--sparsity', '0.6');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^words\.pruned\.safetensors: 3 weight matrices at (59|60)\.\d–60\.\d % zeros, stored sparse; [\d.]+ KiB \(dense [\d.]+ KiB, ×0\.[0-7]\d\)/);
+    expect(run('generate', 'words.pruned.safetensors', '--prompt', 'the', '--length', '20', '--seed', '1').status).toBe(0);
+    const t = run('train', '--data', 'words.txt', '--resume', 'words.safetensors', '--epochs', '2', '--prune', '0.5', '--sample', '0', '--out', 'wp.safetensors');
+    expect(t.status, t.stderr).toBe(0);
+    expect(t.stderr).toMatch(/pruning to 50 % zeros by step \d+/);
+    const w = model('wp.safetensors').getWeights();
+    for (const [n, v] of Object.entries(w).filter(([n]) => /weight_(ih|hh)|dense.*weight/.test(n))) {
+      expect(Array.from(v.data).filter((x) => x === 0).length / v.data.length, n).toBeGreaterThanOrEqual(0.49);
+    }
+    expect(run('prune', 'words.safetensors', '--sparsity', '1').stderr).toMatch(/^error: --sparsity must be in \(0, 1\)/);
+  });
+
   it('inspects a model file', () => {
     const r = run('inspect', 'wave.safetensors');
     expect(r.status, r.stderr).toBe(0);

@@ -4,7 +4,7 @@
  */
 import { renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { CharTokenizer, generate, init, layers, loadModel, loadQuantizedModel, quantize, QuantizedModel, readSafetensors, Sequential, tensor, type Tensor } from 'recurrent-wasm';
+import { CharTokenizer, generate, init, layers, loadModel, loadQuantizedModel, prune, quantize, QuantizedModel, readSafetensors, Sequential, tensor, type Tensor } from 'recurrent-wasm';
 import { CliError, parseCsv, readFileChecked, scale, type Scaling } from './data.js';
 import { lineChart } from './plot.js';
 
@@ -17,6 +17,31 @@ export function openModel(path: string): { model: Sequential | QuantizedModel; b
   } catch (e) {
     throw new CliError(`${basename(path)}: ${(e as Error).message}`);
   }
+}
+
+/** Write `bytes` to `path` atomically (temporary file, then rename). */
+function writeAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, path);
+}
+
+/** One-shot magnitude pruning of a model file, saved sparse; returns the summary line. */
+export function pruneCmd(path: string, o: { sparsity: number; out?: string }): string {
+  if (!(o.sparsity > 0 && o.sparsity < 1)) throw new CliError(`--sparsity must be in (0, 1); got ${o.sparsity}`);
+  const { model } = openModel(path);
+  if (model instanceof QuantizedModel) throw new CliError(`${basename(path)} is quantised (${model.dtype}); prune the f32 model, then quantise`);
+  const dense = model.save().length;
+  const report = prune(model, { sparsity: o.sparsity }).report();
+  const out = o.out ?? path.replace(/(\.safetensors)?$/, `.pruned.safetensors`);
+  const data = model.save({ sparse: true });
+  writeAtomic(out, data);
+  model.dispose();
+  const zeros = Object.values(report);
+  return (
+    `${basename(out)}: ${zeros.length} weight matrices at ${(Math.min(...zeros) * 100).toFixed(1)}–${(Math.max(...zeros) * 100).toFixed(1)} % zeros, stored sparse; ` +
+    `${(data.length / 1024).toFixed(1)} KiB (dense ${(dense / 1024).toFixed(1)} KiB, ×${(data.length / dense).toFixed(2)}). Fine-tune with: recurrent-wasm train --resume ${basename(out)} --prune ${o.sparsity} …\n`
+  );
 }
 
 export interface QuantizeCliOptions {
@@ -38,9 +63,7 @@ export async function quantizeCmd(path: string, o: QuantizeCliOptions): Promise<
   const out = o.out ?? path.replace(/(\.safetensors)?$/, `.${o.dtype}.safetensors`);
   const data = q.save();
   const f32 = model.save().length; // the weights alone (the file may also hold optimizer state)
-  const tmp = `${out}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, out);
+  writeAtomic(out, data);
   model.dispose();
   q.dispose();
   return `${basename(out)}: ${o.dtype}${o.dtype === 'int8' ? (o.perTensor ? ', one scale per matrix' : ', one scale per output row') : ''}; ${(data.length / 1024).toFixed(1)} KiB (f32 weights ${(f32 / 1024).toFixed(1)} KiB, ×${(data.length / f32).toFixed(2)})\n`;

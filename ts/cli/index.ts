@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { RecurrentWasmError, init } from 'recurrent-wasm';
-import { benchCmd, generateCmd, inspectCmd, predictCmd, quantizeCmd } from './commands.js';
+import { benchCmd, generateCmd, inspectCmd, predictCmd, pruneCmd, quantizeCmd } from './commands.js';
 import { CliError } from './data.js';
 import { demo } from './demo.js';
 import { train, type TrainIo } from './train.js';
@@ -83,6 +83,7 @@ program
   .option('--seed <n>', 'seed for initialisation and shuffling', int('--seed'), 1)
   .option('--sample <chars>', 'text: characters sampled after each epoch (0 = none)', int('--sample'), 160)
   .option('--plot', 'CSV: also write a forecast-vs-truth chart (<out>.forecast.svg)', false)
+  .option('--prune <sparsity>', 'magnitude-prune the weight matrices to this fraction of zeros during the run (saved sparse)', num('--prune'))
   .action(
     action(async (o) => {
       const r = await train(o, io);
@@ -123,6 +124,13 @@ program
   .option('--per-tensor', 'int8: one scale per matrix instead of one per output row', false)
   .option('--out <file>', 'output file (default: <model>.<dtype>.safetensors)')
   .action(action(async (model: string, o) => void process.stdout.write(await quantizeCmd(model, o))));
+
+program
+  .command('prune <model>')
+  .description('zero the smallest weights of every weight matrix (one shot) and save the model sparse')
+  .requiredOption('--sparsity <fraction>', 'fraction of zeros per matrix, e.g. 0.5', num('--sparsity'))
+  .option('--out <file>', 'output file (default: <model>.pruned.safetensors)')
+  .action(action((model: string, o) => void process.stdout.write(pruneCmd(model, o))));
 
 program
   .command('bench')

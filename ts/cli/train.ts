@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import cliProgress from 'cli-progress';
-import { CharTokenizer, Sequential, generateText, layers, loadModelFile, optimizers, saveModelFile, type Layer } from 'recurrent-wasm';
+import { CharTokenizer, Sequential, generateText, layers, loadModelFile, optimizers, prune, saveModelFile, type Layer, type Pruner } from 'recurrent-wasm';
 import { CliError, fitScaling, readDataset, resolveColumns, scale, seriesWindows, textWindows, type Dataset, type Scaling } from './data.js';
 import { lineChart } from './plot.js';
 
@@ -34,6 +34,8 @@ export interface TrainOptions {
   sample: number;
   /** prompt for those samples (default: the start of the text) */
   samplePrompt?: string;
+  /** magnitude-prune the weight matrices to this sparsity over the first 3/4 of the run */
+  prune?: number;
 }
 
 export interface TrainIo {
@@ -177,8 +179,15 @@ export async function train(o: TrainOptions, io: TrainIo): Promise<TrainResult> 
   const save = async (epochs: number) => {
     model.metadata.epochs = String(epochs);
     model.metadata.history = JSON.stringify(history);
-    await saveModelFile(model, out, { includeOptimizer: true });
+    await saveModelFile(model, out, { includeOptimizer: true, sparse: pruner !== null });
   };
+  let pruner: Pruner | null = null;
+  if (o.prune !== undefined) {
+    if (!(o.prune > 0 && o.prune < 1)) throw new CliError(`--prune must be in (0, 1); got ${o.prune}`);
+    const endStep = Math.max(1, Math.floor(0.75 * stepsPerEpoch * o.epochs));
+    pruner = prune(model, { sparsity: o.prune, schedule: { startStep: 0, endStep, frequency: Math.max(1, Math.floor(endStep / 10)) } });
+    io.log(`pruning to ${(o.prune * 100).toFixed(0)} % zeros by step ${endStep} (cubic schedule); checkpoints are stored sparse`);
+  }
   try {
     await model.fit(data.x, data.y, {
       epochs: done + o.epochs,
@@ -189,6 +198,7 @@ export async function train(o: TrainOptions, io: TrainIo): Promise<TrainResult> 
       shuffle: true,
       yieldEveryMs: 100,
       callbacks: [
+        ...(pruner ? [pruner] : []),
         {
           onEpochBegin: (epoch) => {
             epochStart = performance.now();
