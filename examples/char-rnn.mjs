@@ -9,7 +9,7 @@ import { init, Sequential, layers, optimizers, CharTokenizer, Random, tensor, qu
 export const SEQ_LEN = 50;
 
 /** `count` windows of SEQ_LEN+1 ids at random offsets in `ids[lo, hi)`. */
-function windows(ids, lo, hi, count, rng) {
+export function windows(ids, lo, hi, count, rng) {
   const x = new Int32Array(count * SEQ_LEN);
   const y = new Int32Array(count * SEQ_LEN);
   for (let i = 0; i < count; i++) {

@@ -33,6 +33,14 @@ describe('examples reach their quality bounds', () => {
     expect(r.pruned.bytes).toBeLessThan(0.6 * r.pruned.denseBytes);
   });
 
+  it('distillation: a student at a quarter of the parameters gets closer to the teacher than on labels alone', async () => {
+    const { run } = await import('../examples/distill.mjs');
+    const r = (await run({ log: quiet })) as Any;
+    expect(r.studentParams / r.teacherParams).toBeLessThan(0.27);
+    expect(r.teacherLoss).toBeLessThan(r.plainLoss);
+    expect(r.distilledLoss - r.teacherLoss).toBeLessThan(r.plainLoss - r.teacherLoss - 0.01);
+  }, 120_000);
+
   it('digit echo (one-hot, LSTM(50) → softmax): held-out accuracy above 95 %', async () => {
     const { run } = await import('../examples/digit-echo.mjs');
     const r = (await run({ log: quiet })) as Any;

@@ -425,7 +425,7 @@ pub fn loss(kind: u32, rows: usize, n: usize, pred: usize, target: usize, weight
         let k = crate::loss::Loss::from_u32(kind).ok_or(E_CELL)?;
         let mut ck = Check::new();
         ck.add(pred, cells::mul(rows, n), false, true)?;
-        ck.add(target, if k.sparse() { Some(rows) } else { cells::mul(rows, n) }, false, true)?;
+        ck.add(target, cells::mul(rows, k.target_width(n)), false, true)?;
         ck.add(weights, Some(rows), false, false)?;
         ck.add(grad, cells::mul(rows, n), true, false)?;
         ck.add(status_out, Some(1), true, false)?;
@@ -434,6 +434,16 @@ pub fn loss(kind: u32, rows: usize, n: usize, pred: usize, target: usize, weight
             let t = unsafe { core::slice::from_raw_parts(target as *const i32, rows) };
             if t.iter().any(|&c| c < 0 || c as usize >= n) {
                 return Err(E_LENGTHS);
+            }
+        }
+        if k == crate::loss::Loss::DistillLogits {
+            // [p (n), class, τ, α] per row: the class an index, τ > 0, α in [0, 1]
+            let t = unsafe { core::slice::from_raw_parts(target as *const f32, rows * (n + 3)) };
+            for row in t.chunks_exact(n + 3) {
+                let (c, tau, alpha) = (row[n], row[n + 1], row[n + 2]);
+                if !(c >= 0.0 && (c as usize) < n && c.fract() == 0.0 && tau > 0.0 && tau.is_finite() && (0.0..=1.0).contains(&alpha)) {
+                    return Err(E_LENGTHS);
+                }
             }
         }
         Ok::<f64, i32>(unsafe { crate::loss::loss(k, rows, n, pred as *const f32, target as *const u8, weights as *const f32, grad as *mut f32) })

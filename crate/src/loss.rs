@@ -14,6 +14,13 @@
 //! | CceLogits | −Σ_j t_j log softmax(z)_j | logits (softmax fused) |
 //! | SparseCce | −log clip(p_c / Σp, ε, 1−ε) | probabilities, class index c |
 //! | SparseCceLogits | −log softmax(z)_c | logits (softmax fused) |
+//! | DistillLogits | α·τ²·KL(p ‖ softmax(z/τ)) + (1−α)·(−log softmax(z)_c) | logits (softmax fused) |
+//!
+//! Knowledge distillation (Hinton et al. 2015): the target row is `[p (n), c,
+//! τ, α]` — the teacher's probabilities at temperature τ, the hard class, the
+//! temperature and the mix — and `∂L/∂z = α·τ·(softmax(z/τ) − p) +
+//! (1−α)·(softmax(z) − onehot(c))` (the τ² keeps the soft gradients' scale
+//! independent of τ).
 //!
 //! ε = 1e-7 as in Keras. The fused forms are what the model uses when the last
 //! layer's sigmoid/softmax meets a cross-entropy: exact and stable for any
@@ -33,6 +40,7 @@ pub enum Loss {
     CceLogits = 5,
     SparseCce = 6,
     SparseCceLogits = 7,
+    DistillLogits = 8,
 }
 
 impl Loss {
@@ -46,11 +54,20 @@ impl Loss {
             5 => Loss::CceLogits,
             6 => Loss::SparseCce,
             7 => Loss::SparseCceLogits,
+            8 => Loss::DistillLogits,
             _ => return None,
         })
     }
     pub fn sparse(self) -> bool {
         matches!(self, Loss::SparseCce | Loss::SparseCceLogits)
+    }
+    /// f32 target values per row of `n` predictions.
+    pub fn target_width(self, n: usize) -> usize {
+        match self {
+            Loss::SparseCce | Loss::SparseCceLogits => 1,
+            Loss::DistillLogits => n + 3,
+            _ => n,
+        }
     }
 }
 
@@ -85,6 +102,25 @@ pub unsafe fn loss(kind: Loss, rows: usize, n: usize, pred: *const f32, target: 
         };
         let pv = |j: usize| *p.add(j) as f64;
         let lr = match kind {
+            Loss::DistillLogits => {
+                let t = (target as *const f32).add(r * (n + 3));
+                let tv = |j: usize| *t.add(j) as f64;
+                let (c, tau, alpha) = (tv(n) as usize, tv(n + 1), tv(n + 2));
+                let (lse, _) = log_sum_exp(p, n);
+                // log-sum-exp of z/τ
+                let m = (0..n).map(pv).fold(f64::NEG_INFINITY, f64::max) / tau;
+                let lse_t = m + (0..n).map(|j| (pv(j) / tau - m).exp()).sum::<f64>().ln();
+                let mut kl = 0.0;
+                for j in 0..n {
+                    let (pt, log_qt) = (tv(j), pv(j) / tau - lse_t);
+                    if pt > 0.0 {
+                        kl += pt * (pt.ln() - log_qt);
+                    }
+                    let hard = (pv(j) - lse).exp() - if j == c { 1.0 } else { 0.0 };
+                    put(j, alpha * tau * (log_qt.exp() - pt) + (1.0 - alpha) * hard);
+                }
+                alpha * tau * tau * kl + (1.0 - alpha) * (lse - pv(c))
+            }
             Loss::Mse | Loss::Mae | Loss::Bce | Loss::BceLogits | Loss::Cce | Loss::CceLogits => {
                 let t = (target as *const f32).add(r * n);
                 let tv = |j: usize| *t.add(j) as f64;
@@ -261,5 +297,59 @@ mod tests {
         let t = [0.0f32, 1.0];
         let l = unsafe { loss(Loss::BceLogits, 1, 2, z.as_ptr(), t.as_ptr() as *const u8, core::ptr::null(), core::ptr::null_mut()) };
         assert!((l - 1000.0).abs() < 1e-6);
+    }
+
+    /// Distillation: gradient against central differences; α = 0 is the
+    /// sparse cross-entropy; a student equal to the teacher has zero soft loss.
+    #[test]
+    fn distillation_loss() {
+        let (rows, n) = (4, 5);
+        let mut seed = 5u64;
+        let z: Vec<f32> = (0..rows * n).map(|_| (lcg(&mut seed) * 4.0 - 2.0) as f32).collect();
+        for &(tau, alpha) in &[(2.0f32, 0.7f32), (1.0, 1.0), (4.0, 0.0)] {
+            let mut t = vec![0.0f32; rows * (n + 3)];
+            for r in 0..rows {
+                let raw: Vec<f64> = (0..n).map(|_| lcg(&mut seed) + 0.05).collect();
+                let s: f64 = raw.iter().sum();
+                for j in 0..n {
+                    t[r * (n + 3) + j] = (raw[j] / s) as f32;
+                }
+                t[r * (n + 3) + n] = (r % n) as f32;
+                t[r * (n + 3) + n + 1] = tau;
+                t[r * (n + 3) + n + 2] = alpha;
+            }
+            let w = [1.0f32, 0.5, 0.0, 2.0];
+            let mut g = vec![0.0f32; rows * n];
+            unsafe { loss(Loss::DistillLogits, rows, n, z.as_ptr(), t.as_ptr() as *const u8, w.as_ptr(), g.as_mut_ptr()) };
+            for k in 0..rows * n {
+                let mut zz = z.clone();
+                zz[k] += 1e-3;
+                let lp = unsafe { loss(Loss::DistillLogits, rows, n, zz.as_ptr(), t.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
+                zz[k] -= 2e-3;
+                let lm = unsafe { loss(Loss::DistillLogits, rows, n, zz.as_ptr(), t.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
+                let num = (lp - lm) / 2e-3;
+                assert!((num - g[k] as f64).abs() < 2e-3 * (1.0 + num.abs()), "τ {tau} α {alpha} [{k}]: {} vs {num}", g[k]);
+            }
+            if alpha == 0.0 {
+                let c: Vec<i32> = (0..rows).map(|r| (r % n) as i32).collect();
+                let sparse = unsafe { loss(Loss::SparseCceLogits, rows, n, z.as_ptr(), c.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
+                let d = unsafe { loss(Loss::DistillLogits, rows, n, z.as_ptr(), t.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
+                assert!((sparse - d).abs() < 1e-12);
+            }
+        }
+        // the teacher's own softened distribution: KL = 0, gradient 0 (α = 1)
+        let tau = 3.0f64;
+        let mut t = vec![0.0f32; n + 3];
+        let m = z[..n].iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+        let s: f64 = (0..n).map(|j| ((z[j] as f64 - m) / tau).exp()).sum();
+        for j in 0..n {
+            t[j] = (((z[j] as f64 - m) / tau).exp() / s) as f32;
+        }
+        t[n + 1] = tau as f32;
+        t[n + 2] = 1.0;
+        let mut g = vec![1.0f32; n];
+        let l = unsafe { loss(Loss::DistillLogits, 1, n, z.as_ptr(), t.as_ptr() as *const u8, core::ptr::null(), g.as_mut_ptr()) };
+        assert!(l.abs() < 1e-6, "{l}");
+        assert!(g.iter().all(|v| v.abs() < 1e-6), "{g:?}");
     }
 }

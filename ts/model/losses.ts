@@ -32,15 +32,28 @@ export interface ResolvedLoss {
   sparse: boolean;
   /** the last layer emits logits and the activation is inside the loss */
   fused: 'sigmoid' | 'softmax' | null;
-  canonical: 'mse' | 'mae' | 'bce' | 'cce' | 'scce';
+  canonical: 'mse' | 'mae' | 'bce' | 'cce' | 'scce' | 'distill';
+  /** f32 target values per row of `n` outputs */
+  targetWidth(n: number): number;
 }
 
+/**
+ * @internal The distillation loss (`distill()` compiles students with it):
+ * target rows `[teacher probabilities at τ (n), class, τ, α]`.
+ */
+export const DISTILLATION = 'distillation';
+
 export function resolveLoss(name: unknown, lastActivation: string | null): ResolvedLoss {
+  const width = (n: number) => n;
+  if (name === DISTILLATION) {
+    if (lastActivation !== 'softmax') throw new ValueError('distillation: the student must end with a dense softmax layer');
+    return { name: name as LossName, canonical: 'distill', kind: 8, sparse: false, fused: 'softmax', targetWidth: (n) => n + 3 };
+  }
   if (typeof name !== 'string' || !(name in CANON)) {
     throw new ValueError(`unknown loss ${JSON.stringify(name)}; expected one of ${Object.keys(CANON).join(', ')}`);
   }
   const c = CANON[name as LossName];
-  const base = { name: name as LossName, canonical: c };
+  const base = { name: name as LossName, canonical: c, targetWidth: c === 'scce' ? () => 1 : width };
   switch (c) {
     case 'mse':
       return { ...base, kind: 0, sparse: false, fused: null };

@@ -656,6 +656,7 @@ export class Sequential {
       }
       yt = new Tensor(ints, yt.shape);
     } else {
+      if (this.loss.canonical === 'distill') concrete[concrete.length - 1] = this.loss.targetWidth(concrete[concrete.length - 1]!);
       if (fmtShape(yt.shape.slice(1)) !== fmtShape(concrete as number[])) {
         throw new ShapeError(`${what}: y must have samples of shape ${fmtShape(concrete as number[])} to match the model output; got ${fmtShape(yt.shape.slice(1))}`);
       }
@@ -691,8 +692,9 @@ export class Sequential {
   private targets(data: Data, order: Int32Array, start: number, count: number, out: Activation) {
     const rows = out.shape.slice(0, -1).reduce((a, b) => a * b, 1);
     const n = out.shape[out.shape.length - 1];
-    const per = this.loss!.sparse ? rows / count : (rows / count) * n;
-    const tb = this.bufs!.get('target', rows * (this.loss!.sparse ? 1 : n), this.loss!.sparse ? 'i32' : 'f32');
+    const width = this.loss!.targetWidth(n);
+    const per = (rows / count) * width;
+    const tb = this.bufs!.get('target', rows * width, this.loss!.sparse ? 'i32' : 'f32');
     const dst = this.loss!.sparse ? tb.viewI32() : tb.view();
     for (let i = 0; i < count; i++) {
       const s = order[start + i];
