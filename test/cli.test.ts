@@ -111,6 +111,12 @@ describe('recurrent-wasm CLI', () => {
     expect(run('prune', 'words.safetensors', '--sparsity', '1').stderr).toMatch(/^error: --sparsity must be in \(0, 1\)/);
   });
 
+  it('bench runs the repository benchmark suite', () => {
+    const r = spawnSync(process.execPath, [CLI, 'bench', '--suite', 'quant', '--quick'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/LSTM I=64 H=64 +int8 +\d+ +0\.\d\d×/);
+  }, 120_000);
+
   it('inspects a model file', () => {
     const r = run('inspect', 'wave.safetensors');
     expect(r.status, r.stderr).toBe(0);

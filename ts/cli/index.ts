@@ -2,7 +2,10 @@
  * The `recurrent-wasm` command line: train, generate, predict, inspect,
  * bench, demo. Errors are one line and exit code 1 (`--verbose` for the stack).
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { RecurrentWasmError, init } from 'recurrent-wasm';
@@ -134,9 +137,19 @@ program
 
 program
   .command('bench')
-  .description('quick in-process benchmark (the comparison with TF.js, ONNX Runtime and brain.js: npm run bench -- --peers)')
+  .description('benchmarks: in a repository checkout the full suite (bench/run.mjs; --peers adds TF.js, ONNX Runtime, brain.js), otherwise a quick in-process one')
   .option('--quick', 'smaller sizes', false)
-  .action(action((o) => benchCmd((s) => process.stdout.write(s + '\n'), o.quick)));
+  .option('--peers', 'suite: compare with the peer libraries side by side', false)
+  .option('--suite <name>', 'suite: cells (kernels alone) or quant (f32/f16/int8)')
+  .action(
+    action(async (o) => {
+      const suite = fileURLToPath(new URL('../bench/run.mjs', import.meta.url));
+      if (!existsSync(suite)) return benchCmd((s) => process.stdout.write(s + '\n'), o.quick);
+      const args = [suite, ...(o.suite ? [o.suite] : []), ...(o.peers ? ['--peers'] : []), ...(o.quick ? ['--smoke'] : [])];
+      const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+      if (r.status !== 0) throw new CliError(`the benchmark suite exited with ${r.status ?? r.signal}`);
+    }),
+  );
 
 program
   .command('demo')
