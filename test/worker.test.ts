@@ -35,6 +35,33 @@ const makeModel = () => {
 };
 
 describe('ModelWorker (Node worker_threads)', () => {
+  it('predictParallel splits a batch with a worker: equal to predict, and the model is sent only when it changed', async () => {
+    const m = makeModel();
+    const [x] = data(37);
+    const posted: unknown[] = [];
+    const spy = { postMessage: (msg: unknown, t?: Transferable[]) => { posted.push(msg); nodeWorker.postMessage(msg, t as never); }, on: nodeWorker.on.bind(nodeWorker), terminate: () => 0 };
+    const w = new lib.ModelWorker(spy as never);
+    const a = m.predict(x);
+    const b = await lib.predictParallel(m, x, [w]);
+    expect(b.shape).toEqual(a.shape);
+    // equal up to float rounding: a row's last bits depend on its place in the GEMM's row tiles
+    const close = (p: ArrayLike<number>, q: ArrayLike<number>) => {
+      expect(p.length).toBe(q.length);
+      for (let i = 0; i < p.length; i++) expect(Math.abs(p[i] - q[i])).toBeLessThan(1e-6);
+    };
+    close(b.data, a.data);
+    await lib.predictParallel(m, x, [w]);
+    const [y] = data(64);
+    await m.fit(x, lib.tensor(new Float32Array(37), [37, 1]), { epochs: 1, batchSize: 16 });
+    close((await lib.predictParallel(m, y, [w])).data, m.predict(y).data);
+    const sentModel = posted.map((p) => (p as { model: unknown }).model !== null);
+    expect(sentModel).toEqual([true, false, true]); // first call, unchanged, after training
+    expect((posted[0] as { x: { shape: number[] } }).x.shape).toEqual([18, 8, 3]); // the worker's share
+    // a single sample: no split
+    expect(Array.from((await lib.predictParallel(m, lib.tensor(x.data.slice(0, 24), [1, 8, 3]), [w])).data)).toEqual(Array.from(m.predict(lib.tensor(x.data.slice(0, 24), [1, 8, 3])).data));
+    expect(posted.length).toBe(3);
+  });
+
   it('trains with progress events and returns the same model as training in-process', async () => {
     const [x, y] = data(128);
     const events: { epoch: number; loss: number }[] = [];

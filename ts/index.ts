@@ -38,5 +38,5 @@ export { distill, type DistillOptions } from './model/distill.js';
 export { prune, Pruner, type PruneOptions, type PruneSchedule } from './model/prune.js';
 export { quantize, loadQuantizedModel, QuantizedModel, type QuantizeOptions, type QuantDtype } from './model/quantize.js';
 export { generate, generateText, type GenerateOptions } from './text/generate.js';
-export { ModelWorker, type FitProgress } from './worker/client.js';
+export { ModelWorker, predictParallel, type FitProgress } from './worker/client.js';
 export { serveModelWorker } from './worker/serve.js';

@@ -17,6 +17,24 @@ function recurrentModel(spec, returnSequences = true, extra = []) {
   return m;
 }
 
+// 2 threads: batch inference split between this thread and one worker
+// (predictParallel); the other workloads are single-threaded and run above
+if (cfg.threads > 1) {
+  const { Worker } = await import('node:worker_threads');
+  const workers = Array.from({ length: cfg.threads - 1 }, () => new lib.ModelWorker(new Worker(new URL('../../dist/worker.js', import.meta.url))));
+  for (const id of ['W2', 'W4']) {
+    const s = w[id];
+    const m = recurrentModel(s);
+    const x = lib.tensor(floats(s.B * s.T * s.I, 12), [s.B, s.T, s.I]);
+    const t = await time(() => lib.predictParallel(m, x, workers, { batchSize: s.B }), { reps: reps(cfg, true) });
+    push(id, `${id} ${s.cell.toUpperCase()} B=${s.B} T=${s.T} inference`, t, forwardFlops(s));
+    m.dispose();
+  }
+  for (const wk of workers) wk.terminate();
+  emit(`recurrent-wasm (${info.simd}) ${cfg.threads}t`, out);
+  process.exit(0);
+}
+
 // W1: streaming, one call per step with the state carried; and one T-step call
 {
   const s = w.W1;

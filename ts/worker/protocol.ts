@@ -21,7 +21,8 @@ export interface WireFitArgs {
 /** `simd`: the build the caller runs, so the worker computes the same numbers. */
 export type Request =
   | { id: number; type: 'fit'; simd: 'simd128' | 'relaxed'; model: Uint8Array; x: WireTensor; y: WireTensor; args: WireFitArgs; progressEvery: 'epoch' | 'batch' }
-  | { id: number; type: 'predict'; simd: 'simd128' | 'relaxed'; model: Uint8Array; x: WireTensor; batchSize?: number }
+  /** `model` null: use the copy cached under `modelKey` (sent by an earlier request) */
+  | { id: number; type: 'predict'; simd: 'simd128' | 'relaxed'; model: Uint8Array | null; modelKey: string; x: WireTensor; batchSize?: number }
   | { id: number; type: 'cancel' };
 
 export type Reply =

@@ -12,6 +12,8 @@ import type { Port, Reply, Request } from './protocol.js';
 
 export function serveModelWorker(port: Port): void {
   const running = new Map<number, Sequential>();
+  // models kept for predict requests that do not resend them (one per key; replaced when resent)
+  const cached = new Map<string, Sequential>();
   let ready: Promise<unknown> | null = null;
   const reply = (r: Reply, transfer: Transferable[] = []) => port.post(r, transfer);
   port.listen(async (raw) => {
@@ -25,13 +27,20 @@ export function serveModelWorker(port: Port): void {
       // the first request chooses the build: the caller's, so both compute the same numbers
       ready ??= init({ simd: msg.simd });
       await ready;
+      if (msg.type === 'predict') {
+        let model = cached.get(msg.modelKey);
+        if (msg.model) {
+          model?.dispose();
+          model = loadModel(msg.model);
+          cached.set(msg.modelKey, model);
+        }
+        if (!model) throw new RecurrentWasmError(`ModelWorker: no model cached under ${msg.modelKey}`);
+        const y = model.predict(tensor(msg.x.data, msg.x.shape), { batchSize: msg.batchSize });
+        reply({ id: msg.id, type: 'predict-done', y: { data: y.data, shape: y.shape } }, [y.data.buffer]);
+        return;
+      }
       const model = loadModel(msg.model);
       try {
-        if (msg.type === 'predict') {
-          const y = model.predict(tensor(msg.x.data, msg.x.shape), { batchSize: msg.batchSize });
-          reply({ id: msg.id, type: 'predict-done', y: { data: y.data, shape: y.shape } }, [y.data.buffer]);
-          return;
-        }
         running.set(msg.id, model);
         let cancelled = false;
         const history = await model.fit(tensor(msg.x.data, msg.x.shape), tensor(msg.y.data, msg.y.shape), {
