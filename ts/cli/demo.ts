@@ -5,6 +5,7 @@
  * saves the model and prints how to continue and how to generate.
  */
 import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError } from './data.js';
 import { train, type TrainIo } from './train.js';
@@ -51,6 +52,7 @@ export async function demo(o: { seconds: number; out: string; units: number }, i
   );
   io.log(`saved ${r.out} (loss curve: ${r.lossSvg})\n`);
   io.log('generate:  npx recurrent-wasm generate ' + r.out + ' --prompt "Shall I" --length 400 --temperature 0.7');
-  io.log('continue:  npx recurrent-wasm train --data data/sonnets.txt --resume ' + r.out + ' --out ' + r.out + ' --epochs 10');
+  const rel = relative(process.cwd(), data);
+  io.log(`continue:  npx recurrent-wasm train --data ${/\s/.test(rel) ? JSON.stringify(rel) : rel} --resume ${r.out} --out ${r.out} --epochs 10`);
   r.model.dispose();
 }
