@@ -125,9 +125,10 @@ describe('ONNX codec wire format', () => {
   });
   it('refuses malformed input with the byte offset, never reading past the end', () => {
     expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x42, 0x05, 0x61]))).toThrow(/runs past its container at byte/);
-    expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x08, 0xff]))).toThrow(/truncated varint/);
-    expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x0b]))).toThrow(/wire type/);
-    expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x08, ...new Array(11).fill(0xff), 0x01]))).toThrow(/10 bytes/);
+    // the wire-level errors are @bufbuild/protobuf's, with our byte offset
+    expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x08, 0xff]))).toThrow(/(premature EOF|truncated).* at byte \d+/);
+    expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x0b]))).toThrow(/wire type.* at byte \d+/);
+    expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x08, ...new Array(11).fill(0xff), 0x01]))).toThrow(/invalid varint.* at byte \d+/);
     // a nesting bomb: graph → node → attribute → graph … 100 deep
     let g: object = { name: 'leaf' };
     for (let i = 0; i < 100; i++) g = { node: [{ opType: 'If', attribute: [{ name: 'then_branch', type: 5, g }] }] };

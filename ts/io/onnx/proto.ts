@@ -1,20 +1,24 @@
 /**
  * The ONNX protobuf messages this library reads and writes, and a small
- * schema-driven codec for them (protobuf wire format: varint, fixed32/64,
- * length-delimited; packed and unpacked repeated scalars both accepted;
- * unknown fields skipped).
+ * schema-driven codec for them: the wire format (varints, fixed32/64,
+ * length-delimited fields, tags, skipping) is read and written by
+ * @bufbuild/protobuf's `BinaryReader` / `BinaryWriter` (its `wire` module
+ * alone, bundled); the tables below map field numbers to names and types.
+ * Packed and unpacked repeated scalars are both accepted; unknown fields are
+ * skipped.
  *
  * Field numbers and types are those of proto/onnx.proto (onnx 1.23.2);
  * test/onnx-proto.test.ts checks every entry of the tables below against that
  * file. Messages and fields the importer does not use (training info,
  * functions, sparse tensors, sharding) are skipped as unknown fields.
  *
- * Why not protobuf-es: its runtime was 96 KB of the 260 KB bundle and booted
- * descriptors at import, ~12 ms of every cold start for users who never touch
- * ONNX. Decoded messages have protobuf-es's shape (camelCase names, proto2
+ * Why not protobuf-es's generated code and registry: they were 96 KB of the
+ * 260 KB bundle and booted descriptors at import, ~12 ms of every cold start
+ * for users who never touch ONNX. Decoded messages have protobuf-es's shape (camelCase names, proto2
  * defaults, `bigint` for 64-bit integers, oneofs as `{ case, value }`), so the
  * importer and exporter read them the same way.
  */
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 export enum AttributeProto_AttributeType {
   UNDEFINED = 0, FLOAT = 1, INT = 2, STRING = 3, TENSOR = 4, GRAPH = 5, SPARSE_TENSOR = 11, TYPE_PROTO = 13,
@@ -137,70 +141,10 @@ export const ModelProtoDesc: MessageDesc = message('ModelProto', [
 // ------------------------------------------------------------------ decode
 
 const MAX_DEPTH = 64;
-const utf8 = new TextDecoder();
 
-class Reader {
-  pos: number;
-  constructor(readonly buf: Uint8Array, pos: number, readonly end: number) {
-    this.pos = pos;
-  }
-  fail(what: string): never {
-    throw new Error(`${what} at byte ${this.pos}`);
-  }
-  /** A varint as a JavaScript number when it fits in 53 bits, else as a bigint. */
-  varint(): number | bigint {
-    let lo = 0, shift = 0, b: number;
-    do {
-      if (this.pos >= this.end) this.fail('truncated varint');
-      b = this.buf[this.pos++];
-      if (shift < 28) lo |= (b & 0x7f) << shift;
-      else if (shift === 28) {
-        // past 28 bits: finish in bigint
-        let v = BigInt(lo >>> 0) | (BigInt(b & 0x7f) << 28n);
-        let s = 35n;
-        while (b & 0x80) {
-          if (s > 63n) this.fail('varint longer than 10 bytes');
-          if (this.pos >= this.end) this.fail('truncated varint');
-          b = this.buf[this.pos++];
-          v |= BigInt(b & 0x7f) << s;
-          s += 7n;
-        }
-        v = BigInt.asUintN(64, v);
-        return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-      }
-      shift += 7;
-    } while (b & 0x80);
-    return lo >>> 0;
-  }
-  int64(): bigint {
-    return BigInt.asIntN(64, BigInt(this.varint()));
-  }
-  uint64(): bigint {
-    return BigInt.asUintN(64, BigInt(this.varint()));
-  }
-  int32(): number {
-    const v = this.varint();
-    return typeof v === 'number' && v < 2 ** 31 ? v : Number(BigInt.asIntN(32, BigInt(v)));
-  }
-  fixed(n: 4 | 8): DataView {
-    if (this.pos + n > this.end) this.fail('truncated fixed-width value');
-    const dv = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, n);
-    this.pos += n;
-    return dv;
-  }
-  /** The end of a length-delimited field starting here. */
-  lengthEnd(): number {
-    const len = this.varint();
-    if (typeof len !== 'number' || this.pos + len > this.end) this.fail('length-delimited field runs past its container');
-    return this.pos + len;
-  }
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.fixed(8);
-    else if (wire === 5) this.fixed(4);
-    else if (wire === 2) this.pos = this.lengthEnd();
-    else this.fail(`unsupported wire type ${wire}`);
-  }
+/** A wire-format error with the byte offset where it was found. */
+function fail(r: BinaryReader, what: string): never {
+  throw new Error(`${what} at byte ${r.pos}`);
 }
 
 function defaults(d: MessageDesc): Record<string, unknown> {
@@ -214,130 +158,113 @@ function defaults(d: MessageDesc): Record<string, unknown> {
   return o;
 }
 
-function scalar(r: Reader, kind: Scalar, wire: number): unknown {
+const WIRE: Record<Scalar, WireType> = {
+  int64: WireType.Varint,
+  uint64: WireType.Varint,
+  int32: WireType.Varint,
+  float: WireType.Bit32,
+  double: WireType.Bit64,
+  string: WireType.LengthDelimited,
+  bytes: WireType.LengthDelimited,
+};
+
+function scalar(r: BinaryReader, kind: Scalar, wire: number): unknown {
+  if (wire !== WIRE[kind]) fail(r, `${kind} field with a wrong wire type ${wire}`);
   switch (kind) {
-    case 'int64': return wire === 0 ? r.int64() : r.fail('int64 field with a wrong wire type');
-    case 'uint64': return wire === 0 ? r.uint64() : r.fail('uint64 field with a wrong wire type');
-    case 'int32': return wire === 0 ? r.int32() : r.fail('int32 field with a wrong wire type');
-    case 'float': return wire === 5 ? r.fixed(4).getFloat32(0, true) : r.fail('float field with a wrong wire type');
-    case 'double': return wire === 1 ? r.fixed(8).getFloat64(0, true) : r.fail('double field with a wrong wire type');
-    default: {
-      if (wire !== 2) r.fail(`${kind} field with a wrong wire type`);
-      const end = r.lengthEnd();
-      const bytes = r.buf.subarray(r.pos, end);
-      r.pos = end;
-      return kind === 'string' ? utf8.decode(bytes) : bytes;
-    }
+    case 'int64': return BigInt(r.int64());
+    case 'uint64': return BigInt(r.uint64());
+    case 'int32': return r.int32();
+    case 'float': return r.float();
+    case 'double': return r.double();
+    case 'string': return utf8.decode(delimited(r));
+    default: return delimited(r);
   }
 }
 
-function decodeInto(d: MessageDesc, r: Reader, end: number, depth: number): Record<string, unknown> {
-  if (depth > MAX_DEPTH) r.fail(`messages nested more than ${MAX_DEPTH} deep`);
+const utf8 = new TextDecoder();
+
+/** A length-delimited field's bytes, checked against its container. */
+function delimited(r: BinaryReader): Uint8Array {
+  const at = r.pos;
+  const len = r.uint32();
+  if (r.pos > r.len) fail(r, 'truncated varint');
+  if (r.pos + len > r.len) {
+    r.pos = at;
+    fail(r, 'length-delimited field runs past its container');
+  }
+  r.pos = at;
+  return r.bytes();
+}
+
+function decodeInto(d: MessageDesc, r: BinaryReader, depth: number): Record<string, unknown> {
+  if (depth > MAX_DEPTH) fail(r, `messages nested more than ${MAX_DEPTH} deep`);
   const o = defaults(d);
-  while (r.pos < end) {
-    const key = r.varint();
-    if (typeof key !== 'number' || key === 0) r.fail('invalid field key');
-    const no = Math.floor(key / 8), wire = key & 7;
+  while (r.pos < r.len) {
+    const [no, wire] = r.tag();
     const f = d.byNo.get(no);
     if (!f) {
       if (d === TypeProtoDesc && TYPE_OTHER.has(no)) o.value = { case: 'other', value: no };
-      r.skip(wire);
+      r.skip(wire, no);
       continue;
     }
     let v: unknown;
     if (f.kind === 'message') {
-      if (wire !== 2) r.fail(`${d.name}.${f.proto}: a message field with wire type ${wire}`);
-      const e = r.lengthEnd();
-      v = decodeInto(f.message!(), new Reader(r.buf, r.pos, e), e, depth + 1);
-      r.pos = e;
-    } else if (f.repeated && wire === 2 && f.kind !== 'string' && f.kind !== 'bytes') {
+      if (wire !== WireType.LengthDelimited) fail(r, `${d.name}.${f.proto}: a message field with wire type ${wire}`);
+      v = decodeInto(f.message!(), new BinaryReader(delimited(r)), depth + 1);
+    } else if (f.repeated && wire === WireType.LengthDelimited && f.kind !== 'string' && f.kind !== 'bytes') {
       // packed: a run of scalars
-      const e = r.lengthEnd();
-      const sub = new Reader(r.buf, r.pos, e);
+      const run = delimited(r);
       const arr = o[f.name] as unknown[];
-      const w = f.kind === 'float' ? 5 : f.kind === 'double' ? 1 : 0;
-      if (w === 5 && (e - r.pos) % 4 === 0 && (r.buf.byteOffset + r.pos) % 4 === 0) {
-        for (const x of new Float32Array(r.buf.buffer, r.buf.byteOffset + r.pos, (e - r.pos) / 4)) arr.push(x);
-      } else while (sub.pos < e) arr.push(scalar(sub, f.kind, w));
-      r.pos = e;
+      if (f.kind === 'float' && run.byteLength % 4 === 0 && run.byteOffset % 4 === 0) {
+        for (const x of new Float32Array(run.buffer, run.byteOffset, run.byteLength / 4)) arr.push(x);
+      } else {
+        const sub = new BinaryReader(run);
+        while (sub.pos < sub.len) arr.push(scalar(sub, f.kind, WIRE[f.kind]));
+        if (sub.pos !== sub.len) fail(r, 'a packed field runs past its end');
+      }
       continue;
     } else v = scalar(r, f.kind, wire);
+    if (r.pos > r.len) fail(r, 'truncated field');
     if (f.oneof) o[f.oneof] = { case: f.name, value: v };
     else if (f.repeated) (o[f.name] as unknown[]).push(v);
     else o[f.name] = v;
   }
-  if (r.pos !== end) r.fail('a field runs past the end of its message');
+  if (r.pos !== r.len) fail(r, 'a field runs past the end of its message');
   return o;
 }
 
-/** Decode `bytes` as message `d`; throws an Error naming the byte offset on malformed input. */
+/**
+ * Decode `bytes` as message `d` (wire format read by @bufbuild/protobuf's
+ * BinaryReader); throws an Error naming the byte offset on malformed input.
+ */
 export function decode<T>(d: MessageDesc, bytes: Uint8Array): T {
-  return decodeInto(d, new Reader(bytes, 0, bytes.byteLength), bytes.byteLength, 0) as T;
+  const r = new BinaryReader(bytes);
+  try {
+    return decodeInto(d, r, 0) as T;
+  } catch (e) {
+    const m = (e as Error).message;
+    throw new Error(/ at byte \d+$/.test(m) ? m : `${m} at byte ${r.pos}`);
+  }
 }
 
 // ------------------------------------------------------------------ encode
 
-class Writer {
-  private buf = new Uint8Array(1024);
-  len = 0;
-  private ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.len + n) cap *= 2;
-    const b = new Uint8Array(cap);
-    b.set(this.buf.subarray(0, this.len));
-    this.buf = b;
-  }
-  varint(v: number | bigint): void {
-    this.ensure(10);
-    if (typeof v === 'number' && v >= 0 && v < 2 ** 31) {
-      while (v > 0x7f) {
-        this.buf[this.len++] = (v & 0x7f) | 0x80;
-        v >>>= 7;
-      }
-      this.buf[this.len++] = v;
-      return;
-    }
-    let b = BigInt.asUintN(64, BigInt(v));
-    while (b > 0x7fn) {
-      this.buf[this.len++] = Number(b & 0x7fn) | 0x80;
-      b >>= 7n;
-    }
-    this.buf[this.len++] = Number(b);
-  }
-  bytes(b: Uint8Array): void {
-    this.varint(b.byteLength);
-    this.ensure(b.byteLength);
-    this.buf.set(b, this.len);
-    this.len += b.byteLength;
-  }
-  fixed(v: number, n: 4 | 8): void {
-    this.ensure(n);
-    const dv = new DataView(this.buf.buffer, this.len, n);
-    if (n === 4) dv.setFloat32(0, v, true);
-    else dv.setFloat64(0, v, true);
-    this.len += n;
-  }
-  finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
-  }
-}
-
-const utf8e = new TextEncoder();
 const isDefault = (kind: Scalar, v: unknown) =>
   v === undefined || v === '' || v === 0 || v === 0n || (kind === 'bytes' && (v as Uint8Array).byteLength === 0);
 
-function encodeScalar(w: Writer, f: FieldDesc, v: unknown): void {
-  const kind = f.kind as Scalar;
-  const wire = kind === 'float' ? 5 : kind === 'double' ? 1 : kind === 'string' || kind === 'bytes' ? 2 : 0;
-  w.varint(f.no * 8 + wire);
-  if (kind === 'string') w.bytes(utf8e.encode(v as string));
-  else if (kind === 'bytes') w.bytes(v as Uint8Array);
-  else if (kind === 'float' || kind === 'double') w.fixed(v as number, kind === 'float' ? 4 : 8);
-  else w.varint(v as number | bigint);
+function writeScalar(w: BinaryWriter, kind: Scalar, v: unknown): void {
+  switch (kind) {
+    case 'string': w.string(v as string); break;
+    case 'bytes': w.bytes(v as Uint8Array); break;
+    case 'float': w.float(v as number); break;
+    case 'double': w.double(v as number); break;
+    case 'int32': w.int32(v as number); break;
+    case 'uint64': w.uint64(v as bigint | number); break;
+    default: w.int64(v as bigint | number);
+  }
 }
 
-function encodeInto(d: MessageDesc, o: Record<string, unknown>, w: Writer): void {
+function encodeInto(d: MessageDesc, o: Record<string, unknown>, w: BinaryWriter): void {
   for (const f of d.fields) {
     let v = o[f.oneof ?? f.name];
     if (f.oneof) {
@@ -348,32 +275,27 @@ function encodeInto(d: MessageDesc, o: Record<string, unknown>, w: Writer): void
     if (v === undefined) continue;
     if (f.kind === 'message') {
       for (const m of f.repeated ? (v as Record<string, unknown>[]) : [v as Record<string, unknown>]) {
-        const sub = new Writer();
-        encodeInto(f.message!(), m, sub);
-        w.varint(f.no * 8 + 2);
-        w.bytes(sub.finish());
+        w.tag(f.no, WireType.LengthDelimited).fork();
+        encodeInto(f.message!(), m, w);
+        w.join();
       }
     } else if (f.repeated) {
       const arr = v as unknown[];
       if (arr.length === 0) continue;
-      if (f.kind === 'string' || f.kind === 'bytes') for (const x of arr) encodeScalar(w, f, x);
+      if (f.kind === 'string' || f.kind === 'bytes') for (const x of arr) writeScalar(w.tag(f.no, WireType.LengthDelimited), f.kind, x);
       else {
         // packed (every proto2 parser accepts packed encoding of repeated scalars)
-        const sub = new Writer();
-        for (const x of arr) {
-          if (f.kind === 'float' || f.kind === 'double') sub.fixed(x as number, f.kind === 'float' ? 4 : 8);
-          else sub.varint(x as number | bigint);
-        }
-        w.varint(f.no * 8 + 2);
-        w.bytes(sub.finish());
+        w.tag(f.no, WireType.LengthDelimited).fork();
+        for (const x of arr) writeScalar(w, f.kind, x);
+        w.join();
       }
-    } else if (f.oneof || !isDefault(f.kind as Scalar, v)) encodeScalar(w, f, v);
+    } else if (f.oneof || !isDefault(f.kind as Scalar, v)) writeScalar(w.tag(f.no, WIRE[f.kind as Scalar]), f.kind as Scalar, v);
   }
 }
 
-/** Encode a (possibly partial: unset fields omitted) message. */
+/** Encode a (possibly partial: unset fields omitted) message with @bufbuild/protobuf's BinaryWriter. */
 export function encode(d: MessageDesc, message: object): Uint8Array {
-  const w = new Writer();
+  const w = new BinaryWriter();
   encodeInto(d, message as Record<string, unknown>, w);
   return w.finish();
 }
