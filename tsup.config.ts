@@ -8,6 +8,19 @@ const small: Options['esbuildOptions'] = (o) => {
   o.legalComments = 'none';
 };
 
+// the self-contained single-file bundles beside the main entry
+const extra: Options = {
+  format: ['esm'],
+  dts: false,
+  sourcemap: false,
+  clean: false,
+  target: 'es2022',
+  esbuildOptions: small,
+  platform: 'neutral',
+  splitting: false,
+  outDir: 'dist',
+};
+
 export default defineConfig([
   {
     entry: { index: 'ts/index.ts' },
@@ -26,47 +39,25 @@ export default defineConfig([
   },
   {
     // the ModelWorker script (browser module worker or Node worker_thread), self-contained
+    ...extra,
     entry: { worker: 'ts/worker-entry.ts' },
-    format: ['esm'],
-    dts: false,
-    sourcemap: false,
-    clean: false,
-    target: 'es2022',
-    esbuildOptions: small,
-    platform: 'neutral',
-    splitting: false,
-    outDir: 'dist',
   },
   {
     // Cloudflare Workers / workerd: self-contained module that imports the .wasm as a module
+    ...extra,
     entry: { workerd: 'ts/workerd.ts' },
-    format: ['esm'],
-    dts: false,
-    sourcemap: false,
-    clean: false,
-    target: 'es2022',
-    esbuildOptions: small,
-    platform: 'neutral',
-    splitting: false,
     external: [/\.wasm$/],
-    outDir: 'dist',
   },
   {
     // the `recurrent-wasm` command line; imports the library by its package
     // name (resolved to dist/index.js by Node's package self-reference), and
     // bundles its own argument parser and progress bar
+    ...extra,
     entry: { cli: 'ts/cli/index.ts' },
-    format: ['esm'],
-    dts: false,
-    sourcemap: false,
-    clean: false,
     target: 'node18',
-    esbuildOptions: small,
     platform: 'node',
-    splitting: false,
     external: ['recurrent-wasm'],
     noExternal: ['commander', 'cli-progress'],
     banner: { js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    outDir: 'dist',
   },
 ]);

@@ -20,6 +20,14 @@ export function windows(ids, lo, hi, count, rng) {
   return [tensor(x, [count, SEQ_LEN]), tensor(y, [count, SEQ_LEN])];
 }
 
+/** Held-out cross-entropy (nats/char) of a model's predicted probabilities on the true next ids. */
+export function heldOutLoss(model, x, y, V) {
+  const p = model.predict(x, { batchSize: 64 }).data;
+  let s = 0;
+  for (let i = 0; i < y.data.length; i++) s -= Math.log(Math.max(p[i * V + y.data[i]], 1e-12));
+  return s / y.data.length;
+}
+
 /** Sample `length` characters after `prompt` (predict on the last SEQ_LEN characters). */
 export function sample(model, tok, prompt, length, temperature, rng) {
   const ids = Array.from(tok.encode(prompt));
@@ -85,13 +93,7 @@ export async function run({ steps = 300, batchSize = 32, seed = 1, log = console
   log(`trained ${steps} steps in ${seconds.toFixed(1)} s (${result.msPerStep.toFixed(1)} ms/step); loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}, held-out ${result.valLoss.toFixed(3)} (accuracy ${(result.valAccuracy * 100).toFixed(1)} %)`);
   log(`sample (temperature 0.7):\nShall I compare thee${result.sample}`);
   // the same model with int8 and f16 weights: held-out cross-entropy from predict
-  const crossEntropy = (m) => {
-    const p = m.predict(vx, { batchSize: 64 }).data;
-    const V = tok.vocabSize;
-    let s = 0;
-    for (let i = 0; i < vy.data.length; i++) s -= Math.log(Math.max(p[i * V + vy.data[i]], 1e-12));
-    return s / vy.data.length;
-  };
+  const crossEntropy = (m) => heldOutLoss(m, vx, vy, tok.vocabSize);
   const base = crossEntropy(model);
   result.quantized = { f32: { valLoss: base, bytes: model.save().length } };
   for (const dtype of ['int8', 'f16']) {

@@ -10,15 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { init, Sequential, layers, optimizers, CharTokenizer, Random, distill } from '../dist/index.js';
-import { windows } from './char-rnn.mjs';
-
-/** Held-out cross-entropy (nats/char) of the model's probabilities on true labels. */
-function crossEntropy(model, x, y, V) {
-  const p = model.predict(x, { batchSize: 64 }).data;
-  let s = 0;
-  for (let i = 0; i < y.data.length; i++) s -= Math.log(Math.max(p[i * V + y.data[i]], 1e-12));
-  return s / y.data.length;
-}
+import { heldOutLoss as crossEntropy, windows } from './char-rnn.mjs';
 
 export async function run({ teacherSteps = 200, studentSteps = 200, batchSize = 32, seed = 1, temperature = 1, alpha = 0.5, log = console.log } = {}) {
   await init();

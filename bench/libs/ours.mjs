@@ -17,19 +17,24 @@ function recurrentModel(spec, returnSequences = true, extra = []) {
   return m;
 }
 
-// 2 threads: batch inference split between this thread and one worker
-// (predictParallel); the other workloads are single-threaded and run above
-if (cfg.threads > 1) {
-  const { Worker } = await import('node:worker_threads');
-  const workers = Array.from({ length: cfg.threads - 1 }, () => new lib.ModelWorker(new Worker(new URL('../../dist/worker.js', import.meta.url))));
+/** W2 / W4: batch inference through `predict(model, x, batchSize)`. */
+async function batchInference(predict) {
   for (const id of ['W2', 'W4']) {
     const s = w[id];
     const m = recurrentModel(s);
     const x = lib.tensor(floats(s.B * s.T * s.I, 12), [s.B, s.T, s.I]);
-    const t = await time(() => lib.predictParallel(m, x, workers, { batchSize: s.B }), { reps: reps(cfg, true) });
+    const t = await time(() => predict(m, x, s.B), { reps: reps(cfg, true) });
     push(id, `${id} ${s.cell.toUpperCase()} B=${s.B} T=${s.T} inference`, t, forwardFlops(s));
     m.dispose();
   }
+}
+
+// 2 threads: batch inference split between this thread and one worker
+// (predictParallel); the other workloads are single-threaded and run below
+if (cfg.threads > 1) {
+  const { Worker } = await import('node:worker_threads');
+  const workers = Array.from({ length: cfg.threads - 1 }, () => new lib.ModelWorker(new Worker(new URL('../../dist/worker.js', import.meta.url))));
+  await batchInference((m, x, batchSize) => lib.predictParallel(m, x, workers, { batchSize }));
   for (const wk of workers) wk.terminate();
   emit(`recurrent-wasm (${info.simd}) ${cfg.threads}t`, out);
   process.exit(0);
@@ -51,14 +56,7 @@ if (cfg.threads > 1) {
   m.dispose();
 }
 // W2 / W4: batch inference
-for (const id of ['W2', 'W4']) {
-  const s = w[id];
-  const m = recurrentModel(s);
-  const x = lib.tensor(floats(s.B * s.T * s.I, 12), [s.B, s.T, s.I]);
-  const t = await time(() => m.predict(x, { batchSize: s.B }), { reps: reps(cfg, true) });
-  push(id, `${id} ${s.cell.toUpperCase()} B=${s.B} T=${s.T} inference`, t, forwardFlops(s));
-  m.dispose();
-}
+await batchInference((m, x, batchSize) => m.predict(x, { batchSize }));
 // W3: training steps (forward + backward + Adam), dense(1) on the last step
 for (const id of ['W3', 'W3g']) {
   const s = w[id];

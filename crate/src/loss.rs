@@ -106,9 +106,9 @@ pub unsafe fn loss(kind: Loss, rows: usize, n: usize, pred: *const f32, target: 
                 let t = (target as *const f32).add(r * (n + 3));
                 let tv = |j: usize| *t.add(j) as f64;
                 let (c, tau, alpha) = (tv(n) as usize, tv(n + 1), tv(n + 2));
-                let (lse, _) = log_sum_exp(p, n);
+                let (lse, zmax) = log_sum_exp(p, n);
                 // log-sum-exp of z/τ
-                let m = (0..n).map(pv).fold(f64::NEG_INFINITY, f64::max) / tau;
+                let m = zmax / tau;
                 let lse_t = m + (0..n).map(|j| (pv(j) / tau - m).exp()).sum::<f64>().ln();
                 let mut kl = 0.0;
                 for j in 0..n {

@@ -44,6 +44,8 @@ interface Target {
   name: string;
   layer: Layer;
   param: string;
+  /** elements of the matrix */
+  size: number;
   mask: Uint8Array | null;
 }
 
@@ -60,7 +62,11 @@ export class Pruner implements Callback {
     readonly finalSparsity: number,
     private readonly schedule: PruneSchedule | null,
   ) {
-    for (const l of model.layers) for (const p of l.params) if (isWeightMatrix(l, p.name)) this.targets.push({ name: `${l.name}.${p.name}`, layer: l, param: p.name, mask: null });
+    for (const l of model.layers) {
+      for (const p of l.params) {
+        if (isWeightMatrix(l, p.name)) this.targets.push({ name: `${l.name}.${p.name}`, layer: l, param: p.name, size: p.shape.reduce((a, b) => a * b, 1), mask: null });
+      }
+    }
     if (!this.targets.length) throw new ValueError(`prune: ${model.name} has no recurrent or dense weight matrices`);
     if (!schedule) this.update(finalSparsity);
     else if ((schedule.startStep ?? 0) === 0) this.update(this.target(0));
@@ -95,16 +101,15 @@ export class Pruner implements Callback {
     const w = this.model.paramsView();
     for (const t of this.targets) {
       const off = this.model.paramOffset(t.layer, t.param);
-      const n = t.layer.params.find((p) => p.name === t.param)!.shape.reduce((a, b) => a * b, 1);
+      const n = t.size;
       const k = Math.floor(sparsity * n);
       const mask = new Uint8Array(n).fill(1);
       if (k > 0) {
-        // the k smallest magnitudes (ties broken by position, so exactly k) are pruned
-        const order = new Uint32Array(n);
-        for (let i = 0; i < n; i++) order[i] = i;
+        // the k smallest magnitudes (ties broken by position, so exactly k) are
+        // pruned; weights pruned before sort first
         const abs = new Float32Array(n);
         for (let i = 0; i < n; i++) abs[i] = t.mask && !t.mask[i] ? -1 : Math.abs(w[off + i]);
-        const sorted = Array.from(order).sort((a, b) => abs[a] - abs[b] || a - b);
+        const sorted = Array.from({ length: n }, (_, i) => i).sort((a, b) => abs[a] - abs[b] || a - b);
         for (let i = 0; i < k; i++) mask[sorted[i]] = 0;
       }
       t.mask = mask;
@@ -136,10 +141,9 @@ export class Pruner implements Callback {
     const out: Record<string, number> = {};
     for (const t of this.targets) {
       const off = this.model.paramOffset(t.layer, t.param);
-      const n = t.layer.params.find((p) => p.name === t.param)!.shape.reduce((a, b) => a * b, 1);
       let z = 0;
-      for (let i = 0; i < n; i++) if (w[off + i] === 0) z++;
-      out[t.name] = z / n;
+      for (let i = 0; i < t.size; i++) if (w[off + i] === 0) z++;
+      out[t.name] = z / t.size;
     }
     return out;
   }

@@ -51,7 +51,6 @@ interface Q8Matrix {
   scales: Float32Array;
 }
 
-const isQuantized = isWeightMatrix;
 
 /** Quantise a trained model (the model itself is left as it was). */
 export function quantize(model: Sequential, opts: QuantizeOptions): QuantizedModel {
@@ -61,9 +60,10 @@ export function quantize(model: Sequential, opts: QuantizeOptions): QuantizedMod
   const config: ModelConfig = { ...state.config, compile: null };
   const meta = { ...model.metadata };
   if (opts.dtype === 'f16') {
-    const w: Record<string, Float32Array> = {};
-    for (const p of state.params) w[p.name] = Float32Array.from(p.data, (v) => f16ToF32Exact(v));
-    return QuantizedModel.f16(config, w, meta);
+    const inner = new Sequential(config.layers.map(layerFromConfig), { name: config.name });
+    inner.build(config.inputShape, { initialize: false });
+    inner.setWeights(Object.fromEntries(state.params.map((p) => [p.name, Float32Array.from(p.data, f16ToF32Exact)])));
+    return QuantizedModel.f16(inner, meta);
   }
   const { core, heap } = runtime();
   const f32: Record<string, Float32Array> = {};
@@ -71,7 +71,7 @@ export function quantize(model: Sequential, opts: QuantizeOptions): QuantizedMod
   for (const l of model.layers) {
     for (const p of l.params) {
       const name = `${l.name}.${p.name}`;
-      if (!isQuantized(l, p.name)) {
+      if (!isWeightMatrix(l, p.name)) {
         f32[name] = state.params.find((s) => s.name === name)!.data;
         continue;
       }
@@ -140,12 +140,9 @@ export class QuantizedModel implements StreamSource {
     }
   }
 
-  /** @internal */
-  static f16(config: ModelConfig, weights: Record<string, Float32Array>, metadata: Record<string, string>): QuantizedModel {
-    const inner = new Sequential(config.layers.map(layerFromConfig), { name: config.name });
-    inner.build(config.inputShape, { initialize: false });
-    inner.setWeights(weights);
-    return new QuantizedModel('f16', false, config, inner, {}, metadata);
+  /** @internal an f16 model around `inner`, an f32 model whose weights are f16 values */
+  static f16(inner: Sequential, metadata: Record<string, string>): QuantizedModel {
+    return new QuantizedModel('f16', false, { ...inner.toConfig(), compile: null }, inner, {}, metadata);
   }
 
   /** @internal */
@@ -188,7 +185,7 @@ export class QuantizedModel implements StreamSource {
       for (const p of l.params) {
         const name = `${l.name}.${p.name}`;
         const n = p.shape.reduce((a, b) => a * b, 1);
-        if (isQuantized(l, p.name)) {
+        if (isWeightMatrix(l, p.name)) {
           const m = this.q8[name];
           if (!m) throw new FormatError(`quantized model: int8 tensor "${name}" is missing`);
           if (m.shape[0] !== p.shape[0] || m.shape[1] !== p.shape[1]) throw new FormatError(`quantized model: "${name}" has shape [${m.shape}]; the config needs [${p.shape}]`);
@@ -428,13 +425,7 @@ export function loadQuantizedModel(bytes: Uint8Array | ArrayBuffer, limits: Read
   if (!q || (q.dtype !== 'int8' && q.dtype !== 'f16')) throw new FormatError('quantized model: the file is not quantised (load it with loadModel)');
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(file.metadata)) if (k.startsWith('user.')) metadata[k.slice(5)] = v;
-  if (q.dtype === 'f16') {
-    const m = loadModel(bytes, limits); // F16 tensors widen to f32
-    const config = m.toConfig();
-    const weights = Object.fromEntries(m.exportState(false).params.map((p) => [p.name, p.data]));
-    m.dispose();
-    return QuantizedModel.f16({ ...config, compile: null }, weights, metadata);
-  }
+  if (q.dtype === 'f16') return QuantizedModel.f16(loadModel(bytes, limits), metadata); // F16 tensors widen to f32
   let config: ModelConfig;
   try {
     config = JSON.parse(file.metadata.config ?? '');
