@@ -14,10 +14,27 @@ mkdir -p "$out"
 build() { # name, target features
   local name=$1 features=$2 dir=target/wasm-$1
   local -a extra=()
-  [ -n "$WASM_BUILD_STD" ] && extra+=("$WASM_BUILD_STD")
-  RUSTC="$WASM_RUSTC" RUSTC_BOOTSTRAP="${WASM_BOOTSTRAP:-}" \
-    RUSTFLAGS="-C target-feature=$features" CARGO_TARGET_DIR="$dir" \
-    "$WASM_CARGO" build --quiet --release --target wasm32-unknown-unknown -p recurrent-core "${extra[@]}"
+  local rustc=$WASM_RUSTC cargo=$WASM_CARGO bootstrap=${WASM_BOOTSTRAP:-} flags="-C target-feature=$features"
+  if [ "$name" = mt ]; then
+    # Threads need a std rebuilt with atomics: always Debian's toolchain with
+    # build-std (rustup here cannot add rust-src). Since Rust 1.92 atomics no
+    # longer imply a shared memory: the linker is asked for one, imported (each
+    # thread's instance gets the same memory) and exported (the façade reads it
+    # from the main instance), with up to 4 GiB, and for the
+    # TLS symbols wasm-bindgen's thread support initialises per instance.
+    rustc=$MT_RUSTC cargo=$MT_CARGO bootstrap=1
+    extra+=(-Zbuild-std=std,panic_abort)
+    local l
+    for l in --shared-memory --max-memory=4294967296 --import-memory --export-memory \
+      --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base; do
+      flags+=" -C link-arg=$l"
+    done
+  elif [ -n "$WASM_BUILD_STD" ]; then
+    extra+=("$WASM_BUILD_STD")
+  fi
+  RUSTC="$rustc" RUSTC_BOOTSTRAP="$bootstrap" RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" \
+    "$cargo" build --quiet --release --target wasm32-unknown-unknown -p recurrent-core "${extra[@]}" \
+    2> >(grep -v "unstable feature specified for \`-Ctarget-feature\`: \`atomics\`\|this feature is not stably supported\|^  |$\|^  = note\|^$" >&2)
   local tmp
   tmp=$(mktemp -d)
   "$WASM_BINDGEN" --target web --out-dir "$tmp" --out-name recurrent_core \
@@ -31,6 +48,10 @@ build() { # name, target features
     "$tmp/recurrent_core_bg.wasm" -o "$out/$wasm_name"
   if [ "$name" = simd ]; then
     cp "$tmp/recurrent_core.js" "$tmp/recurrent_core.d.ts" "$out/"
+  elif [ "$name" = mt ]; then
+    # the threaded build's glue imports its memory: kept beside the other
+    cp "$tmp/recurrent_core.js" "$out/recurrent_core_mt.js"
+    cp "$tmp/recurrent_core.d.ts" "$out/recurrent_core_mt.d.ts"
   elif ! cmp -s "$tmp/recurrent_core.js" "$out/recurrent_core.js"; then
     echo "build-wasm: the $name build's JS glue differs from the simd build's" >&2
     exit 1
@@ -41,3 +62,13 @@ build() { # name, target features
 
 build simd "+simd128"
 build relaxed "+simd128,+relaxed-simd"
+if [ -n "${MT_RUSTC:-}" ]; then
+  build mt "+simd128,+atomics,+bulk-memory,+mutable-globals"
+else
+  # the façade imports the threaded glue; without that build it gets the plain
+  # glue (same functions) and init() finds no threaded .wasm to load
+  rm -f "$out/recurrent_core_mt_bg.wasm"
+  cp "$out/recurrent_core.js" "$out/recurrent_core_mt.js"
+  cp "$out/recurrent_core.d.ts" "$out/recurrent_core_mt.d.ts"
+  echo "build-wasm: no toolchain for the threaded build ($MT_MISSING); the package will run single-threaded" >&2
+fi

@@ -44,7 +44,7 @@ install_debian() {
     apt-get update -q >/dev/null 2>&1 || true
     apt-get install -y -q $pkgs >/dev/null
   fi
-  debian_ready || { say "installed the Debian packages but the toolchain is still incomplete"; exit 1; }
+  debian_ready || { say "installed the Debian packages but the toolchain is still incomplete"; return 1; }
 }
 
 mode=""
@@ -89,6 +89,19 @@ else
   bootstrap=1
 fi
 
+# The threaded build rebuilds std with atomics (-Zbuild-std), which needs the
+# std sources: Debian's toolchain has them (rust-web-src); rustup here cannot
+# add rust-src. Installed when missing and we may (root on Debian); otherwise
+# the threaded build is skipped and the package runs single-threaded.
+mt_rustc="" mt_cargo="" mt_missing=""
+if debian_ready || install_debian 2>/dev/null; then
+  mt_rustc=/usr/bin/rustc
+  mt_cargo=/usr/bin/cargo
+else
+  mt_missing="Debian's rustc-web, cargo-web, rust-web-src, lld-22 are not installed"
+  say "threaded build skipped: $mt_missing"
+fi
+
 # Host cargo for `cargo install` and `cargo test`: rustup's if present, else Debian's.
 host_cargo=$(command -v cargo || echo /usr/bin/cargo)
 
@@ -114,5 +127,8 @@ WASM_BUILD_STD="$build_std"
 WASM_BOOTSTRAP=$bootstrap
 WASM_BINDGEN=$wb_bin
 HOST_CARGO=$host_cargo
+MT_RUSTC=$mt_rustc
+MT_CARGO=$mt_cargo
+MT_MISSING="$mt_missing"
 EOF
 say "using $mode toolchain ($("$rustc_bin" --version)), wasm-bindgen $wb_version"

@@ -45,19 +45,24 @@ console.log(JSON.stringify({ ...info, c: Array.from(c) }));`;
 describe('init() sources', () => {
   it('default: finds the .wasm beside the package', async () => {
     const r = await runWith('');
-    expect(r).toEqual({ simd: 'simd128', source: 'file', c: [4, 5, 10, 11] });
+    expect(r).toEqual({ simd: 'simd128', source: 'file', threads: 1, c: [4, 5, 10, 11] });
   });
   it('{ module }: a compiled WebAssembly.Module (workerd-style)', async () => {
     const r = await runWith('{ module: new WebAssembly.Module(readFileSync(wasmFile)) }');
-    expect(r).toEqual({ simd: 'simd128', source: 'module', c: [4, 5, 10, 11] });
+    expect(r).toEqual({ simd: 'simd128', source: 'module', threads: 1, c: [4, 5, 10, 11] });
   });
   it('{ bytes }: the bytes of the .wasm', async () => {
     const r = await runWith('{ bytes: readFileSync(wasmFile) }');
-    expect(r).toEqual({ simd: 'simd128', source: 'bytes', c: [4, 5, 10, 11] });
+    expect(r).toEqual({ simd: 'simd128', source: 'bytes', threads: 1, c: [4, 5, 10, 11] });
   });
   it('{ url }: fetched over HTTP', async () => {
     const r = await runWith(`{ url: ${JSON.stringify(base + 'recurrent_core_bg.wasm')} }`);
-    expect(r).toEqual({ simd: 'simd128', source: 'url', c: [4, 5, 10, 11] });
+    expect(r).toEqual({ simd: 'simd128', source: 'url', threads: 1, c: [4, 5, 10, 11] });
+  });
+  it('{ module } of the threaded build with threads: 2 starts a helper', async () => {
+    const mt = JSON.stringify(new URL('recurrent_core_mt_bg.wasm', dist).pathname);
+    const r = await runWith(`{ module: new WebAssembly.Module(readFileSync(${mt})), threads: 2 }`);
+    expect(r).toEqual({ simd: 'simd128', source: 'module', threads: 2, c: [4, 5, 10, 11] });
   });
   it('{ url } that does not exist: a clear InitError', async () => {
     await expect(runWith(`{ url: ${JSON.stringify(base + 'missing.wasm')} }`)).rejects.toThrow(/InitError: could not load the recurrent-wasm WebAssembly core/);

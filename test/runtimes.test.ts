@@ -37,6 +37,14 @@ interface Result {
 }
 
 let reference: Result;
+interface ThreadRun {
+  threads: number;
+  losses: number[];
+  weights: string;
+  predicted: string;
+  steps: string[];
+}
+let threadReference: ThreadRun;
 let server: StaticServer | undefined;
 let base = '';
 
@@ -66,10 +74,18 @@ beforeAll(async () => {
   const { stdout } = await run(process.execPath, [join(root, 'test/runtimes/run-cli.mjs'), `file://${dist}/`, modelPath, 'simd128']);
   reference = JSON.parse(stdout);
   // static server for the browser tests
-  server = await serveStatic((path) => {
-    const file = path === '/model.safetensors' ? modelPath : path.startsWith('/bundle/') ? join(work, path) : join(root, path);
-    return file.startsWith(root) || file.startsWith(work) ? file : null;
-  });
+  // /isolated/… serves the same files with COOP + COEP (cross-origin isolated pages)
+  server = await serveStatic(
+    (path) => {
+      if (path.startsWith('/isolated/')) path = path.slice('/isolated'.length);
+      const file = path === '/model.safetensors' ? modelPath : path.startsWith('/bundle/') ? join(work, path) : join(root, path);
+      return file.startsWith(root) || file.startsWith(work) ? file : null;
+    },
+    (path): Record<string, string> =>
+      path.startsWith('/isolated/') ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {},
+  );
+  // the thread scenario's numbers from the plain simd128 build in Node
+  threadReference = JSON.parse((await run(process.execPath, [join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"simd":"simd128"}', '1'])).stdout).runs[0];
   base = server.base;
 }, 120_000);
 
@@ -155,6 +171,22 @@ describe.skipIf(missing('Chromium', !!chromiumPath && existsSync(join(rt, 'playw
     expect(r.ticks).toBeGreaterThan(r.seconds * 30);
   });
 
+  it('threads: a cross-origin-isolated page runs the threaded build with a helper Worker; numbers identical to Node', async () => {
+    const r = (await pageResult('/isolated/test/runtimes/threads-page.html')) as unknown as { error?: string; isolated: boolean; info: { threads: number; simd: string }; runs: ThreadRun[] };
+    expect(r.error).toBeUndefined();
+    expect(r.isolated).toBe(true);
+    expect(r.info).toMatchObject({ threads: 2, simd: 'simd128' });
+    expect(r.runs.map((x) => x.threads)).toEqual([1, 2]);
+    for (const x of r.runs) expect({ ...x, threads: 1, ms: 0 }).toEqual({ ...threadReference, threads: 1, ms: 0 });
+  });
+  it('threads: a page without cross-origin isolation stays on one thread and says why', async () => {
+    const r = (await pageResult('/test/runtimes/threads-page.html?simd=simd128')) as unknown as { error?: string; info: { threads: number; threadsNote?: string }; runs: ThreadRun[] };
+    expect(r.error).toBeUndefined();
+    expect(r.info.threads).toBe(1);
+    expect(r.info.threadsNote).toMatch(/cross-origin isolated.*Cross-Origin-Opener-Policy/);
+    expect({ ...r.runs[0], ms: 0 }).toEqual({ ...threadReference, ms: 0 });
+  });
+
   it('by default Chromium loads the relaxed-SIMD build; its numbers agree within 1e-5', async () => {
     const r = await pageResult('/test/runtimes/page.html');
     expect(r.error).toBeUndefined();
@@ -170,6 +202,12 @@ describe.skipIf(missing('Deno', existsSync(bin('deno')), 'npm package deno (scri
     expect(r.runtime).toBe('deno');
     expectSame(r, 'deno');
   });
+  it('threads: init({ threads: 2 }) runs a helper Worker; numbers identical to Node', async () => {
+    const { stdout } = await run(bin('deno'), ['run', '--allow-read', '--allow-env', join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"threads":2}', '1', '2'], { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } });
+    const r = JSON.parse(stdout) as { info: { threads: number }; runs: ThreadRun[] };
+    expect(r.info.threads).toBe(2);
+    for (const x of r.runs) expect({ ...x, threads: 1, ms: 0 }).toEqual({ ...threadReference, threads: 1, ms: 0 });
+  });
 });
 
 describe.skipIf(missing('Bun', existsSync(bin('bun')), 'npm package bun (scripts/install-runtimes.sh)'))('Bun (npm package)', () => {
@@ -178,6 +216,12 @@ describe.skipIf(missing('Bun', existsSync(bin('bun')), 'npm package bun (scripts
     const r = JSON.parse(stdout);
     expect(r.runtime).toBe('bun');
     expectSame(r, 'bun');
+  });
+  it('threads: init({ threads: 2 }) runs a helper Worker; numbers identical to Node', async () => {
+    const { stdout } = await run(bin('bun'), [join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"threads":2}', '1', '2']);
+    const r = JSON.parse(stdout) as { info: { threads: number }; runs: ThreadRun[] };
+    expect(r.info.threads).toBe(2);
+    for (const x of r.runs) expect({ ...x, threads: 1, ms: 0 }).toEqual({ ...threadReference, threads: 1, ms: 0 });
   });
 });
 

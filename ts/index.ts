@@ -2,7 +2,7 @@
  * recurrent-wasm: recurrent neural networks for JavaScript and TypeScript on a
  * Rust → WebAssembly SIMD core.
  */
-export { init, isInitialized, type InitOptions, type RuntimeInfo, type SimdChoice } from './runtime/init.js';
+export { init, isInitialized, setThreads, type InitOptions, type RuntimeInfo, type SimdChoice } from './runtime/init.js';
 export { hasRelaxedSimd, hasSimd128 } from './runtime/features.js';
 export { RecurrentWasmError, ShapeError, ValueError, InitError, KernelError, FormatError } from './errors.js';
 export { matmul } from './ops/gemm.js';

@@ -5,7 +5,8 @@ import { W, SMOKE, time, floats, ints, recurrentWeights, forwardFlops, trainFlop
 
 const cfg = config();
 const lib = await import(new URL('../../dist/index.js', import.meta.url).href);
-const info = await lib.init({ simd: cfg.simd ?? 'auto' });
+const info = await lib.init({ simd: cfg.simd ?? 'auto', threads: cfg.threads ?? 1 });
+if ((cfg.threads ?? 1) !== info.threads) throw new Error(`asked for ${cfg.threads} threads, got ${info.threads}: ${info.threadsNote}`);
 const w = cfg.smoke ? SMOKE : W;
 const out = [];
 const push = (id, label, t, flops, extra = {}) => out.push({ id, label, ...t, gflops: flops ? flops / t.median / 1e6 : null, ...extra });
@@ -29,14 +30,14 @@ async function batchInference(predict) {
   }
 }
 
-// 2 threads: batch inference split between this thread and one worker
-// (predictParallel); the other workloads are single-threaded and run below
-if (cfg.threads > 1) {
+// `workers`: batch inference split between this thread and ModelWorkers, each
+// its own wasm instance (predictParallel); the other workloads do not apply
+if (cfg.workers > 1) {
   const { Worker } = await import('node:worker_threads');
-  const workers = Array.from({ length: cfg.threads - 1 }, () => new lib.ModelWorker(new Worker(new URL('../../dist/worker.js', import.meta.url))));
+  const workers = Array.from({ length: cfg.workers - 1 }, () => new lib.ModelWorker(new Worker(new URL('../../dist/worker.js', import.meta.url))));
   await batchInference((m, x, batchSize) => lib.predictParallel(m, x, workers, { batchSize }));
   for (const wk of workers) wk.terminate();
-  emit(`recurrent-wasm (${info.simd}) ${cfg.threads}t`, out);
+  emit(`recurrent-wasm (${info.simd}) ${cfg.workers} workers`, out);
   process.exit(0);
 }
 
@@ -85,8 +86,8 @@ for (const id of ['W3', 'W3g']) {
   push('W5', `W5 char-LM B=${s.B} T=${s.T} training step`, { median: t.median / k, min: t.min / k, max: t.max / k, n: t.n }, trainFlops(s));
   m.dispose();
 }
-// The plain GEMM ceiling: the core's SGEMM on operands already in wasm memory
-{
+// The plain GEMM ceiling (one thread): the core's SGEMM on operands already in wasm memory
+if (info.threads === 1) {
   const file = info.simd === 'relaxed' ? 'recurrent_core_relaxed_bg.wasm' : 'recurrent_core_bg.wasm';
   const glue = await import(new URL('../../ts/wasm/recurrent_core.js', import.meta.url).href);
   const ex = await glue.default({ module_or_path: await WebAssembly.compile(readFileSync(new URL(`../../dist/${file}`, import.meta.url))) });
@@ -99,4 +100,4 @@ for (const id of ['W3', 'W3g']) {
     push(`GEMM ${mm}×${kk}·${kk}×${nn}`, `wasm SGEMM ${mm}×${kk}·${kk}×${nn}`, t, 2 * mm * kk * nn);
   }
 }
-emit(`recurrent-wasm (${info.simd})`, out);
+emit(`recurrent-wasm (${info.simd}${info.threads > 1 ? `, ${info.threads} threads` : ''})`, out);

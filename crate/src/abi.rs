@@ -60,6 +60,48 @@ pub fn simd_level() -> u32 {
     }
 }
 
+/// Whether this is the threaded build (shared memory, `+atomics`).
+#[wasm_bindgen]
+pub fn threaded() -> bool {
+    cfg!(target_feature = "atomics")
+}
+
+/// A helper Worker's whole life (threaded build): help with jobs until
+/// [`pool_shutdown`]. Returns at once in a single-threaded build.
+#[wasm_bindgen]
+pub fn pool_worker_loop() {
+    if threaded() {
+        // The first sgemm on this thread would allocate its packing buffers
+        // (and might grow memory) in the middle of a job: do it now.
+        gemm::reserve_pack_buffers();
+        crate::pool::worker_loop();
+    }
+}
+
+/// Use up to `n` threads (the caller + helpers that have started); returns the number in use.
+#[wasm_bindgen]
+pub fn pool_set_threads(n: usize) -> usize {
+    crate::pool::set_threads(n)
+}
+
+/// Helpers currently inside [`pool_worker_loop`].
+#[wasm_bindgen]
+pub fn pool_ready() -> usize {
+    crate::pool::ready()
+}
+
+/// Tasks helper threads have run so far (0 in a single-threaded build).
+#[wasm_bindgen]
+pub fn pool_helper_tasks() -> usize {
+    crate::pool::helped()
+}
+
+/// Release every helper from [`pool_worker_loop`]; the pool becomes serial.
+#[wasm_bindgen]
+pub fn pool_shutdown() {
+    crate::pool::shutdown()
+}
+
 fn memory_bytes() -> usize {
     core::arch::wasm32::memory_size(0) * 65536
 }

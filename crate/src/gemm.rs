@@ -45,6 +45,7 @@
 //! they were inlined into large functions (27.7 → 17–18 GFLOP/s in
 //! ../shared/WASM-PERF.md).
 
+use crate::pool;
 use crate::simd::F32x4;
 
 /// Rows of the micro-tile: 5 where multiply-add is fused (relaxed SIMD), else 4.
@@ -352,6 +353,20 @@ pub unsafe fn gemm_packed(m: usize, n: usize, k: usize, ap: *const f32, bp: *con
         gemv_packed(n, k, ap, MR, bp, c, acc);
         return;
     }
+    pool::par_ranges(n.div_ceil(NR), m * k * NR, PANEL_ALIGN, |p0, p1| {
+        let (j0, j1) = (p0 * NR, (p1 * NR).min(n));
+        gemm_packed_serial(m, j1 - j0, k, ap, bp.add(p0 * k * NR), c.add(j0), rsc, acc);
+    });
+}
+
+/// Column splits between threads fall on multiples of this many B panels: the
+/// GEMV path groups panels by three ([`kernel_1x24`]), so a split elsewhere
+/// would change which kernel (and summation order) computes a column.
+const PANEL_ALIGN: usize = 3;
+
+/// [`gemm_packed`] on the calling thread.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_packed_serial(m: usize, n: usize, k: usize, ap: *const f32, bp: *const f32, c: *mut f32, rsc: usize, acc: bool) {
     let mut tile = [0.0f32; MR * NR];
     for j0 in (0..n).step_by(NR) {
         let cols = NR.min(n - j0);
@@ -382,6 +397,14 @@ pub unsafe fn gemm_packed(m: usize, n: usize, k: usize, ap: *const f32, bp: *con
 /// # Safety
 /// As [`gemm_packed`] with `m = 1`.
 pub unsafe fn gemv_packed(n: usize, k: usize, a: *const f32, sa: usize, bp: *const f32, c: *mut f32, acc: bool) {
+    pool::par_ranges(n.div_ceil(NR), k * NR, PANEL_ALIGN, |p0, p1| {
+        let (j0, j1) = (p0 * NR, (p1 * NR).min(n));
+        gemv_packed_serial(j1 - j0, k, a, sa, bp.add(p0 * k * NR), c.add(j0), acc);
+    });
+}
+
+/// [`gemv_packed`] on the calling thread.
+unsafe fn gemv_packed_serial(n: usize, k: usize, a: *const f32, sa: usize, bp: *const f32, c: *mut f32, acc: bool) {
     let panels = n.div_ceil(NR);
     let full = n / NR; // panels whose 8 columns all exist
     let mut p = 0;
@@ -410,6 +433,12 @@ struct PackBuffers {
 
 thread_local! {
     static PACK: core::cell::UnsafeCell<Option<PackBuffers>> = const { core::cell::UnsafeCell::new(None) };
+}
+
+/// Allocate this thread's packing buffers now (a helper thread does so before
+/// its first job rather than in the middle of one).
+pub fn reserve_pack_buffers() {
+    pack_buffers();
 }
 
 fn pack_buffers() -> (*mut f32, *mut f32) {
@@ -443,6 +472,24 @@ pub unsafe fn sgemm(m: usize, n: usize, k: usize, a: MatRef, b: MatRef, c: *mut 
         }
         return;
     }
+    // Split the larger of M and N between threads: each thread packs its own
+    // share of that operand and all of the other (the smaller) one. Splits
+    // fall on MC rows or 3·NR columns, so every element is computed exactly as
+    // in a serial run (see PANEL_ALIGN).
+    if m > n {
+        pool::par_ranges(m, n * k, MC, |i0, i1| {
+            sgemm_serial(i1 - i0, n, k, MatRef::new(a.at(i0, 0), a.rs, a.cs), b, c.add(i0 * rsc), rsc, acc);
+        });
+    } else {
+        pool::par_ranges(n, m * k, PANEL_ALIGN * NR, |j0, j1| {
+            sgemm_serial(m, j1 - j0, k, a, MatRef::new(b.at(0, j0), b.rs, b.cs), c.add(j0), rsc, acc);
+        });
+    }
+}
+
+/// [`sgemm`] on the calling thread, with its own packing buffers.
+#[allow(clippy::too_many_arguments)]
+unsafe fn sgemm_serial(m: usize, n: usize, k: usize, a: MatRef, b: MatRef, c: *mut f32, rsc: usize, acc: bool) {
     let (abuf, bbuf) = pack_buffers();
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
@@ -454,11 +501,11 @@ pub unsafe fn sgemm(m: usize, n: usize, k: usize, a: MatRef, b: MatRef, c: *mut 
                 let mc = MC.min(m - ic);
                 let ablock = MatRef::new(a.at(ic, pc), a.rs, a.cs);
                 if mc == 1 {
-                    gemv_packed(nc, kc, ablock.ptr, ablock.cs, bbuf, c.add(ic * rsc + jc), accumulate);
+                    gemv_packed_serial(nc, kc, ablock.ptr, ablock.cs, bbuf, c.add(ic * rsc + jc), accumulate);
                     continue;
                 }
                 pack_a(mc, kc, ablock, abuf);
-                gemm_packed(mc, nc, kc, abuf, bbuf, c.add(ic * rsc + jc), rsc, accumulate);
+                gemm_packed_serial(mc, nc, kc, abuf, bbuf, c.add(ic * rsc + jc), rsc, accumulate);
             }
         }
     }
@@ -572,6 +619,41 @@ mod tests {
                     assert!((c1[i] as f64 - want[i]).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want[i].abs()));
                 }
             }
+        }
+    }
+
+    /// Split between threads, every product equals the serial one bit for bit.
+    #[test]
+    fn threaded_products_equal_serial_bit_for_bit() {
+        crate::pool::start_native(3);
+        let mut seed = 11u64;
+        for &(m, n, k) in &[(1usize, 1024usize, 320usize), (1, 203, 77), (32, 1024, 256), (7, 259, 300), (1600, 1024, 64), (1024, 256, 1600), (65, 300, 257)] {
+            let a = rand_vec(m * k, &mut seed);
+            let b = rand_vec(k * n, &mut seed);
+            let (av, bv) = (MatRef::rows(a.as_ptr(), k), MatRef::rows(b.as_ptr(), n));
+            let mut serial = vec![0.25f32; m * n];
+            let mut threaded = serial.clone();
+            unsafe {
+                sgemm_serial(m, n, k, av, bv, serial.as_mut_ptr(), n, true);
+                sgemm(m, n, k, av, bv, threaded.as_mut_ptr(), n, true);
+            }
+            assert!(serial.iter().zip(&threaded).all(|(x, y)| x.to_bits() == y.to_bits()), "sgemm {m}x{n}x{k}");
+            let mut ap = vec![0.0; packed_a_len(m, k)];
+            let mut bp = vec![0.0; packed_b_len(k, n)];
+            let mut s2 = vec![0.0f32; m * n];
+            let mut t2 = vec![1.0f32; m * n];
+            unsafe {
+                pack_a(m, k, av, ap.as_mut_ptr());
+                pack_b(k, n, bv, bp.as_mut_ptr());
+                if m == 1 {
+                    gemv_packed_serial(n, k, a.as_ptr(), 1, bp.as_ptr(), s2.as_mut_ptr(), false);
+                    gemv_packed(n, k, a.as_ptr(), 1, bp.as_ptr(), t2.as_mut_ptr(), false);
+                } else {
+                    gemm_packed_serial(m, n, k, ap.as_ptr(), bp.as_ptr(), s2.as_mut_ptr(), n, false);
+                    gemm_packed(m, n, k, ap.as_ptr(), bp.as_ptr(), t2.as_mut_ptr(), n, false);
+                }
+            }
+            assert!(s2.iter().zip(&t2).all(|(x, y)| x.to_bits() == y.to_bits()), "packed {m}x{n}x{k}");
         }
     }
 

@@ -4,6 +4,8 @@
 //! sizes, never allocate per call, and know nothing of JavaScript. The single
 //! file with `#[wasm_bindgen]` exports is `abi.rs`.
 
+#![cfg_attr(all(target_arch = "wasm32", target_feature = "atomics"), feature(stdarch_wasm_atomic_wait))]
+
 pub mod activations;
 pub mod cells;
 pub mod dense;
@@ -12,6 +14,7 @@ pub mod gemm;
 pub mod layernorm;
 pub mod loss;
 pub mod optim;
+pub mod pool;
 pub mod quant;
 pub mod simd;
 pub mod stream;

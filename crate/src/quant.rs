@@ -117,13 +117,25 @@ pub unsafe fn quantize_act(k: usize, a: *const f32, a16: *mut i16) -> f32 {
     m / 32767.0
 }
 
-/// `y[j] (=|+=) s_a · s_w[j] · Σ_k a16[k] · q[j, k]` for `j < n`.
+/// `y[j] (=|+=) s_a · s_w[j] · Σ_k a16[k] · q[j, k]` for `j < n`, split
+/// between threads by pairs of column groups (the integer sums are exact, so
+/// any split gives the same numbers).
 ///
 /// # Safety
 /// `a16` holds `act_len(k)` elements (4-byte aligned not required); `packed`
 /// `packed_len(k, n)` bytes; `s_w` and `y` `n` floats.
-#[inline(never)]
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn gemv(k: usize, n: usize, a16: *const i16, s_a: f32, packed: *const i8, s_w: *const f32, y: *mut f32, acc: bool) {
+    let pairs = k.div_ceil(2);
+    crate::pool::par_ranges(n.div_ceil(GROUP), GROUP * k, 2, |g0, g1| {
+        let (j0, j1) = (g0 * GROUP, (g1 * GROUP).min(n));
+        gemv_serial(k, j1 - j0, a16, s_a, packed.add(g0 * pairs * 32), s_w.add(j0), y.add(j0), acc);
+    });
+}
+
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemv_serial(k: usize, n: usize, a16: *const i16, s_a: f32, packed: *const i8, s_w: *const f32, y: *mut f32, acc: bool) {
     let pairs = k.div_ceil(2);
     let groups = n.div_ceil(GROUP);
     let finish = |g: usize, sums: &[[f32; 4]; 4]| {

@@ -8,14 +8,18 @@
  * (Cloudflare Workers / workerd) import the `.wasm` as a module and pass it:
  * `init({ module })`. `init({ bytes })` and `init({ url })` cover the rest.
  *
- * Two builds ship: simd128, and simd128 + relaxed SIMD (fused multiply-add),
- * picked by default where `WebAssembly.validate` accepts relaxed SIMD.
- * A second call is a no-op that returns the same info.
+ * Three builds ship: simd128, and simd128 + relaxed SIMD (fused multiply-add),
+ * picked by default where `WebAssembly.validate` accepts relaxed SIMD; and a
+ * threaded simd128 build (shared memory, atomics) loaded for `threads > 1`
+ * where the runtime allows it (./threads.ts), with helper Workers sharing its
+ * memory. A second call is a no-op that returns the same info.
  */
-import initGlue, * as glue from '../wasm/recurrent_core.js';
+import * as glue from '../wasm/recurrent_core.js';
+import * as mtGlue from '../wasm/recurrent_core_mt.js';
 import { InitError } from '../errors.js';
 import { hasRelaxedSimd, hasSimd128 } from './features.js';
 import { Heap } from './memory.js';
+import { hardwareThreads, startHelpers, threadSupport, type Helpers } from './threads.js';
 
 export type SimdChoice = 'auto' | 'relaxed' | 'simd128';
 
@@ -28,6 +32,15 @@ export interface InitOptions {
   url?: string | URL;
   /** Which build to load when the package finds the file itself (default `'auto'`). */
   simd?: SimdChoice;
+  /**
+   * Threads for the large matrix products (default 1): a number, or `'auto'`
+   * for every logical CPU. Above 1 the threaded build is loaded and helper
+   * Workers share its memory; results are bit-identical to one thread. Where
+   * the runtime cannot (no SharedArrayBuffer — browsers need COOP/COEP
+   * headers — or no Worker, as in Cloudflare Workers) the core runs on one
+   * thread and `RuntimeInfo.threadsNote` says why.
+   */
+  threads?: number | 'auto';
 }
 
 export interface RuntimeInfo {
@@ -35,6 +48,10 @@ export interface RuntimeInfo {
   simd: 'simd128' | 'relaxed';
   /** Where the module came from. */
   source: 'module' | 'bytes' | 'url' | 'file';
+  /** Threads the core uses (1 = the calling thread only). */
+  threads: number;
+  /** Why fewer threads than asked for are in use, when that is the case. */
+  threadsNote?: string;
 }
 
 export type Core = typeof glue;
@@ -43,13 +60,19 @@ interface Loaded {
   core: Core;
   heap: Heap;
   info: RuntimeInfo;
+  /** helper Workers of the threaded build (null: single-threaded) */
+  helpers: Helpers | null;
 }
 
 let loaded: Loaded | null = null;
 let pending: Promise<RuntimeInfo> | null = null;
 
-const WASM_FILES = { simd128: 'recurrent_core_bg.wasm', relaxed: 'recurrent_core_relaxed_bg.wasm' } as const;
-const OPTION_KEYS = new Set(['module', 'bytes', 'url', 'simd']);
+const WASM_FILES = {
+  simd128: 'recurrent_core_bg.wasm',
+  relaxed: 'recurrent_core_relaxed_bg.wasm',
+  threaded: 'recurrent_core_mt_bg.wasm',
+} as const;
+const OPTION_KEYS = new Set(['module', 'bytes', 'url', 'simd', 'threads']);
 
 function checkOptions(opts: unknown): InitOptions {
   if (opts === undefined) return {};
@@ -58,7 +81,7 @@ function checkOptions(opts: unknown): InitOptions {
   }
   const o = opts as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!OPTION_KEYS.has(k)) throw new InitError(`init(): unknown option "${k}" (expected module, bytes, url or simd)`);
+    if (!OPTION_KEYS.has(k)) throw new InitError(`init(): unknown option "${k}" (expected module, bytes, url, simd or threads)`);
   }
   const given = ['module', 'bytes', 'url'].filter((k) => o[k] !== undefined);
   if (given.length > 1) throw new InitError(`init(): pass only one of module, bytes, url; got ${given.join(' and ')}`);
@@ -73,6 +96,10 @@ function checkOptions(opts: unknown): InitOptions {
   }
   if (o.simd !== undefined && !['auto', 'relaxed', 'simd128'].includes(o.simd as string)) {
     throw new InitError(`init(): "simd" must be 'auto', 'relaxed' or 'simd128'; got ${describe(o.simd)}`);
+  }
+  const t = o.threads;
+  if (t !== undefined && t !== 'auto' && !(Number.isInteger(t) && (t as number) >= 1 && (t as number) <= 256)) {
+    throw new InitError(`init(): "threads" must be an integer from 1 to 256 or 'auto'; got ${describe(t)}`);
   }
   return o as InitOptions;
 }
@@ -126,10 +153,21 @@ async function readPackageFile(name: string): Promise<Uint8Array> {
   throw new InitError(`could not read ${name} next to the package (${candidates.map(String).join(', ')}): ${String(last)}`);
 }
 
+/** A compiled module from a module or a fetch. */
+async function compileResponse(input: WebAssembly.Module | Promise<Response>): Promise<WebAssembly.Module> {
+  if (input instanceof WebAssembly.Module) return input;
+  const r = await input;
+  if (!r.ok) throw new Error(`failed to fetch ${r.url}: ${r.status} ${r.statusText}`);
+  return WebAssembly.compile(await r.arrayBuffer());
+}
+
 async function load(opts: InitOptions): Promise<RuntimeInfo> {
   let source: RuntimeInfo['source'];
-  let input: WebAssembly.Module | Promise<Response>;
+  let input: WebAssembly.Module | Promise<Response> | undefined;
   let exports: { memory: WebAssembly.Memory };
+  const wanted = opts.threads === 'auto' ? hardwareThreads() : (opts.threads ?? 1);
+  let threadsNote = wanted > 1 ? threadSupport() : null;
+  let mt = false;
   try {
     if (opts.module) {
       source = 'module';
@@ -145,31 +183,70 @@ async function load(opts: InitOptions): Promise<RuntimeInfo> {
       input = fetch(opts.url);
     } else {
       const build = pickBuild(opts.simd ?? 'auto');
-      const name = WASM_FILES[build];
-      if (nodeLike()) {
-        source = 'file';
-        input = await WebAssembly.compile((await readPackageFile(name)) as BufferSource);
-      } else {
-        source = 'url';
-        input = fetch(new URL(`./${name}`, import.meta.url));
+      if (wanted > 1 && !threadsNote && opts.simd === 'relaxed') {
+        threadsNote = 'the threaded build uses simd128; simd: "relaxed" keeps one thread';
+      }
+      const names: string[] = wanted > 1 && !threadsNote ? [WASM_FILES.threaded, WASM_FILES[build]] : [WASM_FILES[build]];
+      source = nodeLike() ? 'file' : 'url';
+      for (const [n, name] of names.entries()) {
+        try {
+          input = nodeLike() ? await WebAssembly.compile((await readPackageFile(name)) as BufferSource) : fetch(new URL(`./${name}`, import.meta.url));
+          if (n === 0 && names.length > 1) input = await compileResponse(input);
+          break;
+        } catch (e) {
+          if (n === names.length - 1) throw e;
+          threadsNote = `the threaded build could not be loaded (${(e as Error)?.message ?? String(e)})`;
+        }
       }
     }
-    // A compiled module is instantiated synchronously (141 KB: far below the
-    // engines' 8 MB main-thread limit): the glue's async path tests
-    // `instanceof Response`, and in Node 20 touching `Response` loads undici,
-    // 17 ms of every cold start.
-    exports = (
-      input instanceof WebAssembly.Module ? glue.initSync({ module: input }) : await initGlue({ module_or_path: input })
-    ) as unknown as { memory: WebAssembly.Memory };
+    // Always instantiated synchronously from a compiled module (165 KB: far
+    // below the engines' 8 MB main-thread limit), never through the glue's
+    // async path: that tests `instanceof Response`, and in Node 20 touching
+    // `Response` loads undici, 17 ms of every cold start.
+    input = await compileResponse(input!);
+    // The threaded build is the one that imports its memory.
+    mt = WebAssembly.Module.imports(input).some((i) => i.kind === 'memory');
+    if (mt && typeof SharedArrayBuffer !== 'function') {
+      throw new InitError(`the threaded build needs SharedArrayBuffer: ${threadSupport()}`);
+    }
+    exports = (mt ? mtGlue.initSync({ module: input }) : glue.initSync({ module: input })) as unknown as {
+      memory: WebAssembly.Memory;
+    };
   } catch (e) {
     if (e instanceof InitError) throw e;
     throw new InitError(`could not load the recurrent-wasm WebAssembly core: ${(e as Error)?.message ?? String(e)}`);
   }
-  const level = glue.simd_level();
+  const core: Core = mt ? (mtGlue as unknown as Core) : glue;
+  const level = core.simd_level();
   if (level === 0) throw new InitError('the loaded module was built without SIMD; load one of the package builds');
-  const info: RuntimeInfo = { simd: level === 2 ? 'relaxed' : 'simd128', source };
-  loaded = { core: glue, heap: new Heap(glue, exports.memory), info };
+  let threads = 1;
+  let helpers: Helpers | null = null;
+  if (mt && wanted > 1 && !threadsNote) {
+    try {
+      helpers = await startHelpers(input, exports.memory, wanted - 1);
+      // each helper posts "ready" just before entering the core's loop
+      for (let i = 0; i < 1000 && core.pool_ready() < wanted - 1; i++) await new Promise((r) => setTimeout(r, 1));
+      threads = core.pool_set_threads(wanted);
+      if (threads < wanted) threadsNote = `only ${threads - 1} of ${wanted - 1} helper threads started`;
+    } catch (e) {
+      threadsNote = `helper threads could not start: ${(e as Error)?.message ?? String(e)}`;
+    }
+  }
+  const info: RuntimeInfo = { simd: level === 2 ? 'relaxed' : 'simd128', source, threads };
+  if (threadsNote && wanted > 1) info.threadsNote = threadsNote;
+  loaded = { core, heap: new Heap(core, exports.memory), info, helpers };
   return info;
+}
+
+/**
+ * Use `n` of the threads `init({ threads })` started (1 … `RuntimeInfo.threads`
+ * at init); returns the number now in use. Lets one process compare thread
+ * counts; results do not depend on it.
+ */
+export function setThreads(n: number): number {
+  const l = runtime();
+  if (!Number.isInteger(n) || n < 1) throw new InitError(`setThreads(): expected an integer ≥ 1; got ${describe(n)}`);
+  return l.core.pool_set_threads(n);
 }
 
 /**

@@ -20,6 +20,7 @@
 //! reset after, `q` with `dq` (the gradient of `W_hn h + b_hn`).
 
 use super::*;
+use crate::pool;
 use crate::activations::tanh;
 use crate::gemm::{pack_b, packed_b_len, sgemm, MatRef};
 
@@ -71,25 +72,25 @@ pub unsafe fn forward_sequence(f: &Forward) {
             } else {
                 // step[:, 0..2H] = h·W_{hr,hz}ᵀ, then r, then step_n = (r⊙h)·W_hnᵀ
                 step_gemm(b, 2 * h, h, hin, s.apack, packed, s.step, false);
-                for bb in 0..b {
+                pool::par_rows(b, EPILOGUE_COST * h, |bb| {
                     let z = s.step.add(bb * 2 * h);
                     let (hs, rh) = (hin.add(bb * h), s.rh.add(bb * h));
                     let a = match seq.time(step, bb) {
                         Some(t) => cache.add(seq.row(t, bb) * cw),
                         None => {
                             fill_row(rh, h, 0.0);
-                            continue;
+                            return;
                         }
                     };
                     for_lanes(h, |l| {
                         let r = f.gate.apply(l.load(a).add(l.load(z)).add(l.load(p.b_ih)).add(l.load(p.b_hh)));
                         l.store(r.mul(l.load(hs)), rh);
                     });
-                }
+                });
                 step_gemm(b, h, h, s.rh, s.apack, packed_n, s.dg_step, false);
             }
-            for bb in 0..b {
-                let Some(t) = seq.time(step, bb) else { continue };
+            pool::par_rows(b, EPILOGUE_COST * h, |bb| {
+                let Some(t) = seq.time(step, bb) else { return };
                 let row = seq.row(t, bb);
                 let a = cache.add(row * cw);
                 let hs = s.h.add(bb * h);
@@ -128,7 +129,7 @@ pub unsafe fn forward_sequence(f: &Forward) {
                     l.store(hn, hs);
                     l.store(hn, y);
                 });
-            }
+            });
         }
         store_state(offset_mut(f.hn, so), s.h, b * h);
     }
@@ -167,7 +168,7 @@ pub unsafe fn backward_sequence(g: &Backward) {
 
         for step in (0..seq.steps()).rev() {
             // Pass 1: everything that does not need a recurrent product.
-            for bb in 0..b {
+            pool::par_rows(b, EPILOGUE_COST * h, |bb| {
                 let dgs = s.dg_step.add(bb * gh);
                 let rh = s.rh.add(bb * h);
                 let Some(t) = seq.time(step, bb) else {
@@ -176,7 +177,7 @@ pub unsafe fn backward_sequence(g: &Backward) {
                     } else {
                         fill_row(rh, h, 0.0);
                     }
-                    continue;
+                    return;
                 };
                 let row = seq.row(t, bb);
                 let a = cache.add(row * cw);
@@ -213,7 +214,7 @@ pub unsafe fn backward_sequence(g: &Backward) {
                         l.store(dan, rh);
                     }
                 });
-            }
+            });
             if after {
                 // dh_{t-1} += ([dA_r dA_z dq]·W_hh) ⊙ m  ([B, 3H] × [3H, H])
                 step_gemm_dh(b, h, gh, s.dg_step, s.apack, pbwd, s.dh, mask, s.step);
@@ -221,11 +222,11 @@ pub unsafe fn backward_sequence(g: &Backward) {
             }
             // Reset before. d(r⊙h) = dA_n·W_hn into s.step [B, H].
             step_gemm(b, h, h, s.rh, s.apack, pbwd_n, s.step, false);
-            for bb in 0..b {
+            pool::par_rows(b, EPILOGUE_COST * h, |bb| {
                 let dgs = s.dg_step.add(bb * 2 * h);
                 let Some(t) = seq.time(step, bb) else {
                     fill_row(dgs, 2 * h, 0.0);
-                    continue;
+                    return;
                 };
                 let a = cache.add(seq.row(t, bb) * cw);
                 let drh = s.step.add(bb * h);
@@ -243,7 +244,7 @@ pub unsafe fn backward_sequence(g: &Backward) {
                     l.store(dar, dgs);
                     l.store(l.load(a.add(h)), dgs.add(h));
                 });
-            }
+            });
             // dh_{t-1} += ([dA_r dA_z]·W_{hr,hz}) ⊙ m  ([B, 2H] × [2H, H])
             step_gemm_dh(b, h, 2 * h, s.dg_step, s.apack, pbwd, s.dh, mask, s.step);
         }

@@ -14,6 +14,7 @@
 //! Backward overwrites `i f g o` with the pre-activation gradients `dA`.
 
 use super::*;
+use crate::pool;
 use crate::activations::tanh;
 use crate::gemm::{pack_b, sgemm, MatRef};
 
@@ -56,8 +57,8 @@ pub unsafe fn forward_sequence(f: &Forward) {
             // Recurrent product for the whole batch: step = h_{t-1}·W_hhᵀ [B, 4H].
             let hin = masked_state(s.h, mask, s.hm, b * h);
             step_gemm(b, gh, h, hin, s.apack, packed, s.step, false);
-            for bb in 0..b {
-                let Some(t) = seq.time(step, bb) else { continue };
+            pool::par_rows(b, EPILOGUE_COST * h, |bb| {
+                let Some(t) = seq.time(step, bb) else { return };
                 let row = seq.row(t, bb);
                 let a = cache.add(row * cw);
                 let z = s.step.add(bb * gh);
@@ -69,7 +70,7 @@ pub unsafe fn forward_sequence(f: &Forward) {
                     core::ptr::copy_nonoverlapping(hs, a.add(6 * h), h);
                 }
                 kernel_gates_forward(h, a, z, p.b_ih, p.b_hh, cs, hs, y, f.gate, f.training);
-            }
+            });
         }
         store_state(offset_mut(f.hn, so), s.h, b * h);
         store_state(offset_mut(f.cn, so), s.c, b * h);
@@ -148,11 +149,11 @@ pub unsafe fn backward_sequence(g: &Backward) {
         load_state(s.dc, offset(g.dcn, so), b * h);
 
         for step in (0..seq.steps()).rev() {
-            for bb in 0..b {
+            pool::par_rows(b, EPILOGUE_COST * h, |bb| {
                 let da_step = s.dg_step.add(bb * gh);
                 let Some(t) = seq.time(step, bb) else {
                     fill_row(da_step, gh, 0.0);
-                    continue;
+                    return;
                 };
                 let row = seq.row(t, bb);
                 let a = cache.add(row * cw);
@@ -190,7 +191,7 @@ pub unsafe fn backward_sequence(g: &Backward) {
                     // dh_{t-1} has no direct term: it all comes through W_hh below.
                     l.store(F32x4::zero(), dhs);
                 });
-            }
+            });
             // dh_{t-1} += (dA·W_hh) ⊙ m  ([B, 4H] × [4H, H]); inactive rows add 0.
             step_gemm_dh(b, h, gh, s.dg_step, s.apack, pbwd, s.dh, mask, s.step);
         }

@@ -122,6 +122,12 @@ impl GateAct {
     }
 }
 
+/// Multiply-add equivalents per hidden unit of one sample's gate epilogue
+/// (a few activations at ~10 operations each): what `pool::par_rows` weighs
+/// against the cost of a fork-join. The per-sample epilogues of a step are
+/// independent, so they are split between threads like the GEMMs.
+pub const EPILOGUE_COST: usize = 32;
+
 /// Sizes of one recurrent layer call.
 #[derive(Clone, Copy, Debug)]
 pub struct Dims {

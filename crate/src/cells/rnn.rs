@@ -8,6 +8,7 @@
 //! with `dA` (the pre-activation gradient).
 
 use super::*;
+use crate::pool;
 use crate::activations::{relu, tanh};
 use crate::gemm::{pack_b, sgemm, MatRef};
 
@@ -44,8 +45,8 @@ pub unsafe fn forward_sequence(f: &Forward) {
         for step in 0..seq.steps() {
             let hin = masked_state(s.h, mask, s.hm, b * h);
             step_gemm(b, h, h, hin, s.apack, packed, s.step, false);
-            for bb in 0..b {
-                let Some(t) = seq.time(step, bb) else { continue };
+            pool::par_rows(b, EPILOGUE_COST * h, |bb| {
+                let Some(t) = seq.time(step, bb) else { return };
                 let row = seq.row(t, bb);
                 let a = cache.add(row * cw);
                 let z = s.step.add(bb * h);
@@ -63,7 +64,7 @@ pub unsafe fn forward_sequence(f: &Forward) {
                     l.store(hn, hs);
                     l.store(hn, y);
                 });
-            }
+            });
         }
         store_state(offset_mut(f.hn, so), s.h, b * h);
     }
@@ -93,11 +94,11 @@ pub unsafe fn backward_sequence(g: &Backward) {
         load_state(s.dh, offset(g.dhn, so), b * h);
 
         for step in (0..seq.steps()).rev() {
-            for bb in 0..b {
+            pool::par_rows(b, EPILOGUE_COST * h, |bb| {
                 let das = s.dg_step.add(bb * h);
                 let Some(t) = seq.time(step, bb) else {
                     fill_row(das, h, 0.0);
-                    continue;
+                    return;
                 };
                 let row = seq.row(t, bb);
                 let a = cache.add(row * cw);
@@ -119,7 +120,7 @@ pub unsafe fn backward_sequence(g: &Backward) {
                     l.store(da, das);
                     l.store(F32x4::zero(), dhs);
                 });
-            }
+            });
             step_gemm_dh(b, h, h, s.dg_step, s.apack, pbwd, s.dh, mask, s.step);
         }
         store_state(offset_mut(g.dh0, so), s.dh, b * h);
