@@ -48,7 +48,7 @@ export async function benchQuant({ smoke = false, info } = {}) {
       v.session.dispose();
     }
   }
-  console.log(`\nquantised weights: streaming LSTM, batch 1 (${info.simd} build)\n`);
+  console.log(`\nquantised weights: streaming LSTM, batch 1 (${info.simd} build, ${info.threads} thread${info.threads > 1 ? 's' : ''})\n`);
   table(rows, ['model', 'weights', 'file KiB', 'size vs f32', 'µs/step median', 'min–max', 'speed vs f32']);
   return rows;
 }

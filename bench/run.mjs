@@ -5,6 +5,7 @@
 //   npm run bench -- --only=tfjs-wasm,ours
 //   npm run bench -- cells           the kernels alone (bench/cells.mjs)
 //   npm run bench -- quant           f32 / f16 / int8 weights: file size, µs per step (bench/quant.mjs)
+//   npm run bench -- quant --threads=2   … on the threaded build with 2 threads
 // Each library runs in its own child process, one after another (never
 // concurrently: the machine has 2 cores), prints one JSON line; this prints the
 // table (medians, min–max), ratios against recurrent-wasm and GFLOP/s as a
@@ -33,15 +34,16 @@ if (suites.includes('cells')) {
   process.exit(0);
 }
 
+const threadsArg = Number(args.find((a) => a.startsWith('--threads='))?.slice(10) ?? 1);
 if (suites.includes('quant')) {
   // the relaxed build needs a flag before Node 22: re-run this suite in a child that has it
-  if (relaxedFlag.length && !process.execArgv.includes(relaxedFlag[0]) && !args.includes('--simd128')) {
+  if (threadsArg === 1 && relaxedFlag.length && !process.execArgv.includes(relaxedFlag[0]) && !args.includes('--simd128')) {
     const r = spawnSync(process.execPath, [...relaxedFlag, ...process.argv.slice(1)], { stdio: 'inherit' });
     process.exit(r.status ?? 1);
   }
   const { init } = await import('../dist/index.js');
   const { benchQuant } = await import('./quant.mjs');
-  await benchQuant({ smoke, info: await init({ simd: args.includes('--simd128') ? 'simd128' : 'auto' }) });
+  await benchQuant({ smoke, info: await init({ simd: args.includes('--simd128') ? 'simd128' : 'auto', threads: threadsArg }) });
   process.exit(0);
 }
 

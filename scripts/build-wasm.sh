@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the Rust core for wasm32-unknown-unknown twice — simd128, and simd128 +
-# relaxed-simd (chosen at load where the engine validates it) — run the
+# Build the Rust core for wasm32-unknown-unknown four times — simd128, simd128 +
+# relaxed-simd (chosen at load where the engine validates it), and the same two
+# threaded (shared memory + atomics, for init({ threads })) — run the
 # wasm-bindgen CLI on each and optimise with wasm-opt (npm binaryen; Debian's
 # binaryen is too old for relaxed SIMD). Output: ts/wasm/ (generated, not committed).
 set -euo pipefail
@@ -15,7 +16,7 @@ build() { # name, target features
   local name=$1 features=$2 dir=target/wasm-$1
   local -a extra=()
   local rustc=$WASM_RUSTC cargo=$WASM_CARGO bootstrap=${WASM_BOOTSTRAP:-} flags="-C target-feature=$features"
-  if [ "$name" = mt ]; then
+  if [ "${name#mt}" != "$name" ]; then
     # Threads need a std rebuilt with atomics: always Debian's toolchain with
     # build-std (rustup here cannot add rust-src). Since Rust 1.92 atomics no
     # longer imply a shared memory: the linker is asked for one, imported (each
@@ -49,12 +50,16 @@ build() { # name, target features
   if [ "$name" = simd ]; then
     cp "$tmp/recurrent_core.js" "$tmp/recurrent_core.d.ts" "$out/"
   elif [ "$name" = mt ]; then
-    # the threaded build's glue imports its memory: kept beside the other
+    # the threaded builds' glue imports its memory: kept beside the other
     cp "$tmp/recurrent_core.js" "$out/recurrent_core_mt.js"
     cp "$tmp/recurrent_core.d.ts" "$out/recurrent_core_mt.d.ts"
-  elif ! cmp -s "$tmp/recurrent_core.js" "$out/recurrent_core.js"; then
-    echo "build-wasm: the $name build's JS glue differs from the simd build's" >&2
-    exit 1
+  else
+    local ref=recurrent_core.js
+    [ "${name#mt}" != "$name" ] && ref=recurrent_core_mt.js
+    if ! cmp -s "$tmp/recurrent_core.js" "$out/$ref"; then
+      echo "build-wasm: the $name build's JS glue differs from $ref" >&2
+      exit 1
+    fi
   fi
   rm -rf "$tmp"
   echo "built $out/$wasm_name ($(wc -c <"$out/$wasm_name") bytes)"
@@ -64,10 +69,11 @@ build simd "+simd128"
 build relaxed "+simd128,+relaxed-simd"
 if [ -n "${MT_RUSTC:-}" ]; then
   build mt "+simd128,+atomics,+bulk-memory,+mutable-globals"
+  build mt_relaxed "+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals"
 else
   # the façade imports the threaded glue; without that build it gets the plain
   # glue (same functions) and init() finds no threaded .wasm to load
-  rm -f "$out/recurrent_core_mt_bg.wasm"
+  rm -f "$out/recurrent_core_mt_bg.wasm" "$out/recurrent_core_mt_relaxed_bg.wasm"
   cp "$out/recurrent_core.js" "$out/recurrent_core_mt.js"
   cp "$out/recurrent_core.d.ts" "$out/recurrent_core_mt.d.ts"
   echo "build-wasm: no toolchain for the threaded build ($MT_MISSING); the package will run single-threaded" >&2

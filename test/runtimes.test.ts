@@ -172,12 +172,18 @@ describe.skipIf(missing('Chromium', !!chromiumPath && existsSync(join(rt, 'playw
   });
 
   it('threads: a cross-origin-isolated page runs the threaded build with a helper Worker; numbers identical to Node', async () => {
-    const r = (await pageResult('/isolated/test/runtimes/threads-page.html')) as unknown as { error?: string; isolated: boolean; info: { threads: number; simd: string }; runs: ThreadRun[] };
+    type Page = { error?: string; isolated: boolean; info: { threads: number; simd: string }; runs: ThreadRun[] };
+    const r = (await pageResult('/isolated/test/runtimes/threads-page.html?simd=simd128')) as unknown as Page;
     expect(r.error).toBeUndefined();
     expect(r.isolated).toBe(true);
     expect(r.info).toMatchObject({ threads: 2, simd: 'simd128' });
     expect(r.runs.map((x) => x.threads)).toEqual([1, 2]);
     for (const x of r.runs) expect({ ...x, threads: 1, ms: 0 }).toEqual({ ...threadReference, threads: 1, ms: 0 });
+    // by default: the threaded relaxed-SIMD build, the same numbers at 1 and 2 threads
+    const d = (await pageResult('/isolated/test/runtimes/threads-page.html')) as unknown as Page;
+    expect(d.error).toBeUndefined();
+    expect(d.info).toMatchObject({ threads: 2, simd: 'relaxed' });
+    expect({ ...d.runs[1], threads: 1, ms: 0 }).toEqual({ ...d.runs[0], threads: 1, ms: 0 });
   });
   it('threads: a page without cross-origin isolation stays on one thread and says why', async () => {
     const r = (await pageResult('/test/runtimes/threads-page.html?simd=simd128')) as unknown as { error?: string; info: { threads: number; threadsNote?: string }; runs: ThreadRun[] };
@@ -203,7 +209,7 @@ describe.skipIf(missing('Deno', existsSync(bin('deno')), 'npm package deno (scri
     expectSame(r, 'deno');
   });
   it('threads: init({ threads: 2 }) runs a helper Worker; numbers identical to Node', async () => {
-    const { stdout } = await run(bin('deno'), ['run', '--allow-read', '--allow-env', join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"threads":2}', '1', '2'], { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } });
+    const { stdout } = await run(bin('deno'), ['run', '--allow-read', '--allow-env', join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"threads":2,"simd":"simd128"}', '1', '2'], { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } });
     const r = JSON.parse(stdout) as { info: { threads: number }; runs: ThreadRun[] };
     expect(r.info.threads).toBe(2);
     for (const x of r.runs) expect({ ...x, threads: 1, ms: 0 }).toEqual({ ...threadReference, threads: 1, ms: 0 });
@@ -218,7 +224,7 @@ describe.skipIf(missing('Bun', existsSync(bin('bun')), 'npm package bun (scripts
     expectSame(r, 'bun');
   });
   it('threads: init({ threads: 2 }) runs a helper Worker; numbers identical to Node', async () => {
-    const { stdout } = await run(bin('bun'), [join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"threads":2}', '1', '2']);
+    const { stdout } = await run(bin('bun'), [join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"threads":2,"simd":"simd128"}', '1', '2']);
     const r = JSON.parse(stdout) as { info: { threads: number }; runs: ThreadRun[] };
     expect(r.info.threads).toBe(2);
     for (const x of r.runs) expect({ ...x, threads: 1, ms: 0 }).toEqual({ ...threadReference, threads: 1, ms: 0 });

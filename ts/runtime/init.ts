@@ -8,11 +8,11 @@
  * (Cloudflare Workers / workerd) import the `.wasm` as a module and pass it:
  * `init({ module })`. `init({ bytes })` and `init({ url })` cover the rest.
  *
- * Three builds ship: simd128, and simd128 + relaxed SIMD (fused multiply-add),
- * picked by default where `WebAssembly.validate` accepts relaxed SIMD; and a
- * threaded simd128 build (shared memory, atomics) loaded for `threads > 1`
- * where the runtime allows it (./threads.ts), with helper Workers sharing its
- * memory. A second call is a no-op that returns the same info.
+ * Two builds ship: simd128, and simd128 + relaxed SIMD (fused multiply-add),
+ * picked by default where `WebAssembly.validate` accepts relaxed SIMD; each
+ * also threaded (shared memory, atomics), loaded for `threads > 1` where the
+ * runtime allows it (./threads.ts), with helper Workers sharing its memory.
+ * A second call is a no-op that returns the same info.
  */
 import * as glue from '../wasm/recurrent_core.js';
 import * as mtGlue from '../wasm/recurrent_core_mt.js';
@@ -67,11 +67,8 @@ interface Loaded {
 let loaded: Loaded | null = null;
 let pending: Promise<RuntimeInfo> | null = null;
 
-const WASM_FILES = {
-  simd128: 'recurrent_core_bg.wasm',
-  relaxed: 'recurrent_core_relaxed_bg.wasm',
-  threaded: 'recurrent_core_mt_bg.wasm',
-} as const;
+const WASM_FILES = { simd128: 'recurrent_core_bg.wasm', relaxed: 'recurrent_core_relaxed_bg.wasm' } as const;
+const THREADED_FILES = { simd128: 'recurrent_core_mt_bg.wasm', relaxed: 'recurrent_core_mt_relaxed_bg.wasm' } as const;
 const OPTION_KEYS = new Set(['module', 'bytes', 'url', 'simd', 'threads']);
 
 function checkOptions(opts: unknown): InitOptions {
@@ -183,10 +180,7 @@ async function load(opts: InitOptions): Promise<RuntimeInfo> {
       input = fetch(opts.url);
     } else {
       const build = pickBuild(opts.simd ?? 'auto');
-      if (wanted > 1 && !threadsNote && opts.simd === 'relaxed') {
-        threadsNote = 'the threaded build uses simd128; simd: "relaxed" keeps one thread';
-      }
-      const names: string[] = wanted > 1 && !threadsNote ? [WASM_FILES.threaded, WASM_FILES[build]] : [WASM_FILES[build]];
+      const names: string[] = wanted > 1 && !threadsNote ? [THREADED_FILES[build], WASM_FILES[build]] : [WASM_FILES[build]];
       source = nodeLike() ? 'file' : 'url';
       for (const [n, name] of names.entries()) {
         try {
