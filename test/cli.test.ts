@@ -126,6 +126,16 @@ describe('recurrent-wasm CLI', () => {
     expect(r.stdout).toContain('columns: sin, cos');
   });
 
+  it('--threads: training on 2 threads writes the same weights as on 1', () => {
+    const train = (t: string) => {
+      const r = run('--threads', t, 'train', '--data', 'words.txt', '--units', '48', '--seq-len', '24', '--epochs', '1', '--sample', '0', '--out', `t${t}.safetensors`);
+      expect(r.status, r.stderr).toBe(0);
+      return model(`t${t}.safetensors`).getWeightsFlat();
+    };
+    const one = train('1');
+    expect(Buffer.from(train('2').buffer)).toEqual(Buffer.from(one.buffer));
+  });
+
   it('reports bad input as one line and a non-zero exit code', () => {
     const cases: [string[], RegExp][] = [
       [['train', '--data', 'missing.txt'], /^error: data file not found: missing\.txt\n$/],
@@ -135,6 +145,7 @@ describe('recurrent-wasm CLI', () => {
       [['generate', 'wave.safetensors'], /^error: wave\.safetensors is not a text model/],
       [['predict', 'words.safetensors', '--input', 'wave.csv'], /^error: words\.safetensors is a text model/],
       [['inspect', 'words.txt'], /^error: words\.txt: safetensors/],
+      [['--threads', '0', 'inspect', 'words.safetensors'], /--threads must be a number from 1 to 256 or 'auto'/],
     ];
     for (const [args, re] of cases) {
       const r = run(...args);

@@ -239,7 +239,10 @@ export async function benchCmd(log: (s: string) => void, quick: boolean): Promis
     }
     return t.sort((a, b) => a - b)[reps >> 1];
   };
-  log(`recurrent-wasm (${info.simd} build, ${typeof process !== 'undefined' ? `Node ${process.versions.node}` : ''}): LSTM I=${I}, H=${H}; medians`);
+  log(
+    `recurrent-wasm (${info.simd} build, ${info.threads} thread${info.threads > 1 ? 's' : ''}, Node ${process.versions.node}): LSTM I=${I}, H=${H}; medians` +
+      (info.threadsNote ? ` (${info.threadsNote})` : ''),
+  );
   const m = new Sequential([layers.lstm({ units: H, returnSequences: true, inputShape: [null, I] })], { seed: 1 });
   const s = m.session();
   const steps = Array.from({ length: T }, (_, t) => rnd(I).map((v) => v * (t + 1) * 0.01));

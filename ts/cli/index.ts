@@ -37,6 +37,12 @@ const num = (name: string) => (v: string) => {
   if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
   return n;
 };
+const threadsArg = (v: string) => {
+  if (v !== 'auto' && !(/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 256)) {
+    throw new InvalidArgumentError("--threads must be a number from 1 to 256 or 'auto'");
+  }
+  return v;
+};
 const io: TrainIo = { log: (s) => process.stderr.write(s + '\n'), bar: !!process.stderr.isTTY };
 
 function fail(e: unknown): never {
@@ -50,7 +56,8 @@ function fail(e: unknown): never {
 function action<A extends unknown[]>(fn: (...a: A) => Promise<void> | void) {
   return async (...a: A) => {
     try {
-      await init();
+      const t = program.opts().threads as string;
+      await init({ threads: t === 'auto' ? 'auto' : Number(t) });
       await fn(...a);
     } catch (e) {
       fail(e);
@@ -63,6 +70,7 @@ const program = new Command()
   .description('Recurrent neural networks (LSTM, GRU, SimpleRNN) on a WebAssembly SIMD core: train, generate, predict.')
   .version(pkg.version)
   .option('--verbose', 'print stack traces on errors')
+  .option('--threads <n>', "threads for the matrix products: a number or 'auto' (every CPU); results do not depend on it", threadsArg, 'auto')
   .showHelpAfterError('(run with --help for usage)');
 
 program
