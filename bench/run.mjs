@@ -64,8 +64,8 @@ const chosen = LIBS.filter((l) => (only ? only.includes(l.name) : peers || !l.pe
 if (chosen.some((l) => l.needs === 'brain')) execFileSync('bash', [here('../scripts/install-peers.sh')], { stdio: 'inherit' });
 if (!existsSync(here('../dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
 
-function child(args, timeout) {
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout, maxBuffer: 1 << 26 });
+function child(args, timeout, exe = process.execPath) {
+  const r = spawnSync(exe, args, { encoding: 'utf8', timeout, maxBuffer: 1 << 26 });
   const line = r.stdout?.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || !line) return { error: (r.error?.message ?? r.stderr?.trim().split('\n').slice(-3).join(' | ')) || `exit ${r.status}` };
   return JSON.parse(line);
@@ -119,6 +119,21 @@ for (const l of chosen) {
     ms.sort((a, b) => a - b);
     (results[l.name] ??= {}).cold = error ? { error } : { id: 'cold', median: ms[ms.length >> 1], min: ms[0], max: ms[ms.length - 1], n: ms.length };
   }
+  // ours in the other server runtimes where scripts/install-runtimes.sh put them
+  // (their boot is 10–40 ms against Node's ~110 ms); same script, same model
+  if (results.ours) {
+    for (const [id, exe, pre] of [['coldBun', 'bun', []], ['coldDeno', 'deno', ['run', '-A']]]) {
+      const bin = here(`../.tools/runtimes/node_modules/.bin/${exe}`);
+      if (!existsSync(bin)) continue;
+      const ms = [];
+      for (let i = 0; i < runs; i++) {
+        const r = child([...pre, here('libs/cold.mjs'), 'ours', dir], 120e3, bin);
+        if (!r.error) ms.push(r.ms);
+      }
+      ms.sort((a, b) => a - b);
+      if (ms.length) results.ours[id] = { id, median: ms[ms.length >> 1], min: ms[0], max: ms[ms.length - 1], n: ms.length };
+    }
+  }
 }
 
 // ---- report ----
@@ -131,6 +146,8 @@ const ROWS = [
   ['W3g', 'W3 GRU training step B=32 T=50', 'ms'],
   ['W5', 'W5 char-LM training step', 'ms'],
   ['cold', 'cold start → first W1 output', 'ms'],
+  ['coldBun', 'cold start in Bun', 'ms'],
+  ['coldDeno', 'cold start in Deno', 'ms'],
 ];
 const val = (r, unit) => (unit === 'µs/step' ? r.perStepUs : r.median);
 const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -168,7 +185,7 @@ if (ours && libs.some((l) => l.peer)) {
 const ceiling = (name) => Math.max(0, ...Object.entries(results[name] ?? {}).filter(([k]) => k.startsWith('GEMM')).map(([, v]) => v.gflops));
 const wasmCeil = ceiling('ours') || ceiling('ours-simd128');
 const nativeCeil = ceiling('ort-node-1t');
-const gRows = ROWS.filter(([id]) => id !== 'cold').map(([id, label]) => {
+const gRows = ROWS.filter(([id]) => !id.startsWith('cold')).map(([id, label]) => {
   const row = { workload: label };
   for (const l of libs) {
     const r = results[l.name]?.[id];
