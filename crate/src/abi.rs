@@ -66,8 +66,8 @@ pub fn threaded() -> bool {
     cfg!(target_feature = "atomics")
 }
 
-/// A helper Worker's whole life (threaded build): help with jobs until
-/// [`pool_shutdown`]. Returns at once in a single-threaded build.
+/// A helper Worker's whole life (threaded build): help with jobs, never
+/// returning. Returns at once in a single-threaded build.
 #[wasm_bindgen]
 pub fn pool_worker_loop() {
     if threaded() {
@@ -94,12 +94,6 @@ pub fn pool_ready() -> usize {
 #[wasm_bindgen]
 pub fn pool_helper_tasks() -> usize {
     crate::pool::helped()
-}
-
-/// Release every helper from [`pool_worker_loop`]; the pool becomes serial.
-#[wasm_bindgen]
-pub fn pool_shutdown() {
-    crate::pool::shutdown()
 }
 
 fn memory_bytes() -> usize {

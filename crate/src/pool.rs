@@ -4,8 +4,7 @@
 //! thread: on the calling thread, and in each helper Worker, all on one
 //! `WebAssembly.Memory`. Statics live in that memory, so this file's atomics
 //! are shared by every instance. A helper calls [`worker_loop`] once and never
-//! returns until [`shutdown`]; the calling thread hands out work with
-//! [`par_for`].
+//! returns; the calling thread hands out work with [`par_for`].
 //!
 //! Protocol of one job (tasks `0..n`):
 //! 1. the caller writes the job (closure pointer, trampoline, task count), then
@@ -53,9 +52,8 @@ static THREADS: Line<AtomicUsize> = Line(AtomicUsize::new(1));
 static READY: AtomicUsize = AtomicUsize::new(0);
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static SLEEPING: AtomicU32 = AtomicU32::new(0);
-/// What helpers poll: the job generation, and (own line) the request to stop.
+/// What helpers poll: the job generation.
 static GEN: Line<AtomicU32> = Line(AtomicU32::new(0));
-static STOP: Line<AtomicBool> = Line(AtomicBool::new(false));
 /// The job: closure, trampoline, task count (written before `GEN` moves).
 static JOB: Line<[AtomicUsize; 3]> = Line([AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)]);
 /// `generation << 32 | next unclaimed task`
@@ -215,17 +213,14 @@ fn run_claims(gen: u32, helper: bool) {
     }
 }
 
-/// A helper thread's life: wait for jobs, help with them, until [`shutdown`].
+/// A helper thread's life: wait for jobs and help with them, forever (a
+/// helper ends with its Worker).
 pub fn worker_loop() {
     let mut seen = GEN.0.load(SeqCst);
     READY.fetch_add(1, SeqCst);
     loop {
         let mut polls = 0u32;
         loop {
-            if STOP.0.load(SeqCst) {
-                READY.fetch_sub(1, SeqCst);
-                return;
-            }
             let g = GEN.0.load(SeqCst);
             if g != seen {
                 seen = g;
@@ -249,14 +244,6 @@ pub fn helped() -> usize {
     HELPED.0.load(SeqCst)
 }
 
-/// Ask every helper to leave [`worker_loop`]; the pool becomes serial.
-pub fn shutdown() {
-    THREADS.0.store(1, SeqCst);
-    STOP.0.store(true, SeqCst);
-    GEN.0.fetch_add(1, SeqCst);
-    notify(&GEN.0);
-}
-
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 fn wait(a: &AtomicU32, expected: u32) {
     // Safety: `a` is a valid, aligned u32 in shared linear memory.
@@ -275,7 +262,7 @@ fn notify(a: &AtomicU32) {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn wait(a: &AtomicU32, expected: u32) {
-    while a.load(SeqCst) == expected && !STOP.0.load(SeqCst) {
+    while a.load(SeqCst) == expected {
         std::thread::sleep(std::time::Duration::from_micros(50));
     }
 }

@@ -70,7 +70,7 @@ const program = new Command()
   .description('Recurrent neural networks (LSTM, GRU, SimpleRNN) on a WebAssembly SIMD core: train, generate, predict.')
   .version(pkg.version)
   .option('--verbose', 'print stack traces on errors')
-  .option('--threads <n>', "threads for the matrix products: a number or 'auto' (every CPU); results do not depend on it", threadsArg, 'auto')
+  .option('--threads <n>', "threads for the matrix products: a number or 'auto' (every CPU, up to 8); results do not depend on it", threadsArg, 'auto')
   .showHelpAfterError('(run with --help for usage)');
 
 program

@@ -19,7 +19,7 @@ import * as mtGlue from '../wasm/recurrent_core_mt.js';
 import { InitError } from '../errors.js';
 import { hasRelaxedSimd, hasSimd128 } from './features.js';
 import { Heap } from './memory.js';
-import { hardwareThreads, startHelpers, threadSupport, type Helpers } from './threads.js';
+import { autoThreads, startHelpers, threadSupport } from './threads.js';
 
 export type SimdChoice = 'auto' | 'relaxed' | 'simd128';
 
@@ -34,7 +34,7 @@ export interface InitOptions {
   simd?: SimdChoice;
   /**
    * Threads for the large matrix products (default 1): a number, or `'auto'`
-   * for every logical CPU. Above 1 the threaded build is loaded and helper
+   * for every logical CPU (up to 8). Above 1 the threaded build is loaded and helper
    * Workers share its memory; results are bit-identical to one thread. Where
    * the runtime cannot (no SharedArrayBuffer — browsers need COOP/COEP
    * headers — or no Worker, as in Cloudflare Workers) the core runs on one
@@ -60,8 +60,6 @@ interface Loaded {
   core: Core;
   heap: Heap;
   info: RuntimeInfo;
-  /** helper Workers of the threaded build (null: single-threaded) */
-  helpers: Helpers | null;
 }
 
 let loaded: Loaded | null = null;
@@ -162,7 +160,7 @@ async function load(opts: InitOptions): Promise<RuntimeInfo> {
   let source: RuntimeInfo['source'];
   let input: WebAssembly.Module | Promise<Response> | undefined;
   let exports: { memory: WebAssembly.Memory };
-  const wanted = opts.threads === 'auto' ? hardwareThreads() : (opts.threads ?? 1);
+  const wanted = opts.threads === 'auto' ? autoThreads() : (opts.threads ?? 1);
   let threadsNote = wanted > 1 ? threadSupport() : null;
   let mt = false;
   try {
@@ -214,10 +212,9 @@ async function load(opts: InitOptions): Promise<RuntimeInfo> {
   const level = core.simd_level();
   if (level === 0) throw new InitError('the loaded module was built without SIMD; load one of the package builds');
   let threads = 1;
-  let helpers: Helpers | null = null;
   if (mt && wanted > 1 && !threadsNote) {
     try {
-      helpers = await startHelpers(input, exports.memory, wanted - 1);
+      await startHelpers(input, exports.memory, wanted - 1);
       // each helper posts "ready" just before entering the core's loop
       for (let i = 0; i < 1000 && core.pool_ready() < wanted - 1; i++) await new Promise((r) => setTimeout(r, 1));
       threads = core.pool_set_threads(wanted);
@@ -228,7 +225,7 @@ async function load(opts: InitOptions): Promise<RuntimeInfo> {
   }
   const info: RuntimeInfo = { simd: level === 2 ? 'relaxed' : 'simd128', source, threads };
   if (threadsNote && wanted > 1) info.threadsNote = threadsNote;
-  loaded = { core, heap: new Heap(core, exports.memory), info, helpers };
+  loaded = { core, heap: new Heap(core, exports.memory), info };
   return info;
 }
 

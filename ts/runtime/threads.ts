@@ -69,8 +69,17 @@ function nodeWorkerCtor(): NodeWorkerCtor | null {
   return wt?.Worker ?? null;
 }
 
+/**
+ * `threads: 'auto'`: this machine's logical CPUs, at most 8 (an RNN's
+ * products split into more parts than that get too thin to pay for the
+ * fork; each helper also holds its own stack and packing buffers).
+ */
+export function autoThreads(): number {
+  return Math.min(8, hardwareThreads());
+}
+
 /** Threads this machine offers (logical CPUs), at least 1. */
-export function hardwareThreads(): number {
+function hardwareThreads(): number {
   const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { getBuiltinModule?: (id: string) => unknown } };
   const os = g.process?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number; cpus?: () => unknown[] } | undefined;
   const n = os?.availableParallelism?.() ?? os?.cpus?.().length ?? g.navigator?.hardwareConcurrency ?? 1;
@@ -93,17 +102,13 @@ export function threadSupport(): string | null {
   return null;
 }
 
-export interface Helpers {
-  /** Ask every helper to leave the core's loop and end its worker. */
-  stop(): void;
-}
-
 /**
  * Start `count` helpers on `module` + `memory` and resolve once each has
- * instantiated the module (it then enters the core's loop); rejects with the
- * first helper's error.
+ * instantiated the module (it then enters the core's loop, for the life of
+ * the page or process); rejects with the first helper's error, after
+ * terminating them all.
  */
-export async function startHelpers(module: WebAssembly.Module, memory: WebAssembly.Memory, count: number): Promise<Helpers> {
+export async function startHelpers(module: WebAssembly.Module, memory: WebAssembly.Memory, count: number): Promise<void> {
   const workers: HelperWorker[] = [];
   const started: Promise<void>[] = [];
   const NodeWorker = nodeWorkerCtor();
@@ -151,9 +156,4 @@ export async function startHelpers(module: WebAssembly.Module, memory: WebAssemb
   } finally {
     if (url) URL.revokeObjectURL(url);
   }
-  return {
-    stop() {
-      for (const w of workers) w.terminate();
-    },
-  };
 }
