@@ -305,12 +305,16 @@ pub unsafe fn fill_row(p: *mut f32, n: usize, v: f32) {
 /// # Safety
 /// Ranges must be valid.
 pub unsafe fn add_column_sums(acc: *mut f32, m: *const f32, rows: usize, ld: usize, n: usize) {
-    for_lanes(n, |l| {
-        let mut s = F32x4::zero();
-        for r in 0..rows {
-            s = s.add(l.load(m.add(r * ld)));
-        }
-        l.store(l.load(acc).add(s), acc);
+    // columns split between threads: each column's sum is the same either way
+    crate::pool::par_ranges(n, rows, 4, |j0, j1| {
+        let (acc, m) = (acc.add(j0), m.add(j0));
+        for_lanes(j1 - j0, |l| {
+            let mut s = F32x4::zero();
+            for r in 0..rows {
+                s = s.add(l.load(m.add(r * ld)));
+            }
+            l.store(l.load(acc).add(s), acc);
+        });
     });
 }
 
