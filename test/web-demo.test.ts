@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { serveStatic, type StaticServer } from './helpers/static-server.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -33,10 +34,15 @@ describe.skipIf(!present)('web demo (Vite build, Chromium)', () => {
     const { build } = await import('vite');
     await build({ configFile: join(web, 'vite.config.js'), logLevel: 'silent' });
     const dist = join(web, 'dist');
-    server = await serveStatic((p) => {
-      const file = join(dist, p === '/' ? 'index.html' : p);
-      return file.startsWith(dist) ? file : null;
-    });
+    // served as vite.config.js serves it: cross-origin isolated, so the
+    // training worker runs the threaded core
+    server = await serveStatic(
+      (p) => {
+        const file = join(dist, p === '/' ? 'index.html' : p);
+        return file.startsWith(dist) ? file : null;
+      },
+      () => ({ 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }),
+    );
     base = `${server.base}/`;
     const { chromium } = await import(join(rt, 'playwright-core/index.js'));
     browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'] });
@@ -59,9 +65,11 @@ describe.skipIf(!present)('web demo (Vite build, Chromium)', () => {
     await page.waitForFunction('Number(document.body.dataset.epochs || 0) >= 2', undefined, { timeout: 90_000 });
     await page.click('#stop');
     await page.waitForFunction('document.body.dataset.status === "idle"', undefined, { timeout: 30_000 });
-    const r = await page.evaluate<{ first: number; last: number; sample: string; worstGap: number; epochs: number }>(
-      `({ first: Number(document.body.dataset.firstLoss), last: Number(document.body.dataset.lastLoss), sample: document.getElementById('sample').textContent, worstGap: Math.max(...window.__gaps), epochs: Number(document.body.dataset.epochs) })`,
+    const r = await page.evaluate<{ first: number; last: number; sample: string; worstGap: number; epochs: number; threads: number }>(
+      `({ first: Number(document.body.dataset.firstLoss), last: Number(document.body.dataset.lastLoss), sample: document.getElementById('sample').textContent, worstGap: Math.max(...window.__gaps), epochs: Number(document.body.dataset.epochs), threads: Number(document.body.dataset.threads) })`,
     );
+    // the worker's core ran on every CPU (helpers started from inside the worker)
+    expect(r.threads).toBe(Math.min(8, availableParallelism()));
     mkdirSync(join(root, 'test/artifacts'), { recursive: true });
     await page.screenshot({ path: join(root, 'test/artifacts/web-demo.png'), fullPage: true });
     expect(errors).toEqual([]);

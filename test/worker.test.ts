@@ -88,6 +88,27 @@ describe('ModelWorker (Node worker_threads)', () => {
     local.dispose();
   });
 
+  it('a ModelWorker with threads: 2 (helpers started from the worker) trains the same model', async () => {
+    const w = new lib.ModelWorker(new Worker(new URL('worker.js', dist)) as never, { threads: 2 });
+    try {
+      const [x, y] = data(64);
+      const wide = () => {
+        const m = new lib.Sequential([lib.layers.lstm({ units: 96, inputShape: [8, 3] }), lib.layers.dense({ units: 1 })], { seed: 4 });
+        m.compile({ optimizer: 'adam', loss: 'mse' });
+        return m;
+      };
+      const { model, threads } = await w.fit(wide(), x, y, { epochs: 2, batchSize: 32, seed: 3 });
+      expect(threads).toBe(2);
+      const local = wide();
+      await local.fit(x, y, { epochs: 2, batchSize: 32, seed: 3 });
+      expect(Buffer.from(model.getWeightsFlat().buffer).equals(Buffer.from(local.getWeightsFlat().buffer))).toBe(true);
+      model.dispose();
+      local.dispose();
+    } finally {
+      w.terminate();
+    }
+  });
+
   it('cancels on abort after the current batch and returns the partly trained model', async () => {
     const [x, y] = data(256);
     const ctl = new AbortController();

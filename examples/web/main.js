@@ -92,7 +92,10 @@ async function sample() {
 
 async function train() {
   if (!state.model) state.model = newModel();
-  state.worker ??= new ModelWorker(new Worker(new URL('lib/worker.js', document.baseURI), { type: 'module' }));
+  // on a cross-origin-isolated page the worker's core uses every CPU (up to 8)
+  state.worker ??= new ModelWorker(new Worker(new URL('lib/worker.js', document.baseURI), { type: 'module' }), {
+    threads: self.crossOriginIsolated ? 'auto' : 1,
+  });
   state.abort = new AbortController();
   setStatus('training');
   const rng = new Random(Date.now() % 1e9);
@@ -107,11 +110,13 @@ async function train() {
         state.losses.push(p.logs.loss);
         drawLoss();
         const perStep = (performance.now() - t0) / (p.batch + 1);
-        $('stats').textContent = `epoch ${state.epochs + 1}, step ${p.batch + 1}/${STEPS_PER_EPOCH}: loss ${p.logs.loss.toFixed(3)} · ${perStep.toFixed(0)} ms/step (batch ${BATCH} × ${SEQ} characters)`;
+        const threads = document.body.dataset.threads ? ` · ${document.body.dataset.threads} thread(s)` : '';
+        $('stats').textContent = `epoch ${state.epochs + 1}, step ${p.batch + 1}/${STEPS_PER_EPOCH}: loss ${p.logs.loss.toFixed(3)} · ${perStep.toFixed(0)} ms/step (batch ${BATCH} × ${SEQ} characters)${threads}`;
       },
     });
     state.model.dispose();
     state.model = r.model;
+    document.body.dataset.threads = String(r.threads);
     if (r.cancelled) break;
     state.epochs++;
     document.body.dataset.epochs = String(state.epochs);

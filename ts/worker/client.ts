@@ -51,7 +51,17 @@ export class ModelWorker {
   private readonly sent = new WeakMap<Sequential, number>();
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; progress?: (p: FitProgress) => void }>();
 
-  constructor(private readonly worker: AnyWorker) {
+  private readonly threads: number | 'auto' | undefined;
+
+  /**
+   * @param opts.threads threads the worker's core uses (`init({ threads })`
+   *   inside the worker: helpers started from the worker; the same numbers)
+   */
+  constructor(
+    private readonly worker: AnyWorker,
+    opts: { threads?: number | 'auto' } = {},
+  ) {
+    this.threads = opts.threads;
     this.port = portOf(worker);
     this.port.listen((raw) => {
       const r = raw as Reply;
@@ -72,7 +82,7 @@ export class ModelWorker {
     y: TensorLike,
     args: WireFitArgs = {},
     opts: { onProgress?: (p: FitProgress) => void; progressEvery?: 'epoch' | 'batch'; signal?: AbortSignal } = {},
-  ): Promise<{ model: Sequential; history: History; cancelled: boolean }> {
+  ): Promise<{ model: Sequential; history: History; cancelled: boolean; threads: number }> {
     if (!model.isCompiled) throw new ValueError('ModelWorker.fit: compile the model first');
     const id = this.next++;
     const xt = tensor(x);
@@ -85,6 +95,7 @@ export class ModelWorker {
       id,
       type: 'fit',
       simd: runtime().info.simd,
+      threads: this.threads,
       model: model.save({ includeOptimizer: true }),
       x: { data: xt.data, shape: xt.shape },
       y: { data: yt.data, shape: yt.shape },
@@ -95,7 +106,7 @@ export class ModelWorker {
     opts.signal?.removeEventListener('abort', abort);
     if (r.type === 'error') throw rebuild(r);
     if (r.type !== 'fit-done') throw new RecurrentWasmError(`ModelWorker: unexpected reply ${r.type}`);
-    return { model: loadModel(r.model), history: r.history, cancelled: r.cancelled };
+    return { model: loadModel(r.model), history: r.history, cancelled: r.cancelled, threads: r.threads };
   }
 
   /**
@@ -112,7 +123,7 @@ export class ModelWorker {
     const bytes = fresh ? null : model.save();
     this.sent.set(model, model.weightsVersion);
     const data = xt.data.byteLength === xt.data.buffer.byteLength ? xt.data : xt.data.slice(); // send only this view's bytes
-    this.port.post({ id, type: 'predict', simd: runtime().info.simd, model: bytes, modelKey: key, x: { data, shape: xt.shape }, batchSize: opts.batchSize } satisfies Request);
+    this.port.post({ id, type: 'predict', simd: runtime().info.simd, threads: this.threads, model: bytes, modelKey: key, x: { data, shape: xt.shape }, batchSize: opts.batchSize } satisfies Request);
     const r = await done;
     if (r.type === 'error') {
       this.sent.delete(model);

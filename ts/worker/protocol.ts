@@ -18,16 +18,19 @@ export interface WireFitArgs {
   yieldEveryMs?: number;
 }
 
-/** `simd`: the build the caller runs, so the worker computes the same numbers. */
+/**
+ * `simd`: the build the caller runs, so the worker computes the same numbers;
+ * `threads`: what the worker's `init` asks for (its own helper threads).
+ */
 export type Request =
-  | { id: number; type: 'fit'; simd: 'simd128' | 'relaxed'; model: Uint8Array; x: WireTensor; y: WireTensor; args: WireFitArgs; progressEvery: 'epoch' | 'batch' }
+  | { id: number; type: 'fit'; simd: 'simd128' | 'relaxed'; threads?: number | 'auto'; model: Uint8Array; x: WireTensor; y: WireTensor; args: WireFitArgs; progressEvery: 'epoch' | 'batch' }
   /** `model` null: use the copy cached under `modelKey` (sent by an earlier request) */
-  | { id: number; type: 'predict'; simd: 'simd128' | 'relaxed'; model: Uint8Array | null; modelKey: string; x: WireTensor; batchSize?: number }
+  | { id: number; type: 'predict'; simd: 'simd128' | 'relaxed'; threads?: number | 'auto'; model: Uint8Array | null; modelKey: string; x: WireTensor; batchSize?: number }
   | { id: number; type: 'cancel' };
 
 export type Reply =
   | { id: number; type: 'progress'; epoch: number; batch: number | null; logs: Record<string, number> }
-  | { id: number; type: 'fit-done'; history: History; model: Uint8Array; cancelled: boolean }
+  | { id: number; type: 'fit-done'; history: History; model: Uint8Array; cancelled: boolean; threads: number }
   | { id: number; type: 'predict-done'; y: WireTensor }
   | { id: number; type: 'error'; name: string; message: string };
 

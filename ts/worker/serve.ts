@@ -6,7 +6,7 @@
 import { RecurrentWasmError } from '../errors.js';
 import { loadModel } from '../io/model-file.js';
 import type { Sequential } from '../model/sequential.js';
-import { init } from '../runtime/init.js';
+import { init, runtime } from '../runtime/init.js';
 import { tensor } from '../tensor.js';
 import type { Port, Reply, Request } from './protocol.js';
 
@@ -24,8 +24,9 @@ export function serveModelWorker(port: Port): void {
       return;
     }
     try {
-      // the first request chooses the build: the caller's, so both compute the same numbers
-      ready ??= init({ simd: msg.simd });
+      // the first request chooses the build: the caller's, so both compute the
+      // same numbers (threaded or not, which does not change them)
+      ready ??= init({ simd: msg.simd, threads: msg.threads });
       await ready;
       if (msg.type === 'predict') {
         let model = cached.get(msg.modelKey);
@@ -58,7 +59,7 @@ export function serveModelWorker(port: Port): void {
           ],
         });
         const bytes = model.save({ includeOptimizer: true });
-        reply({ id: msg.id, type: 'fit-done', history, model: bytes, cancelled }, [bytes.buffer]);
+        reply({ id: msg.id, type: 'fit-done', history, model: bytes, cancelled, threads: runtime().info.threads }, [bytes.buffer]);
       } finally {
         running.delete(msg.id);
         model.dispose();
