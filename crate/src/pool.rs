@@ -7,11 +7,16 @@
 //! returns; the calling thread hands out work with [`par_for`].
 //!
 //! Protocol of one job (tasks `0..n`):
-//! 1. the caller writes the job (closure pointer, trampoline, task count), then
-//!    `CLAIM = gen << 32` and bumps `GEN` (waking sleeping helpers);
+//! 1. the caller first sets `CLAIM = gen << 32` (closing the previous job to
+//!    late helpers), then writes the job (closure pointer, trampoline, task
+//!    count) and bumps `GEN` (waking sleeping helpers);
 //! 2. every thread, the caller included, claims task indices by CAS on `CLAIM`
-//!    whose high half must still be this job's generation — a helper that saw an
-//!    old job can never claim a new job's task with the old closure;
+//!    whose high half must still be the generation it read the job for. A
+//!    helper still working for the previous generation finds `CLAIM` retagged
+//!    before any field of the new job is written, so it can neither claim with
+//!    a stale generation nor run the new closure under the old one (which,
+//!    were the job fields written first, it could when the new job has more
+//!    tasks than the old);
 //! 3. the caller returns once `DONE == n`. It never waits on a helper that has
 //!    not started: unclaimed tasks are the caller's own.
 //!
@@ -174,12 +179,13 @@ pub fn par_for<F: Fn(usize) + Sync>(tasks: usize, f: F) {
         (0..tasks).for_each(&f);
         return;
     }
+    let gen = GEN.0.load(SeqCst).wrapping_add(1);
+    // retag first: see the protocol in the module comment
+    CLAIM.0.store((gen as u64) << 32, SeqCst);
     JOB.0[0].store(&f as *const F as usize, SeqCst);
     JOB.0[1].store(trampoline::<F> as *const () as usize, SeqCst);
     JOB.0[2].store(tasks, SeqCst);
     DONE.0.store(0, SeqCst);
-    let gen = GEN.0.load(SeqCst).wrapping_add(1);
-    CLAIM.0.store((gen as u64) << 32, SeqCst);
     GEN.0.store(gen, SeqCst);
     if SLEEPING.load(SeqCst) > 0 {
         notify(&GEN.0);
@@ -202,9 +208,10 @@ fn run_claims(gen: u32, helper: bool) {
             return;
         }
         if CLAIM.0.compare_exchange(c, c + 1, SeqCst, SeqCst).is_ok() {
-            // Safety: a successful claim of job `gen` means the job is not done,
-            // so the caller is still inside `par_for` and `data`/`call` (read
-            // after seeing `gen`) are that job's closure and trampoline.
+            // Safety: a successful claim of job `gen` means that job is not
+            // done (the caller is still inside `par_for`) and `CLAIM` was not
+            // retagged since, so no later job's fields had been written when
+            // `data`/`call` were read after seeing `gen`: they are this job's.
             unsafe {
                 let f: unsafe fn(usize, usize) = core::mem::transmute::<usize, unsafe fn(usize, usize)>(call);
                 f(data, c as u32 as usize);
