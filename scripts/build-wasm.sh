@@ -16,13 +16,15 @@ build() { # name, target features
   local name=$1 features=$2 dir=target/wasm-$1
   local -a extra=()
   local rustc=$WASM_RUSTC cargo=$WASM_CARGO bootstrap=${WASM_BOOTSTRAP:-} flags="-C target-feature=$features"
-  if [ "${name#mt}" != "$name" ]; then
+  local threaded=false
+  case $name in mt*) threaded=true ;; esac
+  if $threaded; then
     # Threads need a std rebuilt with atomics: always Debian's toolchain with
     # build-std (rustup here cannot add rust-src). Since Rust 1.92 atomics no
     # longer imply a shared memory: the linker is asked for one, imported (each
     # thread's instance gets the same memory) and exported (the façade reads it
-    # from the main instance), with up to 4 GiB, and for the
-    # TLS symbols wasm-bindgen's thread support initialises per instance.
+    # from the main instance), up to 4 GiB, and for the TLS symbols that
+    # wasm-bindgen's thread support initialises per instance.
     rustc=$MT_RUSTC cargo=$MT_CARGO bootstrap=1
     extra+=(-Zbuild-std=std,panic_abort)
     local l
@@ -55,7 +57,7 @@ build() { # name, target features
     cp "$tmp/recurrent_core.d.ts" "$out/recurrent_core_mt.d.ts"
   else
     local ref=recurrent_core.js
-    [ "${name#mt}" != "$name" ] && ref=recurrent_core_mt.js
+    $threaded && ref=recurrent_core_mt.js
     if ! cmp -s "$tmp/recurrent_core.js" "$out/$ref"; then
       echo "build-wasm: the $name build's JS glue differs from $ref" >&2
       exit 1

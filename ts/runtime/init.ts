@@ -148,17 +148,17 @@ async function readPackageFile(name: string): Promise<Uint8Array> {
   throw new InitError(`could not read ${name} next to the package (${candidates.map(String).join(', ')}): ${String(last)}`);
 }
 
-/** A compiled module from a module or a fetch. */
-async function compileResponse(input: WebAssembly.Module | Promise<Response>): Promise<WebAssembly.Module> {
-  if (input instanceof WebAssembly.Module) return input;
+/** A compiled module from a module (or its compilation) or a fetch. */
+async function compileResponse(input: WebAssembly.Module | Promise<WebAssembly.Module> | Promise<Response>): Promise<WebAssembly.Module> {
   const r = await input;
+  if (r instanceof WebAssembly.Module) return r;
   if (!r.ok) throw new Error(`failed to fetch ${r.url}: ${r.status} ${r.statusText}`);
   return WebAssembly.compile(await r.arrayBuffer());
 }
 
 async function load(opts: InitOptions): Promise<RuntimeInfo> {
   let source: RuntimeInfo['source'];
-  let input: WebAssembly.Module | Promise<Response> | undefined;
+  let input: WebAssembly.Module | Promise<WebAssembly.Module> | Promise<Response> | undefined;
   let exports: { memory: WebAssembly.Memory };
   const wanted = opts.threads === 'auto' ? autoThreads() : (opts.threads ?? 1);
   let threadsNote = wanted > 1 ? threadSupport() : null;
@@ -178,12 +178,15 @@ async function load(opts: InitOptions): Promise<RuntimeInfo> {
       input = fetch(opts.url);
     } else {
       const build = pickBuild(opts.simd ?? 'auto');
+      // the threaded variant first when threads are wanted; the plain one if it cannot be had
       const names: string[] = wanted > 1 && !threadsNote ? [THREADED_FILES[build], WASM_FILES[build]] : [WASM_FILES[build]];
-      source = nodeLike() ? 'file' : 'url';
+      const node = nodeLike();
+      source = node ? 'file' : 'url';
       for (const [n, name] of names.entries()) {
         try {
-          input = nodeLike() ? await WebAssembly.compile((await readPackageFile(name)) as BufferSource) : fetch(new URL(`./${name}`, import.meta.url));
-          if (n === 0 && names.length > 1) input = await compileResponse(input);
+          input = await compileResponse(
+            node ? WebAssembly.compile((await readPackageFile(name)) as BufferSource) : fetch(new URL(`./${name}`, import.meta.url)),
+          );
           break;
         } catch (e) {
           if (n === names.length - 1) throw e;

@@ -89,14 +89,11 @@ function hardwareThreads(): number {
 /** Why this runtime cannot run helper threads, or null when it can. */
 export function threadSupport(): string | null {
   const g = globalThis as { SharedArrayBuffer?: unknown; crossOriginIsolated?: boolean; Worker?: unknown; Blob?: unknown };
-  if (typeof g.SharedArrayBuffer !== 'function') {
-    return g.crossOriginIsolated === false
-      ? 'the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp), so SharedArrayBuffer is unavailable'
-      : 'this runtime has no SharedArrayBuffer';
-  }
+  const noSab = typeof g.SharedArrayBuffer !== 'function';
   if (g.crossOriginIsolated === false) {
-    return 'the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
+    return `the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)${noSab ? ', so SharedArrayBuffer is unavailable' : ''}`;
   }
+  if (noSab) return 'this runtime has no SharedArrayBuffer';
   if (nodeWorkerCtor()) return null;
   if (typeof g.Worker !== 'function' || typeof g.Blob !== 'function') return 'this runtime cannot start Workers';
   return null;
