@@ -64,8 +64,8 @@ const chosen = LIBS.filter((l) => (only ? only.includes(l.name) : peers || !l.pe
 if (chosen.some((l) => l.needs === 'brain')) execFileSync('bash', [here('../scripts/install-peers.sh')], { stdio: 'inherit' });
 if (!existsSync(here('../dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
 
-function child(args, timeout, exe = process.execPath) {
-  const r = spawnSync(exe, args, { encoding: 'utf8', timeout, maxBuffer: 1 << 26 });
+function child(args, timeout, exe = process.execPath, env = process.env) {
+  const r = spawnSync(exe, args, { encoding: 'utf8', timeout, maxBuffer: 1 << 26, env });
   const line = r.stdout?.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || !line) return { error: (r.error?.message ?? r.stderr?.trim().split('\n').slice(-3).join(' | ')) || `exit ${r.status}` };
   return JSON.parse(line);
@@ -108,16 +108,28 @@ for (const l of chosen) {
     writeFileSync(join(dir, 'w1-brain.json'), JSON.stringify(net.toJSON()));
   }
   const runs = smoke ? 3 : 7;
-  for (const l of chosen.filter((l) => l.cold)) {
+  // Node ≤ 22 reads and parses every certificate of NODE_EXTRA_CA_CERTS while
+  // it boots, before any script runs: with the system bundle this machine's
+  // environment names (~140 certificates) an empty `node -e 0` takes 110–120 ms
+  // instead of 30–40. The cold starts run without it, for every library alike;
+  // ours is also timed with the environment as given (row coldCa).
+  const caBundle = process.env.NODE_EXTRA_CA_CERTS;
+  const cleanEnv = { ...process.env };
+  delete cleanEnv.NODE_EXTRA_CA_CERTS;
+  const coldRuns = (args, exe, env) => {
     const ms = [];
-    let error;
-    for (let i = 0; i < runs && !error; i++) {
-      const r = child([...(l.node ?? []), here('libs/cold.mjs'), l.cold, dir], 120e3);
-      if (r.error) error = r.error;
-      else ms.push(r.ms);
+    for (let i = 0; i < runs; i++) {
+      const r = child(args, 120e3, exe, env);
+      if (r.error) return { error: r.error };
+      ms.push(r.ms);
     }
     ms.sort((a, b) => a - b);
-    (results[l.name] ??= {}).cold = error ? { error } : { id: 'cold', median: ms[ms.length >> 1], min: ms[0], max: ms[ms.length - 1], n: ms.length };
+    return { median: ms[ms.length >> 1], min: ms[0], max: ms[ms.length - 1], n: ms.length };
+  };
+  for (const l of chosen.filter((l) => l.cold)) {
+    const args = [...(l.node ?? []), here('libs/cold.mjs'), l.cold, dir];
+    (results[l.name] ??= {}).cold = { id: 'cold', ...coldRuns(args, process.execPath, cleanEnv) };
+    if (caBundle && l.name === 'ours') results.ours.coldCa = { id: 'coldCa', ...coldRuns(args, process.execPath, process.env), env: `NODE_EXTRA_CA_CERTS=${caBundle}` };
   }
   // ours in the other server runtimes where scripts/install-runtimes.sh put them
   // (their boot is 10–40 ms against Node's ~110 ms); same script, same model
@@ -125,13 +137,8 @@ for (const l of chosen) {
     for (const [id, exe, pre] of [['coldBun', 'bun', []], ['coldDeno', 'deno', ['run', '-A']]]) {
       const bin = here(`../.tools/runtimes/node_modules/.bin/${exe}`);
       if (!existsSync(bin)) continue;
-      const ms = [];
-      for (let i = 0; i < runs; i++) {
-        const r = child([...pre, here('libs/cold.mjs'), 'ours', dir], 120e3, bin);
-        if (!r.error) ms.push(r.ms);
-      }
-      ms.sort((a, b) => a - b);
-      if (ms.length) results.ours[id] = { id, median: ms[ms.length >> 1], min: ms[0], max: ms[ms.length - 1], n: ms.length };
+      const r = coldRuns([...pre, here('libs/cold.mjs'), 'ours', dir], bin, cleanEnv);
+      if (!r.error) results.ours[id] = { id, ...r };
     }
   }
 }
@@ -146,6 +153,7 @@ const ROWS = [
   ['W3g', 'W3 GRU training step B=32 T=50', 'ms'],
   ['W5', 'W5 char-LM training step', 'ms'],
   ['cold', 'cold start → first W1 output', 'ms'],
+  ['coldCa', '… Node with NODE_EXTRA_CA_CERTS set', 'ms'],
   ['coldBun', 'cold start in Bun', 'ms'],
   ['coldDeno', 'cold start in Deno', 'ms'],
 ];

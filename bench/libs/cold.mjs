@@ -3,8 +3,13 @@
 // .onnx model, raw float32 weights for tf.js) and computes the first step's
 // output. Prints milliseconds since process start (performance.now() counts
 // from the process's time origin, so Node's own boot is included).
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+// Node modules come through process.getBuiltinModule where the runtime has it:
+// a static `import … from 'node:fs'` builds fs's ES-module facade, which
+// evaluates every lazy getter of fs and so loads the whole streams stack —
+// 10–12 ms of harness in every library's figure (measured with --cpu-prof).
+const builtin = async (name) => globalThis.process?.getBuiltinModule?.(name) ?? (await import(name));
+const { createRequire } = await builtin('node:module');
+const { readFileSync } = await builtin('node:fs');
 
 const [lib, dir] = process.argv.slice(2);
 const require = createRequire(import.meta.url);

@@ -631,18 +631,16 @@ pub fn stream_packed_len(cell: u32, i: usize, h: usize) -> usize {
     crate::stream::packed_len(c, i, h).unwrap_or(0)
 }
 
-/// Pack one direction's recurrent parameters for streaming; `tmp` holds
-/// `(I + H) · cols` floats (cols = 4H for the GRU, G·H otherwise).
+/// Pack one direction's recurrent parameters for streaming.
 #[wasm_bindgen]
-pub fn stream_pack(cell: u32, i: usize, h: usize, params: usize, tmp: usize, out: usize) -> i32 {
+pub fn stream_pack(cell: u32, i: usize, h: usize, params: usize, out: usize) -> i32 {
     status((|| {
         let c = Cell::from_u32(cell).ok_or(E_CELL)?;
         let mut ck = Check::new();
         ck.add(params, cells::dir_params_len(c, i, h), false, true)?;
-        ck.add(tmp, cells::mul(i + h, crate::stream::packed_cols(c, h)), true, true)?;
         ck.add(out, crate::stream::packed_len(c, i, h), true, true)?;
         ck.disjoint()?;
-        unsafe { crate::stream::pack(c, i, h, params as *const f32, tmp as *mut f32, out as *mut f32) };
+        unsafe { crate::stream::pack(c, i, h, params as *const f32, out as *mut f32) };
         Ok(())
     })())
 }

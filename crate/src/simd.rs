@@ -57,6 +57,20 @@ mod imp {
         pub unsafe fn store(self, p: *mut f32) {
             v128_store(p as *mut v128, self.0)
         }
+        /// The 4×4 transpose: lane `j` of result `i` is lane `i` of input `j`.
+        #[inline(always)]
+        pub fn transpose4(a: Self, b: Self, c: Self, d: Self) -> [Self; 4] {
+            let ab_lo = i32x4_shuffle::<0, 4, 1, 5>(a.0, b.0);
+            let ab_hi = i32x4_shuffle::<2, 6, 3, 7>(a.0, b.0);
+            let cd_lo = i32x4_shuffle::<0, 4, 1, 5>(c.0, d.0);
+            let cd_hi = i32x4_shuffle::<2, 6, 3, 7>(c.0, d.0);
+            [
+                Self(i32x4_shuffle::<0, 1, 4, 5>(ab_lo, cd_lo)),
+                Self(i32x4_shuffle::<2, 3, 6, 7>(ab_lo, cd_lo)),
+                Self(i32x4_shuffle::<0, 1, 4, 5>(ab_hi, cd_hi)),
+                Self(i32x4_shuffle::<2, 3, 6, 7>(ab_hi, cd_hi)),
+            ]
+        }
         #[inline(always)]
         pub fn to_array(self) -> [f32; 4] {
             [
@@ -210,6 +224,12 @@ mod imp {
         #[inline(always)]
         pub unsafe fn store(self, p: *mut f32) {
             core::ptr::write_unaligned(p as *mut [f32; 4], self.0)
+        }
+        /// The 4×4 transpose: lane `j` of result `i` is lane `i` of input `j`.
+        #[inline(always)]
+        pub fn transpose4(a: Self, b: Self, c: Self, d: Self) -> [Self; 4] {
+            let (a, b, c, d) = (a.0, b.0, c.0, d.0);
+            core::array::from_fn(|i| Self([a[i], b[i], c[i], d[i]]))
         }
         #[inline(always)]
         pub fn to_array(self) -> [f32; 4] {

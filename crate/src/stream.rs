@@ -55,51 +55,33 @@ pub fn packed_len(cell: Cell, i: usize, h: usize) -> Option<usize> {
 /// streaming: the B operand `[I + H, cols]` described in the module comment.
 ///
 /// # Safety
-/// `params` holds `dir_params_len(cell, i, h)` floats; `out` `packed_len` floats;
-/// `tmp` `(I + H) · packed_cols` floats (the unpacked matrix).
-pub unsafe fn pack(cell: Cell, i: usize, h: usize, params: *const f32, tmp: *mut f32, out: *mut f32) {
+/// `params` holds `dir_params_len(cell, i, h)` floats; `out` `packed_len` floats.
+pub unsafe fn pack(cell: Cell, i: usize, h: usize, params: *const f32, out: *mut f32) {
     let gh = cell.gates() * h;
     let w_ih = params;
     let w_hh = params.add(gh * i);
-    let k = i + h;
     let cols = packed_cols(cell, h);
-    // tmp[row, col]: row < I reads W_ih[col, row], else W_hh[col, row − I]
-    for r in 0..k {
-        for c in 0..cols {
-            let v = match cell {
-                Cell::Gru => {
-                    let (gate, j) = (c / h, c % h);
-                    match (gate, r < i) {
-                        (0 | 1, true) => *w_ih.add((gate * h + j) * i + r),
-                        (0 | 1, false) => *w_hh.add((gate * h + j) * h + r - i),
-                        (2, true) => *w_ih.add((2 * h + j) * i + r),
-                        (3, false) => *w_hh.add((2 * h + j) * h + r - i),
-                        _ => 0.0,
-                    }
-                }
-                Cell::GruResetBefore => {
-                    let (gate, j) = (c / h, c % h);
-                    match (gate, r < i) {
-                        (_, true) => *w_ih.add((gate * h + j) * i + r),
-                        (0 | 1, false) => *w_hh.add((gate * h + j) * h + r - i),
-                        _ => 0.0,
-                    }
-                }
-                _ => {
-                    if r < i {
-                        *w_ih.add(c * i + r)
-                    } else {
-                        *w_hh.add(c * h + r - i)
-                    }
-                }
-            };
-            *tmp.add(r * cols + c) = v;
+    // column c of the packed B: a row of W_ih over a row of W_hh (or zeros)
+    let col = |c: usize| -> (Option<*const f32>, Option<*const f32>) {
+        let (gate, j) = (c / h, c % h);
+        let ih = |g: usize| Some(w_ih.add((g * h + j) * i));
+        let hh = |g: usize| Some(w_hh.add((g * h + j) * h));
+        match cell {
+            // r, z from both halves; n_x from x only; n_h from h only
+            Cell::Gru => match gate {
+                0 | 1 => (ih(gate), hh(gate)),
+                2 => (ih(2), None),
+                _ => (None, hh(2)),
+            },
+            // n's h half is the separate (r⊙h)·W_hnᵀ product below
+            Cell::GruResetBefore => (ih(gate), if gate < 2 { hh(gate) } else { None }),
+            _ => (ih(gate), hh(gate)),
         }
-    }
-    gemm::pack_b(k, cols, MatRef::rows(tmp, cols), out);
+    };
+    gemm::pack_b_stacked_rows(i, h, cols, col, out);
     if cell == Cell::GruResetBefore {
         // (r⊙h)·W_hnᵀ: B operand W_hnᵀ [H, H]
-        let packed_n = out.add(gemm::packed_b_len(k, cols));
+        let packed_n = out.add(gemm::packed_b_len(i + h, cols));
         gemm::pack_b(h, h, MatRef::t(w_hh.add(2 * h * h), h), packed_n);
     }
 }
@@ -404,9 +386,15 @@ mod tests {
     /// Stepping a cell T times from the same state equals the sequence kernel.
     #[test]
     fn steps_equal_the_sequence_kernel() {
-        for cell in [Cell::RnnTanh, Cell::RnnRelu, Cell::Lstm, Cell::Gru, Cell::GruResetBefore] {
+        // (4, 6): panels of eight columns straddle gate blocks (some columns
+        // zero in the GRU) and partial panels; (9, 16): whole panels packed
+        // four rows at a time with tails
+        for (cell, (i, h)) in [Cell::RnnTanh, Cell::RnnRelu, Cell::Lstm, Cell::Gru, Cell::GruResetBefore]
+            .into_iter()
+            .flat_map(|c| [(c, (4usize, 6usize)), (c, (9, 16))])
+        {
             for gate in [GateAct::Sigmoid, GateAct::HardSigmoid02] {
-                let (t, b, i, h) = (5usize, 3usize, 4usize, 6usize);
+                let (t, b) = (5usize, 3usize);
                 let np = dir_params_len(cell, i, h).unwrap();
                 let params: Vec<f32> = (0..np).map(|k| ((k * 37 % 101) as f32 / 101.0 - 0.5) * 0.9).collect();
                 let x: Vec<f32> = (0..t * b * i).map(|k| ((k * 13 % 17) as f32 / 17.0 - 0.5) * 2.0).collect();
@@ -427,9 +415,8 @@ mod tests {
                 }
                 // streaming
                 let cols = packed_cols(cell, h);
-                let mut tmp = vec![0.0; (i + h) * cols];
                 let mut sp = vec![0.0; packed_len(cell, i, h).unwrap()];
-                unsafe { pack(cell, i, h, params.as_ptr(), tmp.as_mut_ptr(), sp.as_mut_ptr()) };
+                unsafe { pack(cell, i, h, params.as_ptr(), sp.as_mut_ptr()) };
                 let gh = cell.gates() * h;
                 let (b_ih, b_hh) = (params[gh * (i + h)..].as_ptr(), params[gh * (i + h + 1)..].as_ptr());
                 let mut hs = vec![0.0f32; b * h];
@@ -487,9 +474,8 @@ mod tests {
             let dq: Vec<f32> = [&dqx[..], &dqh[..], &dqn[..], biases].concat();
             assert_eq!(dq.len(), np);
             let cols = packed_cols(cell, h);
-            let mut tmp = vec![0.0; (i + h) * cols];
             let mut sp = vec![0.0; packed_len(cell, i, h).unwrap()];
-            unsafe { pack(cell, i, h, dq.as_ptr(), tmp.as_mut_ptr(), sp.as_mut_ptr()) };
+            unsafe { pack(cell, i, h, dq.as_ptr(), sp.as_mut_ptr()) };
             let (b_ih, b_hh) = (dq[gh * (i + h)..].as_ptr(), dq[gh * (i + h + 1)..].as_ptr());
             let mk = || (vec![0.0f32; b * h], vec![0.0f32; b * h], vec![0.0f32; b * (i + h)], vec![0.0f32; b * cols], vec![0.0f32; b * h]);
             let (mut hs, mut cs, mut xh, mut z, mut out) = mk();

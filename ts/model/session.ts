@@ -279,17 +279,9 @@ export class Session {
   }
 
   private repack(): void {
-    const { core, heap } = runtime();
+    const { core } = runtime();
     for (const s of this.slots) {
-      if (!s.packed) continue;
-      const H = s.layer.units;
-      const cols = s.cell === 3 ? 4 * H : { rnn: 1, lstm: 4, gru: 3 }[s.layer.cell] * H;
-      const tmp = new WasmArray(heap, (s.inF + H) * cols);
-      try {
-        checkStatus('stream pack', core.stream_pack(s.cell, s.inF, H, this.model.paramPtr(s.layer, 'weight_ih_l0'), tmp.ptr, s.packed.ptr));
-      } finally {
-        tmp.free();
-      }
+      if (s.packed) checkStatus('stream pack', core.stream_pack(s.cell, s.inF, s.layer.units, this.model.paramPtr(s.layer, 'weight_ih_l0'), s.packed.ptr));
     }
     this.packedVersion = this.model.weightsVersion;
     this.viewBuffer = null;
