@@ -184,48 +184,41 @@ pub unsafe fn pack_b_stacked_rows(
     kx: usize,
     ky: usize,
     n: usize,
-    col: impl Fn(usize) -> (Option<*const f32>, Option<*const f32>),
+    col: &dyn Fn(usize) -> (Option<*const f32>, Option<*const f32>),
     out: *mut f32,
 ) {
-    let k = kx + ky;
     let mut o = out;
     for j0 in (0..n).step_by(NR) {
-        let cols: [(Option<*const f32>, Option<*const f32>); NR] =
-            core::array::from_fn(|c| if j0 + c < n { col(j0 + c) } else { (None, None) });
-        for (part, at, len) in [(0, 0, kx), (1, kx, ky)] {
-            let src: [Option<*const f32>; NR] = core::array::from_fn(|c| if part == 0 { cols[c].0 } else { cols[c].1 });
-            let dst = o.add(at * NR);
-            let mut p0 = 0;
-            if src.iter().all(Option::is_some) {
-                let rows: [*const f32; NR] = core::array::from_fn(|c| src[c].unwrap_or(core::ptr::null()));
-                // all eight columns present: four rows of eight at a time
-                // through two 4×4 transposes
-                while p0 + 4 <= len {
-                    for half in 0..2 {
-                        let r = &rows[4 * half..4 * half + 4];
-                        let t = F32x4::transpose4(
-                            F32x4::load(r[0].add(p0)),
-                            F32x4::load(r[1].add(p0)),
-                            F32x4::load(r[2].add(p0)),
-                            F32x4::load(r[3].add(p0)),
-                        );
-                        for (q, v) in t.into_iter().enumerate() {
-                            v.store(dst.add((p0 + q) * NR + 4 * half));
-                        }
-                    }
-                    p0 += 4;
-                }
-            }
-            for (c, s) in src.iter().enumerate() {
-                for p in p0..len {
-                    *dst.add(p * NR + c) = match s {
-                        Some(s) => *s.add(p),
-                        None => 0.0,
-                    };
-                }
-            }
+        let (mut xs, mut ys) = ([None; NR], [None; NR]);
+        for c in 0..NR.min(n - j0) {
+            (xs[c], ys[c]) = col(j0 + c);
         }
-        o = o.add(k * NR);
+        pack_panel_rows(&xs, kx, o);
+        pack_panel_rows(&ys, ky, o.add(kx * NR));
+        o = o.add((kx + ky) * NR);
+    }
+}
+
+/// `len` rows of one 8-column panel from eight source rows (`None`: zeros).
+#[inline(never)]
+unsafe fn pack_panel_rows(src: &[Option<*const f32>; NR], len: usize, dst: *mut f32) {
+    let mut p0 = 0;
+    if let [Some(r0), Some(r1), Some(r2), Some(r3), Some(r4), Some(r5), Some(r6), Some(r7)] = *src {
+        // all eight columns present: four rows at a time through two 4×4 transposes
+        while p0 + 4 <= len {
+            for (half, r) in [[r0, r1, r2, r3], [r4, r5, r6, r7]].into_iter().enumerate() {
+                let t = F32x4::transpose4(F32x4::load(r[0].add(p0)), F32x4::load(r[1].add(p0)), F32x4::load(r[2].add(p0)), F32x4::load(r[3].add(p0)));
+                for (q, v) in t.into_iter().enumerate() {
+                    v.store(dst.add((p0 + q) * NR + 4 * half));
+                }
+            }
+            p0 += 4;
+        }
+    }
+    for p in p0..len {
+        for (c, s) in src.iter().enumerate() {
+            *dst.add(p * NR + c) = s.map_or(0.0, |s| *s.add(p));
+        }
     }
 }
 

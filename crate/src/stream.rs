@@ -78,7 +78,7 @@ pub unsafe fn pack(cell: Cell, i: usize, h: usize, params: *const f32, out: *mut
             _ => (ih(gate), hh(gate)),
         }
     };
-    gemm::pack_b_stacked_rows(i, h, cols, col, out);
+    gemm::pack_b_stacked_rows(i, h, cols, &col, out);
     if cell == Cell::GruResetBefore {
         // (r⊙h)·W_hnᵀ: B operand W_hnᵀ [H, H]
         let packed_n = out.add(gemm::packed_b_len(i + h, cols));
