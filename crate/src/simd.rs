@@ -57,6 +57,21 @@ mod imp {
         pub unsafe fn store(self, p: *mut f32) {
             v128_store(p as *mut v128, self.0)
         }
+        /// A vector of four f32 from raw SIMD bits (the integer kernels' results).
+        #[inline(always)]
+        pub fn from_v128(v: v128) -> Self {
+            Self(v)
+        }
+        /// Store the four lanes, already whole numbers in i16 range, as i16
+        /// (saturating; NaN stores 0, as Rust's `as i16`).
+        ///
+        /// # Safety
+        /// `p` must be valid for writing 4 consecutive `i16`.
+        #[inline(always)]
+        pub unsafe fn store_i16(self, p: *mut i16) {
+            let i = i32x4_trunc_sat_f32x4(self.0);
+            v128_store64_lane::<0>(i16x8_narrow_i32x4(i, i), p as *mut u64)
+        }
         /// The 4×4 transpose: lane `j` of result `i` is lane `i` of input `j`.
         #[inline(always)]
         pub fn transpose4(a: Self, b: Self, c: Self, d: Self) -> [Self; 4] {
@@ -224,6 +239,17 @@ mod imp {
         #[inline(always)]
         pub unsafe fn store(self, p: *mut f32) {
             core::ptr::write_unaligned(p as *mut [f32; 4], self.0)
+        }
+        /// Store the four lanes, already whole numbers in i16 range, as i16
+        /// (saturating; NaN stores 0).
+        ///
+        /// # Safety
+        /// `p` must be valid for writing 4 consecutive `i16`.
+        #[inline(always)]
+        pub unsafe fn store_i16(self, p: *mut i16) {
+            for (l, v) in self.0.into_iter().enumerate() {
+                *p.add(l) = v as i16;
+            }
         }
         /// The 4×4 transpose: lane `j` of result `i` is lane `i` of input `j`.
         #[inline(always)]

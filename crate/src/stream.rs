@@ -341,14 +341,15 @@ impl RecurStepQ8 {
             let s = quant::quantize_act(i, inp.add(bb * i), a16);
             quant::gemv(i, gh, a16, s, qx, sx, zr, false);
             let s = quant::quantize_act(h, hs.add(bb * h), a16);
-            quant::gemv(h, hcols, a16, s, qh, sh, zhr, false);
-            // into the f32 step's column layout
-            match cell {
-                Cell::Gru => {
-                    for_lanes(2 * h, |l| l.store(l.load(zr).add(l.load(zhr)), zr));
-                    core::ptr::copy_nonoverlapping(zhr.add(2 * h), zr.add(3 * h), h);
-                }
-                _ => for_lanes(hcols, |l| l.store(l.load(zr).add(l.load(zhr)), zr)),
+            // into the f32 step's column layout: added onto the x product in
+            // place (the same sum, x part + h part), except the reset-after
+            // GRU, whose n_h columns go beside n_x
+            if cell == Cell::Gru {
+                quant::gemv(h, hcols, a16, s, qh, sh, zhr, false);
+                for_lanes(2 * h, |l| l.store(l.load(zr).add(l.load(zhr)), zr));
+                core::ptr::copy_nonoverlapping(zhr.add(2 * h), zr.add(3 * h), h);
+            } else {
+                quant::gemv(h, hcols, a16, s, qh, sh, zr, true);
             }
         }
         self.st.epilogue(
