@@ -143,19 +143,9 @@ pub unsafe fn pack_b(k: usize, n: usize, b: MatRef, out: *mut f32) {
             }
         } else if b.rs == 1 {
             // Transposed source (B = Wᵀ with W row-major): each output column
-            // is a contiguous source row; walk it once per column.
-            for c in 0..NR {
-                if c < cols {
-                    let src = b.at(0, j0 + c);
-                    for p in 0..k {
-                        *o.add(p * NR + c) = *src.add(p);
-                    }
-                } else {
-                    for p in 0..k {
-                        *o.add(p * NR + c) = 0.0;
-                    }
-                }
-            }
+            // is a contiguous source row
+            let rows: [Option<*const f32>; NR] = core::array::from_fn(|c| (c < cols).then(|| b.at(0, j0 + c)));
+            pack_panel_rows(&rows, k, o);
             o = o.add(k * NR);
         } else {
             for p in 0..k {
