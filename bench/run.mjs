@@ -132,7 +132,8 @@ for (const l of chosen) {
     if (caBundle && l.name === 'ours') results.ours.coldCa = { id: 'coldCa', ...coldRuns(args, process.execPath, process.env), env: `NODE_EXTRA_CA_CERTS=${caBundle}` };
   }
   // ours in the other server runtimes where scripts/install-runtimes.sh put them
-  // (their boot is 10–40 ms against Node's ~110 ms); same script, same model
+  // (their boot is 10–40 ms, like Node's without the CA bundle); same script, same model
+  // and environment
   if (results.ours) {
     for (const [id, exe, pre] of [['coldBun', 'bun', []], ['coldDeno', 'deno', ['run', '-A']]]) {
       const bin = here(`../.tools/runtimes/node_modules/.bin/${exe}`);

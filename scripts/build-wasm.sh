@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 [ -f .tools/toolchain.env ] || bash scripts/toolchain.sh
 # shellcheck disable=SC1091
 source .tools/toolchain.env
+# shellcheck source=scripts/wasm-post.sh
+source scripts/wasm-post.sh
 out=ts/wasm
 mkdir -p "$out"
 
@@ -40,15 +42,9 @@ build() { # name, target features
     2> >(grep -v "unstable feature specified for \`-Ctarget-feature\`: \`atomics\`\|this feature is not stably supported\|^  |$\|^  = note\|^$" >&2)
   local tmp
   tmp=$(mktemp -d)
-  "$WASM_BINDGEN" --target web --out-dir "$tmp" --out-name recurrent_core \
-    "$dir/wasm32-unknown-unknown/release/recurrent_core.wasm"
   local wasm_name=recurrent_core_bg.wasm
   [ "$name" = simd ] || wasm_name=recurrent_core_${name}_bg.wasm
-  # --no-inline comes first (passes run in order): wasm-opt would otherwise
-  # inline every single-caller micro-kernel, and V8 allocates registers worse
-  # in big functions (see crate/src/gemm.rs).
-  node_modules/.bin/wasm-opt '--no-inline=*kernel_*' -O3 --low-memory-unused --strip-debug --strip-producers \
-    "$tmp/recurrent_core_bg.wasm" -o "$out/$wasm_name"
+  bindgen_and_optimise "$dir/wasm32-unknown-unknown/release/recurrent_core.wasm" "$tmp" "$out/$wasm_name" --strip-debug --strip-producers
   if [ "$name" = simd ]; then
     cp "$tmp/recurrent_core.js" "$tmp/recurrent_core.d.ts" "$out/"
   elif [ "$name" = mt ]; then

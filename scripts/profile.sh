@@ -13,11 +13,11 @@ raw=target/wasm-relaxed/wasm32-unknown-unknown/release/recurrent_core.wasm
 [ -f "$raw" ] && [ -f dist/index.js ] && [ -f .tools/toolchain.env ] || { echo "profile: run npm run build first" >&2; exit 1; }
 # shellcheck disable=SC1091
 source .tools/toolchain.env
+# shellcheck source=scripts/wasm-post.sh
+source scripts/wasm-post.sh
 out=$(mktemp -d)
-"$WASM_BINDGEN" --target web --out-dir "$out/bindgen" --out-name recurrent_core "$raw"
 cp -r dist "$out/dist"
-node_modules/.bin/wasm-opt -g '--no-inline=*kernel_*' -O3 --low-memory-unused \
-  "$out/bindgen/recurrent_core_bg.wasm" -o "$out/dist/recurrent_core_relaxed_bg.wasm"
+bindgen_and_optimise "$raw" "$out/bindgen" "$out/dist/recurrent_core_relaxed_bg.wasm" -g
 flags=()
 [ "$(node -p 'process.versions.node.split(".")[0] < 22')" = true ] && flags+=(--experimental-wasm-relaxed-simd)
 (cd "$out" && perf record -q -k 1 -F 5000 -o perf.raw node "${flags[@]}" --perf-prof \
