@@ -3,7 +3,9 @@
 // cancellation, bit-identical to training in-process with the same seed, while
 // the main thread stays responsive. And the built bundles contain no eval or
 // new Function (forbidden by strict CSP pages and by Workers).
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -60,6 +62,43 @@ describe('ModelWorker (Node worker_threads)', () => {
     // a single sample: no split
     expect(Array.from((await lib.predictParallel(m, lib.tensor(x.data.slice(0, 24), [1, 8, 3]), [w])).data)).toEqual(Array.from(m.predict(lib.tensor(x.data.slice(0, 24), [1, 8, 3])).data));
     expect(posted.length).toBe(3);
+  });
+
+  it('keeps at most maxModels copies for predict: the least recently used is dropped, and sent again when used', async () => {
+    const posted: { model?: unknown; release?: string[]; keys?: string[]; type: string }[] = [];
+    const own = new Worker(new URL('worker.js', dist)); // a worker holding no model yet
+    const spy = { postMessage: (msg: never, t?: Transferable[]) => { posted.push(msg); own.postMessage(msg, t as never); }, on: own.on.bind(own), terminate: () => own.terminate() };
+    expect(() => new lib.ModelWorker(spy as never, { maxModels: 0 })).toThrow(/maxModels must be a positive integer/);
+    const w = new lib.ModelWorker(spy as never, { maxModels: 2 });
+    const [x] = data(3);
+    const ms = [4, 5, 6].map((seed) => new lib.Sequential([lib.layers.lstm({ units: 16, inputShape: [8, 3] }), lib.layers.dense({ units: 1 })], { seed }));
+    const ask = async (m: (typeof ms)[number]) => {
+      const y = await w.predict(m, x);
+      expect(Array.from(y.data)).toEqual(Array.from(m.predict(x).data)); // the worker used this model's copy
+      const p = posted[posted.length - 1];
+      return { sent: p.model !== null, release: p.release, cached: w.cachedModels };
+    };
+    expect(await ask(ms[0])).toEqual({ sent: true, release: [], cached: 1 });
+    expect(await ask(ms[1])).toEqual({ sent: true, release: [], cached: 2 });
+    expect(await ask(ms[0])).toEqual({ sent: false, release: [], cached: 2 }); // ms[0] now most recent
+    const third = await ask(ms[2]);
+    expect(third).toMatchObject({ sent: true, cached: 2 });
+    expect(third.release).toHaveLength(1); // ms[1], the least recently used
+    expect(await ask(ms[0])).toEqual({ sent: false, release: [], cached: 2 });
+    expect(await ask(ms[1])).toMatchObject({ sent: true, cached: 2 }); // dropped before: sent again
+    w.release(ms[1]);
+    expect(posted[posted.length - 1]).toMatchObject({ type: 'release' });
+    expect(posted[posted.length - 1].keys).toHaveLength(1);
+    expect(await ask(ms[1])).toMatchObject({ sent: true, cached: 2 });
+    for (const m of ms) w.release(m);
+    expect(await ask(ms[2])).toEqual({ sent: true, release: [], cached: 1 }); // all released, then one sent
+    w.terminate();
+  });
+
+  it('a model garbage-collected on this side releases its copy in the worker', () => {
+    const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('runtimes/worker-gc.mjs', import.meta.url)), dist.href], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ before: 2, after: 1 });
   });
 
   it('trains with progress events and returns the same model as training in-process', async () => {

@@ -47,20 +47,35 @@ const keyOf = new WeakMap<Sequential, string>();
 export class ModelWorker {
   private readonly port: Port;
   private next = 1;
-  /** the weights version of each model this worker holds a copy of (predict) */
-  private readonly sent = new WeakMap<Sequential, number>();
+  /**
+   * The models this worker holds a copy of (predict), by key, with the
+   * weights version sent; least recently used first.
+   */
+  private readonly sent = new Map<string, number>();
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; progress?: (p: FitProgress) => void }>();
-
   private readonly threads: number | 'auto' | undefined;
+  private readonly maxModels: number;
+  /** a model garbage-collected here releases its copy there */
+  private readonly collected =
+    typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<string>((key) => this.forget([key])) : null;
+  private terminated = false;
+  private cached = 0;
 
   /**
    * @param opts.threads threads the worker's core uses (`init({ threads })`
    *   inside the worker: helpers started from the worker; the same numbers)
+   * @param opts.maxModels models the worker keeps for `predict` (default 4);
+   *   beyond that the least recently used copy is dropped (and sent again if
+   *   that model is used later). A model garbage-collected on this side, or
+   *   passed to `release`, is dropped at once.
    */
   constructor(
     private readonly worker: AnyWorker,
-    opts: { threads?: number | 'auto' } = {},
+    opts: { threads?: number | 'auto'; maxModels?: number } = {},
   ) {
+    const max = opts.maxModels ?? 4;
+    if (!Number.isInteger(max) || max < 1) throw new ValueError(`ModelWorker: maxModels must be a positive integer; got ${max}`);
+    this.maxModels = max;
     this.threads = opts.threads;
     this.port = portOf(worker);
     this.port.listen((raw) => {
@@ -119,21 +134,47 @@ export class ModelWorker {
     const done = new Promise<Reply>((resolve) => this.pending.set(id, { resolve }));
     let key = keyOf.get(model);
     if (!key) keyOf.set(model, (key = `m${++modelKeys}`));
-    const fresh = this.sent.get(model) === model.weightsVersion;
-    const bytes = fresh ? null : model.save();
-    this.sent.set(model, model.weightsVersion);
+    const had = this.sent.get(key);
+    const bytes = had === model.weightsVersion ? null : model.save();
+    if (had === undefined) this.collected?.register(model, key, model);
+    this.sent.delete(key); // most recently used last
+    this.sent.set(key, model.weightsVersion);
+    const release: string[] = [];
+    for (const k of this.sent.keys()) if (this.sent.size - release.length > this.maxModels) release.push(k);
+    for (const k of release) this.sent.delete(k);
     const data = xt.data.byteLength === xt.data.buffer.byteLength ? xt.data : xt.data.slice(); // send only this view's bytes
-    this.port.post({ id, type: 'predict', simd: runtime().info.simd, threads: this.threads, model: bytes, modelKey: key, x: { data, shape: xt.shape }, batchSize: opts.batchSize } satisfies Request);
+    this.port.post({ id, type: 'predict', simd: runtime().info.simd, threads: this.threads, model: bytes, modelKey: key, x: { data, shape: xt.shape }, batchSize: opts.batchSize, release } satisfies Request);
     const r = await done;
     if (r.type === 'error') {
-      this.sent.delete(model);
+      this.sent.delete(key);
       throw rebuild(r);
     }
     if (r.type !== 'predict-done') throw new RecurrentWasmError(`ModelWorker: unexpected reply ${r.type}`);
+    this.cached = r.cached;
     return new Tensor(r.y.data, r.y.shape);
   }
 
+  /** Drop the worker's copy of `model` (kept by `predict`); a later `predict` sends it again. */
+  release(model: Sequential): void {
+    const key = keyOf.get(model);
+    if (key !== undefined) {
+      this.collected?.unregister(model);
+      this.forget([key]);
+    }
+  }
+
+  /** Models the worker held after the last `predict` (at most `maxModels`). */
+  get cachedModels(): number {
+    return this.cached;
+  }
+
+  private forget(keys: string[]): void {
+    const held = keys.filter((k) => this.sent.delete(k));
+    if (held.length && !this.terminated) this.port.post({ id: 0, type: 'release', keys: held } satisfies Request);
+  }
+
   terminate(): void {
+    this.terminated = true;
     this.worker.terminate();
     for (const p of this.pending.values()) p.resolve({ id: -1, type: 'error', name: 'Error', message: 'ModelWorker: terminated' });
     this.pending.clear();

@@ -24,14 +24,20 @@ export interface WireFitArgs {
  */
 export type Request =
   | { id: number; type: 'fit'; simd: 'simd128' | 'relaxed'; threads?: number | 'auto'; model: Uint8Array; x: WireTensor; y: WireTensor; args: WireFitArgs; progressEvery: 'epoch' | 'batch' }
-  /** `model` null: use the copy cached under `modelKey` (sent by an earlier request) */
-  | { id: number; type: 'predict'; simd: 'simd128' | 'relaxed'; threads?: number | 'auto'; model: Uint8Array | null; modelKey: string; x: WireTensor; batchSize?: number }
+  /**
+   * `model` null: use the copy cached under `modelKey` (sent by an earlier
+   * request); `release`: cached copies to drop first (the client's eviction)
+   */
+  | { id: number; type: 'predict'; simd: 'simd128' | 'relaxed'; threads?: number | 'auto'; model: Uint8Array | null; modelKey: string; x: WireTensor; batchSize?: number; release: string[] }
+  /** drop cached copies (no reply) */
+  | { id: number; type: 'release'; keys: string[] }
   | { id: number; type: 'cancel' };
 
 export type Reply =
   | { id: number; type: 'progress'; epoch: number; batch: number | null; logs: Record<string, number> }
   | { id: number; type: 'fit-done'; history: History; model: Uint8Array; cancelled: boolean; threads: number }
-  | { id: number; type: 'predict-done'; y: WireTensor }
+  /** `cached`: models the worker holds after this request */
+  | { id: number; type: 'predict-done'; y: WireTensor; cached: number }
   | { id: number; type: 'error'; name: string; message: string };
 
 /** The two sides of a message channel: browser workers and Node worker_threads. */

@@ -12,8 +12,15 @@ import type { Port, Reply, Request } from './protocol.js';
 
 export function serveModelWorker(port: Port): void {
   const running = new Map<number, Sequential>();
-  // models kept for predict requests that do not resend them (one per key; replaced when resent)
+  // models kept for predict requests that do not resend them (one per key;
+  // replaced when resent, dropped when the client releases them)
   const cached = new Map<string, Sequential>();
+  const release = (keys: string[]) => {
+    for (const k of keys) {
+      cached.get(k)?.dispose();
+      cached.delete(k);
+    }
+  };
   let ready: Promise<unknown> | null = null;
   const reply = (r: Reply, transfer: Transferable[] = []) => port.post(r, transfer);
   port.listen(async (raw) => {
@@ -23,12 +30,17 @@ export function serveModelWorker(port: Port): void {
       if (m) m.stopTraining = true;
       return;
     }
+    if (msg.type === 'release') {
+      release(msg.keys);
+      return;
+    }
     try {
       // the first request chooses the build: the caller's, so both compute the
       // same numbers (threaded or not, which does not change them)
       ready ??= init({ simd: msg.simd, threads: msg.threads });
       await ready;
       if (msg.type === 'predict') {
+        release(msg.release);
         let model = cached.get(msg.modelKey);
         if (msg.model) {
           model?.dispose();
@@ -37,7 +49,7 @@ export function serveModelWorker(port: Port): void {
         }
         if (!model) throw new RecurrentWasmError(`ModelWorker: no model cached under ${msg.modelKey}`);
         const y = model.predict(tensor(msg.x.data, msg.x.shape), { batchSize: msg.batchSize });
-        reply({ id: msg.id, type: 'predict-done', y: { data: y.data, shape: y.shape } }, [y.data.buffer]);
+        reply({ id: msg.id, type: 'predict-done', y: { data: y.data, shape: y.shape }, cached: cached.size }, [y.data.buffer]);
         return;
       }
       const model = loadModel(msg.model);
