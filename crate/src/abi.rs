@@ -682,7 +682,7 @@ fn check_program(program: usize, records: usize, b: usize, apack: usize, apack_l
                 c.add(w(4), Some(o), false, false)?;
                 crate::dense::Act::from_u32(rec[7]).ok_or(E_CELL)?;
                 c.add(w(8), cells::mul(b, o), true, true)?;
-                c.add_bytes(w(9), Some(quant::act_len(i) * 2), 2, true, true)?;
+                c.add_bytes(w(9), quant::act_scratch_len(b, i), 4, true, true)?;
                 c.disjoint()?;
             }
             OP_RECUR | OP_RECUR_Q8 => {
@@ -701,7 +701,7 @@ fn check_program(program: usize, records: usize, b: usize, apack: usize, apack_l
                 if q8 {
                     c.add(w(11), cells::mul(b, h), true, true)?;
                     c.add(w(14), cells::mul(b, gh), true, true)?;
-                    c.add_bytes(w(15), Some(quant::act_len(i.max(h)) * 2), 2, true, true)?;
+                    c.add_bytes(w(15), quant::act_scratch_len(b, i.max(h)), 4, true, true)?;
                     // the weights: a six-word descriptor, then what it points at
                     c.add(w(6), Some(6), false, true)?;
                     let d = unsafe { core::slice::from_raw_parts(w(6) as *const u32, 6) };

@@ -46,8 +46,8 @@ export interface StreamSource {
   q8Recurrent(layer: Recurrent): number | null;
 }
 
-/** int16 elements of an activation row of `k` values (`quant::act_len`). */
-const actLen = (k: number) => 2 * Math.ceil(k / 2);
+/** 4-byte words of the int8 records' activation scratch for `b` rows of up to `k` values (`quant::act_scratch_len`: `b` f32 scales, then `b` int16 rows padded to even length). */
+const actScratchWords = (b: number, k: number) => b * (1 + Math.ceil(k / 2));
 
 export interface SessionOptions {
   /** Sequences stepped together (default 1). */
@@ -123,7 +123,7 @@ export class Session {
     let cur = this.input;
     const recs: number[][] = [];
     let maxK = 1;
-    let maxAct = 0; // longest row the int8 records quantise (their int16 scratch is patched in below)
+    let maxAct = 0; // longest row the int8 records quantise (their activation scratch is patched in below)
     for (const l of layers) {
       if (l instanceof Dropout || l instanceof LastStep) continue;
       const off = (name: string) => model.paramPtr(l, name);
@@ -179,9 +179,10 @@ export class Session {
         throw new ValueError(`session: layer ${l.name} (${l.className}) cannot be streamed`);
       }
     }
-    // one int16 scratch row shared by the int8 records (they run one after another)
+    // one activation scratch (every row of the batch, quantised) shared by the
+    // int8 records: they run one after another
     if (maxAct > 0) {
-      const a16 = alloc(actLen(maxAct) / 2); // int16 pairs in 4-byte elements
+      const a16 = alloc(actScratchWords(B, maxAct));
       for (const r of recs) {
         if (r[0] === OP.DENSE_Q8) r[9] = a16.ptr;
         if (r[0] === OP.RECUR_Q8) r[15] = a16.ptr;
