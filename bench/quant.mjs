@@ -1,8 +1,9 @@
 // `npm run bench -- quant`: file size and per-step latency (batch 1, one call
 // per step, state carried) of an LSTM (I=64) with f32, f16 and int8 weights,
-// H = 256 and 512. The variants run in alternating rounds in one process, so
-// machine noise hits them alike; medians and min–max of 100-step runs.
-import { Random, Sequential, layers, quantize } from '../dist/index.js';
+// H = 256 and 512; then batch inference (`predict`, B=32 T=100, H=256). The
+// variants run in alternating rounds in one process, so machine noise hits
+// them alike; medians and min–max of 100-step runs (of predict calls).
+import { Random, Sequential, layers, quantize, tensor } from '../dist/index.js';
 import { table } from './util.mjs';
 
 export async function benchQuant({ smoke = false, info } = {}) {
@@ -48,7 +49,37 @@ export async function benchQuant({ smoke = false, info } = {}) {
       v.session.dispose();
     }
   }
-  console.log(`\nquantised weights: streaming LSTM, batch 1 (${info.simd} build, ${info.threads} thread${info.threads > 1 ? 's' : ''})\n`);
+  const threads = `${info.simd} build, ${info.threads} thread${info.threads > 1 ? 's' : ''}`;
+  console.log(`\nquantised weights: streaming LSTM, batch 1 (${threads})\n`);
   table(rows, ['model', 'weights', 'file KiB', 'size vs f32', 'µs/step median', 'min–max', 'speed vs f32']);
-  return rows;
+  const batch = benchBatch(smoke);
+  console.log(`\nquantised weights: batch inference, predict (${threads})\n`);
+  table(batch, ['model', 'weights', 'ms median', 'min–max', 'speed vs f32']);
+  return [...rows, ...batch];
+}
+
+/** `predict` on a batch: LSTM I=64 H=256, B=32, T=100 (smoke: H=64, B=4, T=10). */
+function benchBatch(smoke) {
+  const [H, B, T] = smoke ? [64, 4, 10] : [256, 32, 100];
+  const m = new Sequential([layers.lstm({ units: H, returnSequences: true, inputShape: [null, 64] })], { seed: 1 });
+  m.build();
+  const rng = new Random(2);
+  const x = tensor(Float32Array.from({ length: B * T * 64 }, () => rng.uniform(-1, 1)), [B, T, 64]);
+  const variants = [{ dtype: 'f32', model: m }, ...['f16', 'int8'].map((dtype) => ({ dtype, model: quantize(m, { dtype }) }))].map((v) => ({ ...v, times: [] }));
+  const run = (v) => {
+    const t0 = performance.now();
+    v.model.predict(x, { batchSize: B });
+    return performance.now() - t0;
+  };
+  for (const v of variants) for (let i = 0; i < 3; i++) run(v); // warm-up
+  for (let r = 0; r < (smoke ? 2 : 15); r++) for (const v of variants) v.times.push(run(v));
+  const med = (v) => v.times.sort((a, b) => a - b)[v.times.length >> 1];
+  const f32 = med(variants[0]);
+  return variants.map((v) => ({
+    model: `LSTM I=64 H=${H} B=${B} T=${T}`,
+    weights: v.dtype,
+    'ms median': med(v).toFixed(1),
+    'min–max': `${v.times[0].toFixed(1)}–${v.times[v.times.length - 1].toFixed(1)}`,
+    'speed vs f32': `${(f32 / med(v)).toFixed(2)}×`,
+  }));
 }
