@@ -244,23 +244,30 @@ unsafe fn gemv_serial(k: usize, n: usize, a16: *const i16, s_a: f32, packed: *co
     }
 }
 
-/// Eight exact i32 sums in [`KCHUNK`] chunks, each converted and added in
-/// f32: `sums(p0, p1)` sums row pairs `p0..p1`. Returned as two groups of four.
+/// `N` exact i32 sums in [`KCHUNK`] chunks, each converted and added in f32:
+/// `sums(p0, p1)` sums row pairs `p0..p1`.
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
-unsafe fn chunked8(pairs: usize, sums: impl Fn(usize, usize) -> [core::arch::wasm32::v128; 8]) -> ([F32x4; 4], [F32x4; 4]) {
+unsafe fn chunked<const N: usize>(pairs: usize, sums: impl Fn(usize, usize) -> [core::arch::wasm32::v128; N]) -> [F32x4; N] {
     use core::arch::wasm32::*;
-    let mut f = [f32x4_splat(0.0); 8];
+    let mut f = [f32x4_splat(0.0); N];
     let mut p0 = 0;
     while p0 < pairs {
         let p1 = pairs.min(p0 + KCHUNK / 2);
         let s = sums(p0, p1);
-        for q in 0..8 {
+        for q in 0..N {
             f[q] = f32x4_add(f[q], f32x4_convert_i32x4(s[q]));
         }
         p0 = p1;
     }
-    let v = f.map(F32x4::from_v128);
+    f.map(F32x4::from_v128)
+}
+
+/// [`chunked`] eight sums, returned as two groups of four.
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+unsafe fn chunked8(pairs: usize, sums: impl Fn(usize, usize) -> [core::arch::wasm32::v128; 8]) -> ([F32x4; 4], [F32x4; 4]) {
+    let v = chunked(pairs, sums);
     ([v[0], v[1], v[2], v[3]], [v[4], v[5], v[6], v[7]])
 }
 
@@ -328,26 +335,18 @@ unsafe fn group_sums2(pairs: usize, a16: *const i16, w: *const i8, v: *const i8)
 unsafe fn group_sums(pairs: usize, a16: *const i16, w: *const i8) -> [F32x4; 4] {
     use core::arch::wasm32::*;
     let a32 = a16 as *const i32;
-    let mut f = [f32x4_splat(0.0); 4];
-    let mut p0 = 0;
-    while p0 < pairs {
-        let p1 = pairs.min(p0 + KCHUNK / 2);
-        let (mut s0, mut s1, mut s2, mut s3) = (i32x4_splat(0), i32x4_splat(0), i32x4_splat(0), i32x4_splat(0));
+    chunked(pairs, |p0, p1| {
+        let mut s = [i32x4_splat(0); 4];
         for p in p0..p1 {
             let av = i32x4_splat(a32.add(p).read_unaligned());
             let wp = w.add(p * 32);
-            s0 = i32x4_add(s0, i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp), av));
-            s1 = i32x4_add(s1, i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(8)), av));
-            s2 = i32x4_add(s2, i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(16)), av));
-            s3 = i32x4_add(s3, i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(24)), av));
+            s[0] = i32x4_add(s[0], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp), av));
+            s[1] = i32x4_add(s[1], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(8)), av));
+            s[2] = i32x4_add(s[2], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(16)), av));
+            s[3] = i32x4_add(s[3], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(24)), av));
         }
-        f[0] = f32x4_add(f[0], f32x4_convert_i32x4(s0));
-        f[1] = f32x4_add(f[1], f32x4_convert_i32x4(s1));
-        f[2] = f32x4_add(f[2], f32x4_convert_i32x4(s2));
-        f[3] = f32x4_add(f[3], f32x4_convert_i32x4(s3));
-        p0 = p1;
-    }
-    f.map(F32x4::from_v128)
+        s
+    })
 }
 
 #[cfg(not(target_arch = "wasm32"))]
