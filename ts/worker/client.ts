@@ -136,7 +136,11 @@ export class ModelWorker {
     if (!key) keyOf.set(model, (key = `m${++modelKeys}`));
     const had = this.sent.get(key);
     const bytes = had === model.weightsVersion ? null : model.save();
-    if (had === undefined) this.collected?.register(model, key, model);
+    if (had === undefined) {
+      // one registration per model: a model evicted and sent again is registered again
+      this.collected?.unregister(model);
+      this.collected?.register(model, key, model);
+    }
     this.sent.delete(key); // most recently used last
     this.sent.set(key, model.weightsVersion);
     const release: string[] = [];
