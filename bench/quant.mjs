@@ -14,13 +14,7 @@ export async function benchQuant({ smoke = false, info } = {}) {
     m.build();
     const rng = new Random(1);
     const xs = Float32Array.from({ length: 100 * 64 }, () => rng.uniform(-1, 1));
-    const variants = [
-      { dtype: 'f32', model: m, bytes: m.save().length },
-      ...['f16', 'int8'].map((dtype) => {
-        const q = quantize(m, { dtype });
-        return { dtype, model: q, bytes: q.save().length };
-      }),
-    ].map((v) => ({ ...v, session: v.model.session(), times: [] }));
+    const variants = quantVariants(m).map((v) => ({ ...v, bytes: v.model.save().length, session: v.model.session() }));
     const run = (v) => {
       v.session.reset();
       const t0 = performance.now();
@@ -65,7 +59,7 @@ function benchBatch(smoke) {
   m.build();
   const rng = new Random(2);
   const x = tensor(Float32Array.from({ length: B * T * 64 }, () => rng.uniform(-1, 1)), [B, T, 64]);
-  const variants = [{ dtype: 'f32', model: m }, ...['f16', 'int8'].map((dtype) => ({ dtype, model: quantize(m, { dtype }) }))].map((v) => ({ ...v, times: [] }));
+  const variants = quantVariants(m);
   const run = (v) => {
     const t0 = performance.now();
     v.model.predict(x, { batchSize: B });
@@ -73,13 +67,18 @@ function benchBatch(smoke) {
   };
   for (const v of variants) for (let i = 0; i < 3; i++) run(v); // warm-up
   for (let r = 0; r < (smoke ? 2 : 15); r++) for (const v of variants) v.times.push(run(v));
-  const med = (v) => v.times.sort((a, b) => a - b)[v.times.length >> 1];
-  const f32 = med(variants[0]);
+  for (const v of variants) v.times.sort((a, b) => a - b);
+  const med = (v) => v.times[v.times.length >> 1];
   return variants.map((v) => ({
     model: `LSTM I=64 H=${H} B=${B} T=${T}`,
     weights: v.dtype,
     'ms median': med(v).toFixed(1),
     'min–max': `${v.times[0].toFixed(1)}–${v.times[v.times.length - 1].toFixed(1)}`,
-    'speed vs f32': `${(f32 / med(v)).toFixed(2)}×`,
+    'speed vs f32': `${(med(variants[0]) / med(v)).toFixed(2)}×`,
   }));
+}
+
+/** The f32 model and its f16 and int8 copies, each with an empty list of times. */
+function quantVariants(m) {
+  return [{ dtype: 'f32', model: m }, ...['f16', 'int8'].map((dtype) => ({ dtype, model: quantize(m, { dtype }) }))].map((v) => ({ ...v, times: [] }));
 }
