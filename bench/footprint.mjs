@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { bootEnv } from './util.mjs';
 
 const dist = new URL('../dist/', import.meta.url);
 
@@ -45,12 +46,11 @@ s.step(new Float32Array(64).fill(0.5));
 const t1 = performance.now();
 console.log(JSON.stringify({ sinceProcessStart: t1, sinceScriptStart: t1 - t0 }));`,
   );
-  // without NODE_EXTRA_CA_CERTS (Node ≤ 22 parses that bundle while booting,
-  // ~80 ms with a system bundle) and taking fs through getBuiltinModule (a
-  // static import builds fs's ES-module facade, which loads the streams stack:
-  // ~10 ms): both are Node's cost, not the library's (see bench/run.mjs)
-  const env = { ...process.env };
-  delete env.NODE_EXTRA_CA_CERTS;
+  // without NODE_EXTRA_CA_CERTS (bootEnv) and taking fs through
+  // getBuiltinModule (a static import builds fs's ES-module facade, which
+  // loads the streams stack: ~10 ms): both are Node's cost, not the library's
+  // (see bench/run.mjs)
+  const env = bootEnv();
   const res = [];
   for (let i = 0; i < runs; i++) res.push(JSON.parse(execFileSync(process.execPath, [script], { encoding: 'utf8', env })));
   const med = (k) => res.map((r) => r[k]).sort((a, b) => a - b)[runs >> 1];

@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { table } from './util.mjs';
+import { bootEnv, summary, table } from './util.mjs';
 import { W, recurrentWeights } from './workloads.mjs';
 import { recurrentOnnx } from './onnx-writer.mjs';
 
@@ -111,11 +111,10 @@ for (const l of chosen) {
   // Node ≤ 22 reads and parses every certificate of NODE_EXTRA_CA_CERTS while
   // it boots, before any script runs: with the system bundle this machine's
   // environment names (~140 certificates) an empty `node -e 0` takes 110–120 ms
-  // instead of 30–40. The cold starts run without it, for every library alike;
-  // ours is also timed with the environment as given (row coldCa).
+  // instead of 30–40. The cold starts run without it (bootEnv), for every
+  // library alike; ours is also timed with the environment as given (row coldCa).
   const caBundle = process.env.NODE_EXTRA_CA_CERTS;
-  const cleanEnv = { ...process.env };
-  delete cleanEnv.NODE_EXTRA_CA_CERTS;
+  const cleanEnv = bootEnv();
   const coldRuns = (args, exe, env) => {
     const ms = [];
     for (let i = 0; i < runs; i++) {
@@ -123,8 +122,7 @@ for (const l of chosen) {
       if (r.error) return { error: r.error };
       ms.push(r.ms);
     }
-    ms.sort((a, b) => a - b);
-    return { median: ms[ms.length >> 1], min: ms[0], max: ms[ms.length - 1], n: ms.length };
+    return summary(ms);
   };
   for (const l of chosen.filter((l) => l.cold)) {
     const args = [...(l.node ?? []), here('libs/cold.mjs'), l.cold, dir];

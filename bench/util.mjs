@@ -8,8 +8,24 @@ export function measure(fn, { warmup = 2, reps = 10, minMs = 0 } = {}) {
     fn();
     times.push(performance.now() - t0);
   }
+  return summary(times);
+}
+
+/** Median, min, max and count of a list of times (sorted in place). */
+export function summary(times) {
   times.sort((a, b) => a - b);
   return { median: times[times.length >> 1], min: times[0], max: times[times.length - 1], n: times.length };
+}
+
+/**
+ * The environment for timing a Node start: without NODE_EXTRA_CA_CERTS, which
+ * Node ≤ 22 parses while booting, before any script runs (~80 ms with a system
+ * bundle). Cold starts are timed without it for every library alike.
+ */
+export function bootEnv() {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
 }
 
 export function table(rows, columns) {
