@@ -73,21 +73,29 @@ const cells: [string, () => Layer[]][] = [
   ],
 ];
 
+/** The int8 quantisation of a model from `make` against the f32 model on its
+ *  file's dequantised weights (only the int16 rounding of the activations
+ *  separates the two) and the f32 original; the file reloads to the same numbers. */
+function checkInt8(make: () => Layer[], seed: number, x: ReturnType<typeof tensor>, batchSize?: number) {
+  const m = new Sequential(make(), { seed });
+  m.build();
+  const q = quantize(m, { dtype: 'int8' });
+  const file = q.save();
+  const ref = dequantised(make, file);
+  const y = q.predict(x, { batchSize });
+  expect(y.shape).toEqual(ref.predict(x).shape);
+  expect(maxDiff(y.data, ref.predict(x).data)).toBeLessThan(2e-3);
+  expect(maxDiff(y.data, m.predict(x).data)).toBeLessThan(0.05);
+  expect(Array.from(loadQuantizedModel(file).predict(x, { batchSize }).data)).toEqual(Array.from(y.data));
+  ref.dispose();
+  return { q, y };
+}
+
 describe('int8 models', () => {
   for (const [label, make] of cells) {
     it(`${label}: equal to the f32 model on the dequantised weights within 2e-3; sessions equal predict`, () => {
-      const m = new Sequential(make(), { seed: 4 });
-      m.build();
       const x = tensor(rnd(5 * 12 * 6, 1, 1.5), [5, 12, 6]);
-      const q = quantize(m, { dtype: 'int8' });
-      const file = q.save();
-      const ref = dequantised(make, file);
-      const y = q.predict(x);
-      expect(y.shape).toEqual(ref.predict(x).shape);
-      // only the int16 rounding of the activations separates the two
-      expect(maxDiff(y.data, ref.predict(x).data)).toBeLessThan(2e-3);
-      // and the f32 original is near too
-      expect(maxDiff(y.data, m.predict(x).data)).toBeLessThan(0.05);
+      const { q, y } = checkInt8(make, 4, x);
       // the session runs the same kernels one step at a time: identical numbers
       const s = q.session({ batchSize: 5 });
       const O = s.outputSize;
@@ -100,11 +108,8 @@ describe('int8 models', () => {
         if (y.rank === 3) for (let b = 0; b < 5; b++) expect(Array.from(last.subarray(b * O, (b + 1) * O))).toEqual(Array.from(y.data.subarray((b * T + t) * O, (b * T + t + 1) * O)));
       }
       if (y.rank === 2) expect(Array.from(last)).toEqual(Array.from(y.data));
-      // the file reloads to the same numbers
-      expect(Array.from(loadQuantizedModel(file).predict(x).data)).toEqual(Array.from(y.data));
       s.dispose();
       q.dispose();
-      ref.dispose();
     });
   }
 
@@ -163,11 +168,59 @@ describe('int8 models', () => {
     expect(await generateText(loadQuantizedModel(q.save()), { tokenizer: tok, prompt: 'the', length: 30, seed: 4 })).toBe(a);
   });
 
+  // bidirectional and goBackwards layers need a sequence's end before its
+  // start: predict runs them layer by layer, each backward direction over
+  // the reversed steps of every sample
+  const backwards: [string, () => Layer[]][] = [
+    ['bidirectional LSTM (concat) → per-step dense', () => [layers.bidirectional({ layer: layers.lstm({ units: 24, returnSequences: true }), inputShape: [null, 6] }), layers.dense({ units: 4 })]],
+    ['bidirectional GRU (sum, last step) → dense', () => [layers.bidirectional({ layer: layers.gru({ units: 20 }), mergeMode: 'sum', inputShape: [null, 6] }), layers.dense({ units: 3 })]],
+    [
+      'bidirectional SimpleRNN (ave) → LSTM → bidirectional GRU reset-before (mul)',
+      () => [
+        layers.bidirectional({ layer: layers.simpleRNN({ units: 16, returnSequences: true }), mergeMode: 'ave', inputShape: [null, 6] }),
+        layers.lstm({ units: 12, returnSequences: true }),
+        layers.bidirectional({ layer: layers.gru({ units: 10, resetAfter: false, returnSequences: true }), mergeMode: 'mul' }),
+      ],
+    ],
+    ['goBackwards GRU (sequences) → dense', () => [layers.gru({ units: 20, goBackwards: true, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 4 })]],
+    ['LSTM → goBackwards LSTM (last step) → dense', () => [layers.lstm({ units: 16, returnSequences: true, inputShape: [null, 6] }), layers.lstm({ units: 12, goBackwards: true }), layers.dense({ units: 2 })]],
+  ];
+  for (const [label, make] of backwards) {
+    it(`${label}: predict equals the f32 model on the dequantised weights within 2e-3`, () => {
+      const { q } = checkInt8(make, 5, tensor(rnd(5 * 11 * 6, 2, 1.5), [5, 11, 6]), 3);
+      // a stream cannot see the future
+      expect(() => q.session()).toThrow(/bidirectional|backwards/);
+      q.dispose();
+    });
+  }
+
+  it('masked bidirectional tagging and goBackwards (maskZero embedding): reversed within each length, as the f32 model', () => {
+    const make = () => [
+      layers.embedding({ inputDim: 20, outputDim: 8, maskZero: true, inputShape: [10] }),
+      layers.bidirectional({ layer: layers.lstm({ units: 16, returnSequences: true }) }),
+      layers.gru({ units: 12, goBackwards: true, returnSequences: true }),
+      layers.dense({ units: 3, activation: 'softmax' }),
+    ];
+    const m = new Sequential(make(), { seed: 7 });
+    m.build();
+    const r = new Random(9);
+    const ids = new Int32Array(7 * 10);
+    const lens = Array.from({ length: 7 }, (_, b) => 2 + ((b * 3) % 9));
+    for (let b = 0; b < 7; b++) for (let t = 0; t < lens[b]; t++) ids[b * 10 + t] = 1 + r.int(19);
+    const x = tensor(ids, [7, 10]);
+    const q = quantize(m, { dtype: 'int8' });
+    const ref = dequantised(make, q.save());
+    const [y, want] = [q.predict(x, { batchSize: 3 }).data, ref.predict(x).data];
+    // the real steps (int8 leaves the padded ones zero; f32 runs the dense layer on them)
+    const real = (a: ArrayLike<number>) => Array.from(a).filter((_, i) => Math.floor(i / 3) % 10 < lens[Math.floor(i / 30)]);
+    expect(maxDiff(real(y), real(want))).toBeLessThan(2e-3);
+    expect(Array.from(y).filter((_, i) => Math.floor(i / 3) % 10 >= lens[Math.floor(i / 30)]).every((v) => v === 0)).toBe(true);
+    expect(Array.from(y)).toEqual(Array.from(q.predict(x, { batchSize: 7 }).data));
+  });
+
   it('refuses what it cannot run, and malformed files, with clear errors', () => {
     const bi = new Sequential([layers.bidirectional({ layer: layers.lstm({ units: 8 }), inputShape: [5, 3] })], { seed: 1 });
     bi.build();
-    expect(() => quantize(bi, { dtype: 'int8' })).toThrow(ValueError);
-    expect(() => quantize(bi, { dtype: 'int8' })).toThrow(/bidirectional.*f16/);
     expect(() => quantize(bi, { dtype: 'int4' as never })).toThrow(/dtype/);
     const m = new Sequential(cells[0][1](), { seed: 2 });
     m.build();

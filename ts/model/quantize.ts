@@ -14,8 +14,9 @@
  * A `QuantizedModel` is for inference: `predict`, `session()` (streaming,
  * `generate`), `save()` (safetensors with I8 / F16 tensors, readable by the
  * Python `safetensors` package) and `loadQuantizedModel`. int8 models run
- * through the streaming kernels, so they take unidirectional layers only (a
- * bidirectional or `goBackwards` layer needs the whole sequence: use f16).
+ * through the streaming kernels; `predict` runs a bidirectional or
+ * `goBackwards` layer's backward direction over each sample's reversed steps
+ * (a session of such a model is refused: a stream cannot see the future).
  */
 import { FormatError, ShapeError, ValueError } from '../errors.js';
 import type { Layer } from '../layers/base.js';
@@ -107,7 +108,8 @@ export class QuantizedModel implements StreamSource {
   private readonly owned: WasmArray[] = [];
   private readonly f32 = new Map<string, WasmArray>();
   private readonly denseQ = new Map<Layer, { q: number; scales: number }>();
-  private readonly recurQ = new Map<Layer, number>();
+  /** int8 recurrent layers: the six-word descriptor of each direction */
+  private readonly recurQ = new Map<Layer, number[]>();
   private disposed = false;
 
   private constructor(
@@ -130,9 +132,6 @@ export class QuantizedModel implements StreamSource {
     this.layers = config.layers.map(layerFromConfig);
     let shape: (number | null)[] = [...config.inputShape];
     for (const l of this.layers) {
-      if (l instanceof Recurrent && (l.directions !== 1 || l.goBackwards)) {
-        throw new ValueError(`quantize: ${l.name} is ${l.directions !== 1 ? 'bidirectional' : 'goBackwards'}; int8 models run on the streaming kernels, which step forward in time only — use dtype 'f16'`);
-      }
       if (!(l instanceof Recurrent || l instanceof Dense || l instanceof Embedding || l instanceof LayerNormalization || l instanceof Dropout || l instanceof LastStep)) {
         throw new ValueError(`quantize: layer ${l.name} (${l.className}) has no int8 kernel`);
       }
@@ -203,12 +202,16 @@ export class QuantizedModel implements StreamSource {
         const H = l.units;
         const G = { rnn: 1, lstm: 4, gru: 3 }[l.cell];
         const resetBefore = l.cell === 'gru' && l.args.resetAfter === false;
-        const wih = this.q8[`${l.name}.weight_ih_l0`];
-        const whh = this.q8[`${l.name}.weight_hh_l0`];
-        const [qx, sx] = pack(wih, 0, G * H);
-        const [qh, sh] = pack(whh, 0, resetBefore ? 2 * H : G * H);
-        const [qn, sn] = resetBefore ? pack(whh, 2 * H, 3 * H) : [0, 0];
-        this.recurQ.set(l, own(6, 'i32').set([qx, sx, qh, sh, qn, sn]).ptr);
+        const descs = [];
+        for (const sfx of l.directions === 2 ? ['', '_reverse'] : ['']) {
+          const wih = this.q8[`${l.name}.weight_ih_l0${sfx}`];
+          const whh = this.q8[`${l.name}.weight_hh_l0${sfx}`];
+          const [qx, sx] = pack(wih, 0, G * H);
+          const [qh, sh] = pack(whh, 0, resetBefore ? 2 * H : G * H);
+          const [qn, sn] = resetBefore ? pack(whh, 2 * H, 3 * H) : [0, 0];
+          descs.push(own(6, 'i32').set([qx, sx, qh, sh, qn, sn]).ptr);
+        }
+        this.recurQ.set(l, descs);
       }
     }
   }
@@ -235,7 +238,7 @@ export class QuantizedModel implements StreamSource {
 
   /** @internal */
   q8Recurrent(layer: Recurrent): number | null {
-    return this.recurQ.get(layer) ?? null;
+    return this.recurQ.get(layer)?.[0] ?? null;
   }
 
   // ------------------------------------------------------------------ public
@@ -317,43 +320,98 @@ export class QuantizedModel implements StreamSource {
     } else {
       for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) throw new ValueError(`predict: input contains ${data[i]} at ${i}`);
     }
-    const lastOnly = this.layers.some((l) => l instanceof LastStep || (l instanceof Recurrent && !l.returnSequences));
     const order = Array.from({ length: N }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
     const B = Math.min(bs, N);
-    const session = new Session(this, { batchSize: B });
-    const { core, heap } = runtime();
-    const O = session.outputSize;
-    const xbuf = new WasmArray(heap, B * T * F, ids ? 'i32' : 'f32');
-    const ybuf = new WasmArray(heap, lastOnly ? B * O : B * T * O);
-    const active = new WasmArray(heap, T, 'i32');
-    const out = new Float32Array(lastOnly ? N * O : N * T * O);
-    const rowOut = lastOnly ? O : T * O;
+    const stages = this.stages(B, T, F, ids);
+    const { O, collapsed } = stages.reduce((a, st) => ({ O: st.outputSize, collapsed: a.collapsed || st.collapses }), { O: F, collapsed: false });
+    const rowOut = collapsed ? O : T * O;
+    const out = new Float32Array(N * rowOut);
     try {
       for (let c0 = 0; c0 < N; c0 += B) {
         const rows = order.slice(c0, c0 + B);
         const b = rows.length;
-        const xv = ids ? xbuf.viewI32() : xbuf.view();
-        rows.forEach((n, r) => xv.set(data.subarray(n * T * F, (n + 1) * T * F), r * T * F));
-        const av = active.viewI32();
-        for (let s = 0; s < T; s++) {
-          let k = 0;
-          while (k < b && lengths[rows[k]] > s) k++;
-          av[s] = k;
+        let x: Float32Array | Int32Array = ids ? new Int32Array(b * T * F) : new Float32Array(b * T * F);
+        rows.forEach((n, r) => x.set(data.subarray(n * T * F, (n + 1) * T * F), r * T * F));
+        let lens = Int32Array.from(rows, (n) => lengths[n]);
+        for (const st of stages) {
+          x = st.run(x, b, lens);
+          if (st.collapses) lens = new Int32Array(b).fill(1);
         }
-        ybuf.view().fill(0);
-        session.reset();
-        checkStatus(
-          'predict',
-          core.stream_run(session.program.ptr, session.records, b, T, active.ptr, xbuf.ptr, session.input.ptr, F, session.output.ptr, O, ybuf.ptr, lastOnly, session.apack.ptr, session.apack.length),
-        );
-        const yv = ybuf.view();
-        rows.forEach((n, r) => out.set(yv.subarray(r * rowOut, (r + 1) * rowOut), n * rowOut));
+        rows.forEach((n, r) => out.set(x.subarray(r * rowOut, (r + 1) * rowOut), n * rowOut));
       }
     } finally {
-      for (const w of [xbuf, ybuf, active]) w.free();
-      session.dispose();
+      for (const st of stages) st.dispose();
     }
-    return new Tensor(out, lastOnly ? [N, O] : [N, T, O]);
+    return new Tensor(out, collapsed ? [N, O] : [N, T, O]);
+  }
+
+  /**
+   * How `predict` runs the layers on a chunk of up to `B` samples: all of them
+   * in one streaming call, or — with a bidirectional or `goBackwards` layer,
+   * which needs a sequence's end before its start — layer by layer: the
+   * forward-in-time layers between such layers in one streaming call each,
+   * and each such layer's backward direction as a forward pass over every
+   * sample's steps reversed within its length (then reversed back, beside the
+   * forward direction, for a bidirectional layer; Keras's `goBackwards`
+   * returns them in processing order).
+   */
+  private stages(B: number, T: number, F: number, ids: boolean): Stage[] {
+    const backwards = (l: Layer): l is Recurrent => l instanceof Recurrent && (l.directions === 2 || l.goBackwards);
+    const collapses = (l: Layer) => l instanceof LastStep || (l instanceof Recurrent && !l.returnSequences);
+    if (!this.layers.some(backwards)) return [StreamRun.stage(this, B, T, F, ids, this.layers.some(collapses))];
+    const stages: Stage[] = [];
+    let [t, f, seg] = [T, F, [] as Layer[]];
+    const add = (st: Stage) => {
+      stages.push(st);
+      f = st.outputSize;
+      if (st.collapses) t = 1;
+    };
+    const flush = () => {
+      if (seg.length) add(StreamRun.stage(this.view(seg, [t, f]), B, t, f, ids && stages.length === 0, seg.some(collapses)));
+      seg = [];
+    };
+    for (const l of this.layers) {
+      if (!backwards(l)) {
+        seg.push(l);
+        continue;
+      }
+      flush();
+      const one = new Recurrent(l.cell, { ...l.args, goBackwards: false, name: l.name });
+      const last = !l.returnSequences;
+      const dir = (d: number) => new StreamRun(this.view([one], [t, f], { layer: l, d }), B, t, f, false, last);
+      const [fwd, bwd] = [l.directions === 2 ? dir(0) : null, dir(l.directions === 2 ? 1 : 0)];
+      const [T1, F1, H] = [t, f, l.units];
+      const merged = l.directions === 2 && l.mergeMode === 'concat' ? 2 * H : H;
+      add({
+        outputSize: merged,
+        collapses: last,
+        run: (x, b, lens) => {
+          const yb = bwd.run(flipTime(x as Float32Array, b, T1, F1, lens), b, lens);
+          if (!fwd) return yb;
+          const yf = fwd.run(x, b, lens);
+          return mergeDirections(yf, last ? yb : flipTime(yb, b, T1, H, lens), yf.length / H, H, l.mergeMode);
+        },
+        dispose: () => {
+          fwd?.dispose();
+          bwd.dispose();
+        },
+      });
+    }
+    flush();
+    return stages;
+  }
+
+  /** The model's `layers` as a stream source; `dir`: the first is direction `d` of that layer. */
+  private view(layers: Layer[], inShape: (number | null)[], dir?: { layer: Recurrent; d: number }): StreamSource {
+    const mine = (l: Layer) => dir !== undefined && l === layers[0];
+    return {
+      layers,
+      weightsVersion: this.weightsVersion,
+      streamInputShape: () => inShape,
+      paramPtr: (l, name) => (mine(l) ? this.paramPtr(dir!.layer, dir!.d === 1 ? `${name}_reverse` : name) : this.paramPtr(l, name)),
+      q8Dense: (l) => this.q8Dense(l),
+      q8Recurrent: (l) => (mine(l) ? this.recurQ.get(dir!.layer)![dir!.d] : this.q8Recurrent(l)),
+    };
   }
 
   /** The model as a safetensors file (I8 + F32 scales, or F16). */
@@ -456,4 +514,93 @@ export function loadQuantizedModel(bytes: Uint8Array | ArrayBuffer, limits: Read
     if (e instanceof FormatError) throw e;
     throw new FormatError(`quantized model: ${(e as Error).message}`);
   }
+}
+
+/** A part of `predict`: `[b, T, F]` rows (each sample's real steps first) to `[b, T, outputSize]`, or `[b, outputSize]` when it `collapses` time. */
+interface Stage {
+  readonly outputSize: number;
+  readonly collapses: boolean;
+  run(x: Float32Array | Int32Array, b: number, lens: Int32Array): Float32Array;
+  dispose(): void;
+}
+
+/** A session over a stream source's layers, run over whole chunks with one `stream_run` call. */
+class StreamRun {
+  private readonly session: Session;
+  private readonly xbuf: WasmArray;
+  private readonly ybuf: WasmArray;
+  private readonly active: WasmArray;
+  readonly outputSize: number;
+
+  constructor(
+    source: StreamSource,
+    B: number,
+    private readonly T: number,
+    private readonly F: number,
+    ids: boolean,
+    private readonly lastOnly: boolean,
+  ) {
+    const { heap } = runtime();
+    this.session = new Session(source, { batchSize: B });
+    this.outputSize = this.session.outputSize;
+    this.xbuf = new WasmArray(heap, B * T * F, ids ? 'i32' : 'f32');
+    this.ybuf = new WasmArray(heap, lastOnly ? B * this.outputSize : B * T * this.outputSize);
+    this.active = new WasmArray(heap, T, 'i32');
+  }
+
+  static stage(source: StreamSource, B: number, T: number, F: number, ids: boolean, lastOnly: boolean): Stage {
+    const r = new StreamRun(source, B, T, F, ids, lastOnly);
+    return { outputSize: r.outputSize, collapses: lastOnly, run: (x, b, lens) => r.run(x, b, lens), dispose: () => r.dispose() };
+  }
+
+  /** `b` rows sorted by length, longest first; per-step outputs past a row's length stay zero. */
+  run(x: Float32Array | Int32Array, b: number, lens: Int32Array): Float32Array {
+    const { core } = runtime();
+    const { session: s, T, F } = this;
+    (x instanceof Int32Array ? this.xbuf.viewI32() : this.xbuf.view()).set(x.subarray(0, b * T * F));
+    const av = this.active.viewI32();
+    for (let t = 0, k = b; t < T; t++) {
+      while (k > 0 && lens[k - 1] <= t) k--;
+      av[t] = k;
+    }
+    this.ybuf.view().fill(0);
+    s.reset();
+    checkStatus(
+      'predict',
+      core.stream_run(s.program.ptr, s.records, b, T, this.active.ptr, this.xbuf.ptr, s.input.ptr, F, s.output.ptr, this.outputSize, this.ybuf.ptr, this.lastOnly, s.apack.ptr, s.apack.length),
+    );
+    return this.ybuf.toFloat32Array(0, b * (this.lastOnly ? 1 : T) * this.outputSize);
+  }
+
+  dispose(): void {
+    for (const w of [this.xbuf, this.ybuf, this.active]) w.free();
+    this.session.dispose();
+  }
+}
+
+/** Each row's first `lens[r]` steps of `[b, T, F]` in reverse order; the steps after them zero. */
+function flipTime(x: Float32Array, b: number, T: number, F: number, lens: Int32Array): Float32Array {
+  const out = new Float32Array(b * T * F);
+  for (let r = 0; r < b; r++) {
+    const len = lens[r];
+    for (let t = 0; t < len; t++) out.set(x.subarray((r * T + t) * F, (r * T + t + 1) * F), (r * T + len - 1 - t) * F);
+  }
+  return out;
+}
+
+/** A bidirectional layer's output from its directions' `[rows, H]` outputs (as `Recurrent`'s merge). */
+function mergeDirections(f: Float32Array, b: Float32Array, rows: number, H: number, mode: string): Float32Array {
+  const out = new Float32Array(rows * (mode === 'concat' ? 2 * H : H));
+  for (let r = 0; r < rows; r++) {
+    if (mode === 'concat') {
+      out.set(f.subarray(r * H, (r + 1) * H), r * 2 * H);
+      out.set(b.subarray(r * H, (r + 1) * H), r * 2 * H + H);
+      continue;
+    }
+    for (let j = 0; j < H; j++) {
+      const [u, v] = [f[r * H + j], b[r * H + j]];
+      out[r * H + j] = mode === 'sum' ? u + v : mode === 'mul' ? u * v : 0.5 * (u + v);
+    }
+  }
+  return out;
 }
