@@ -33,12 +33,20 @@
 //! with its i16 pair sums widened to i32 by shifts and adds instead of a
 //! multiply: 24.8 G/s, 1.24×. Both need the activations as the 7-bit unsigned
 //! operand (0..127), 256× coarser than the int16 row here, for ~3 µs of a
-//! 26 µs W1 step, so the int16 row stays. Two activation rows sharing each
+//! 26 µs W1 step, so the int16 row stays: simulated on an LSTM (H = 256,
+//! 200 steps, f64), 7-bit activations (asymmetric, 128 levels) triple the
+//! largest output error against f32 (2.9e-3 against 1.1e-3 with int16 rows). Two activation rows sharing each
 //! weight load (batch > 1, [`gemm_rows`]): 1.18× per row. Folding the
 //! constant `+8/+16/+24` into the loads' offsets (V8 emits one `lea` per load
 //! without it): 2 %. Computing a step's x and h products in one pass over the
 //! column groups (batch 1): no faster (minima 21.9–22.6 against 21.3–21.6 µs
-//! per W1 step) and 8 KB more wasm.
+//! per W1 step) and 8 KB more wasm. An LSTM's weights packed in unit order
+//! (each group = the four gates of four units) with the gate update run on
+//! each group's sums as they come out of the loop (bit-identical): slower,
+//! minima 24.5–25.8 against 21.3–22.2 µs — V8 treats every xmm register as
+//! caller-saved, so with the integer loop out of line the update's constants
+//! are rematerialised per four units, and inlined beside it the loop's
+//! accumulators spill.
 
 use crate::simd::{for_lanes, F32x4};
 
