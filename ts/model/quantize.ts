@@ -358,8 +358,9 @@ export class QuantizedModel implements StreamSource {
   private stages(B: number, T: number, F: number, ids: boolean): Stage[] {
     const backwards = (l: Layer): l is Recurrent => l instanceof Recurrent && (l.directions === 2 || l.goBackwards);
     const collapses = (l: Layer) => l instanceof LastStep || (l instanceof Recurrent && !l.returnSequences);
-    if (!this.layers.some(backwards)) return [StreamRun.stage(this, B, T, F, ids, this.layers.some(collapses))];
-    const stages: Stage[] = [];
+    if (!this.layers.some(backwards)) return [new StreamRun(this, B, T, F, ids, this.layers.some(collapses)).stage()];
+    const [stages, runs]: [Stage[], StreamRun[]] = [[], []];
+    const run = (r: StreamRun) => (runs.push(r), r);
     let [t, f, seg] = [T, F, [] as Layer[]];
     const add = (st: Stage) => {
       stages.push(st);
@@ -367,38 +368,48 @@ export class QuantizedModel implements StreamSource {
       if (st.collapses) t = 1;
     };
     const flush = () => {
-      if (seg.length) add(StreamRun.stage(this.view(seg, [t, f]), B, t, f, ids && stages.length === 0, seg.some(collapses)));
+      if (seg.length) add(run(new StreamRun(this.view(seg, [t, f]), B, t, f, ids && stages.length === 0, seg.some(collapses))).stage());
       seg = [];
     };
-    for (const l of this.layers) {
-      if (!backwards(l)) {
-        seg.push(l);
-        continue;
+    try {
+      for (const l of this.layers) {
+        if (!backwards(l)) {
+          seg.push(l);
+          continue;
+        }
+        flush();
+        // one direction as a forward layer reading that direction's weights
+        const one = new Recurrent(l.cell, { ...l.args, goBackwards: false, stateful: false, name: l.name });
+        const dir = (d: number, last: boolean) => run(new StreamRun(this.view([one], [t, f], { layer: l, d }), B, t, f, false, last));
+        add(this.backwardStage(l, dir, t, f));
       }
       flush();
-      const one = new Recurrent(l.cell, { ...l.args, goBackwards: false, name: l.name });
-      const last = !l.returnSequences;
-      const dir = (d: number) => new StreamRun(this.view([one], [t, f], { layer: l, d }), B, t, f, false, last);
-      const [fwd, bwd] = [l.directions === 2 ? dir(0) : null, dir(l.directions === 2 ? 1 : 0)];
-      const [T1, F1, H] = [t, f, l.units];
-      const merged = l.directions === 2 && l.mergeMode === 'concat' ? 2 * H : H;
-      add({
-        outputSize: merged,
-        collapses: last,
-        run: (x, b, lens) => {
-          const yb = bwd.run(flipTime(x as Float32Array, b, T1, F1, lens), b, lens);
-          if (!fwd) return yb;
-          const yf = fwd.run(x, b, lens);
-          return mergeDirections(yf, last ? yb : flipTime(yb, b, T1, H, lens), yf.length / H, H, l.mergeMode);
-        },
-        dispose: () => {
-          fwd?.dispose();
-          bwd.dispose();
-        },
-      });
+    } catch (e) {
+      for (const r of runs) r.dispose();
+      throw e;
     }
-    flush();
     return stages;
+  }
+
+  /** A bidirectional or `goBackwards` layer on `[b, T, F]` rows; `dir(d, last)` runs direction `d` forward in time. */
+  private backwardStage(l: Recurrent, dir: (d: number, last: boolean) => StreamRun, T1: number, F1: number): Stage {
+    const last = !l.returnSequences;
+    const [fwd, bwd] = [l.directions === 2 ? dir(0, last) : null, dir(l.directions === 2 ? 1 : 0, last)];
+    const H = l.units;
+    return {
+      outputSize: l.directions === 2 && l.mergeMode === 'concat' ? 2 * H : H,
+      collapses: last,
+      run: (x, b, lens) => {
+        const yb = bwd.run(flipTime(x as Float32Array, b, T1, F1, lens), b, lens);
+        if (!fwd) return yb;
+        const yf = fwd.run(x, b, lens);
+        return mergeDirections(yf, last ? yb : flipTime(yb, b, T1, H, lens), yf.length / H, H, l.mergeMode);
+      },
+      dispose: () => {
+        fwd?.dispose();
+        bwd.dispose();
+      },
+    };
   }
 
   /** The model's `layers` as a stream source; `dir`: the first is direction `d` of that layer. */
@@ -548,9 +559,8 @@ class StreamRun {
     this.active = new WasmArray(heap, T, 'i32');
   }
 
-  static stage(source: StreamSource, B: number, T: number, F: number, ids: boolean, lastOnly: boolean): Stage {
-    const r = new StreamRun(source, B, T, F, ids, lastOnly);
-    return { outputSize: r.outputSize, collapses: lastOnly, run: (x, b, lens) => r.run(x, b, lens), dispose: () => r.dispose() };
+  stage(): Stage {
+    return { outputSize: this.outputSize, collapses: this.lastOnly, run: (x, b, lens) => this.run(x, b, lens), dispose: () => this.dispose() };
   }
 
   /** `b` rows sorted by length, longest first; per-step outputs past a row's length stay zero. */
