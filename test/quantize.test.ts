@@ -218,6 +218,22 @@ describe('int8 models', () => {
     expect(Array.from(y)).toEqual(Array.from(q.predict(x, { batchSize: 7 }).data));
   });
 
+  it('predict keeps its sessions for the next call of the same shape: same numbers, any order of shapes', () => {
+    const make = backwards[2][1];
+    const m = new Sequential(make(), { seed: 3 });
+    m.build();
+    const q = quantize(m, { dtype: 'int8' });
+    const [a, b] = [tensor(rnd(4 * 9 * 6, 5), [4, 9, 6]), tensor(rnd(2 * 5 * 6, 6), [2, 5, 6])];
+    const ya = Array.from(q.predict(a).data);
+    const yb = Array.from(q.predict(b).data);
+    expect(Array.from(q.predict(a).data)).toEqual(ya);
+    expect(Array.from(q.predict(a).data)).toEqual(ya);
+    expect(Array.from(q.predict(b).data)).toEqual(yb);
+    expect(Array.from(loadQuantizedModel(q.save()).predict(b).data)).toEqual(yb);
+    q.dispose();
+    expect(() => q.predict(a)).toThrow(/dispose/);
+  });
+
   it('refuses what it cannot run, and malformed files, with clear errors', () => {
     const bi = new Sequential([layers.bidirectional({ layer: layers.lstm({ units: 8 }), inputShape: [5, 3] })], { seed: 1 });
     bi.build();
