@@ -35,8 +35,9 @@
 //! operand (0..127), 256× coarser than the int16 row here, for ~3 µs of a
 //! 26 µs W1 step, so the int16 row stays: simulated on an LSTM (H = 256,
 //! 200 steps, f64), 7-bit activations (asymmetric, 128 levels) triple the
-//! largest output error against f32 (2.9e-3 against 1.1e-3 with int16 rows). Two activation rows sharing each
-//! weight load (batch > 1, [`gemm_rows`]): 1.18× per row. Folding the
+//! largest output error against f32 (2.9e-3 against 1.1e-3 with int16
+//! rows). Two activation rows sharing each weight load (batch > 1,
+//! [`gemm_rows`]): 1.18× per row. Folding the
 //! constant `+8/+16/+24` into the loads' offsets (V8 emits one `lea` per load
 //! without it): 2 %. Computing a step's x and h products in one pass over the
 //! column groups (batch 1): no faster (minima 21.9–22.6 against 21.3–21.6 µs

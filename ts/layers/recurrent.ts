@@ -375,30 +375,15 @@ export class Recurrent extends Layer {
 
   /** Reverse each sample's first `len` steps (all `T` without lengths); zeros stay. */
   private flipTime(src: WasmArray, dst: WasmArray, B: number, T: number, F: number, lengths: Int32Array | null): WasmArray {
-    const s = src.view();
-    const d = dst.view();
-    d.fill(0, 0, B * T * F);
-    for (let b = 0; b < B; b++) {
-      const len = lengths ? lengths[b] : T;
-      for (let t = 0; t < len; t++) d.set(s.subarray((b * T + t) * F, (b * T + t + 1) * F), (b * T + (len - 1 - t)) * F);
-    }
+    flipSteps(src.view(), dst.view(), B, T, F, lengths);
     return dst;
   }
 
   /** Combine the two directions' halves of `[rows, 2H]` rows per `mergeMode`. */
   private merge(cat: WasmArray, rows: number, bufs: ReturnType<Layer['buf']>): WasmArray {
     if (this.directions === 1 || this.mergeMode === 'concat') return cat;
-    const H = this.units;
-    const out = bufs.get('merged', rows * H);
-    const c = cat.view();
-    const o = out.view();
-    for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < H; j++) {
-        const f = c[r * 2 * H + j];
-        const b = c[r * 2 * H + H + j];
-        o[r * H + j] = this.mergeMode === 'sum' ? f + b : this.mergeMode === 'mul' ? f * b : 0.5 * (f + b);
-      }
-    }
+    const out = bufs.get('merged', rows * this.units);
+    mergeHalves(cat.view(), out.view(), rows, this.units, this.mergeMode);
     this.mergeSrc = cat;
     return out;
   }
@@ -428,5 +413,27 @@ export class Recurrent extends Layer {
       }
     }
     return out;
+  }
+}
+
+/** Each sample's first `lengths[b]` steps (all `T` without lengths) of `[B, T, F]`
+ *  rows `s`, reversed, into `d`; the steps after them zero. */
+export function flipSteps(s: Float32Array, d: Float32Array, B: number, T: number, F: number, lengths: ArrayLike<number> | null): void {
+  d.fill(0, 0, B * T * F);
+  for (let b = 0; b < B; b++) {
+    const len = lengths ? lengths[b] : T;
+    for (let t = 0; t < len; t++) d.set(s.subarray((b * T + t) * F, (b * T + t + 1) * F), (b * T + (len - 1 - t)) * F);
+  }
+}
+
+/** A bidirectional layer's `sum` / `mul` / `ave` merge of `[rows, 2H]` rows
+ *  (forward half, backward half) into `[rows, H]` rows `o`. */
+export function mergeHalves(c: Float32Array, o: Float32Array, rows: number, H: number, mode: MergeMode): void {
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < H; j++) {
+      const f = c[r * 2 * H + j];
+      const b = c[r * 2 * H + H + j];
+      o[r * H + j] = mode === 'sum' ? f + b : mode === 'mul' ? f * b : 0.5 * (f + b);
+    }
   }
 }

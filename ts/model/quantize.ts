@@ -25,7 +25,7 @@ import { Dropout } from '../layers/dropout.js';
 import { Embedding } from '../layers/embedding.js';
 import { LastStep } from '../layers/last-step.js';
 import { LayerNormalization } from '../layers/layer-norm.js';
-import { Recurrent } from '../layers/recurrent.js';
+import { flipSteps, mergeHalves, Recurrent, type MergeMode } from '../layers/recurrent.js';
 import { FORMAT, FORMAT_VERSION, layerFromConfig, loadModel, type ModelConfig } from '../io/model-file.js';
 import { f16ToF32, f32ToF16, readSafetensors, toFloat32, writeSafetensors, type ReadLimits, type TensorToWrite } from '../io/safetensors.js';
 import { runtime } from '../runtime/init.js';
@@ -420,10 +420,10 @@ export class QuantizedModel implements StreamSource {
       outputSize: l.directions === 2 && l.mergeMode === 'concat' ? 2 * H : H,
       collapses: last,
       run: (x, b, lens) => {
-        const yb = bwd.run(flipTime(x as Float32Array, b, T1, F1, lens), b, lens);
+        const yb = bwd.run(flipped(x as Float32Array, b, T1, F1, lens), b, lens);
         if (!fwd) return yb;
         const yf = fwd.run(x, b, lens);
-        return mergeDirections(yf, last ? yb : flipTime(yb, b, T1, H, lens), yf.length / H, H, l.mergeMode);
+        return mergeDirections(yf, last ? yb : flipped(yb, b, T1, H, lens), yf.length / H, H, l.mergeMode);
       },
       dispose: () => {
         fwd?.dispose();
@@ -610,28 +610,21 @@ class StreamRun {
 }
 
 /** Each row's first `lens[r]` steps of `[b, T, F]` in reverse order; the steps after them zero. */
-function flipTime(x: Float32Array, b: number, T: number, F: number, lens: Int32Array): Float32Array {
+function flipped(x: Float32Array, b: number, T: number, F: number, lens: Int32Array): Float32Array {
   const out = new Float32Array(b * T * F);
-  for (let r = 0; r < b; r++) {
-    const len = lens[r];
-    for (let t = 0; t < len; t++) out.set(x.subarray((r * T + t) * F, (r * T + t + 1) * F), (r * T + len - 1 - t) * F);
-  }
+  flipSteps(x, out, b, T, F, lens);
   return out;
 }
 
 /** A bidirectional layer's output from its directions' `[rows, H]` outputs (as `Recurrent`'s merge). */
-function mergeDirections(f: Float32Array, b: Float32Array, rows: number, H: number, mode: string): Float32Array {
-  const out = new Float32Array(rows * (mode === 'concat' ? 2 * H : H));
+function mergeDirections(f: Float32Array, b: Float32Array, rows: number, H: number, mode: MergeMode): Float32Array {
+  const cat = new Float32Array(rows * 2 * H);
   for (let r = 0; r < rows; r++) {
-    if (mode === 'concat') {
-      out.set(f.subarray(r * H, (r + 1) * H), r * 2 * H);
-      out.set(b.subarray(r * H, (r + 1) * H), r * 2 * H + H);
-      continue;
-    }
-    for (let j = 0; j < H; j++) {
-      const [u, v] = [f[r * H + j], b[r * H + j]];
-      out[r * H + j] = mode === 'sum' ? u + v : mode === 'mul' ? u * v : 0.5 * (u + v);
-    }
+    cat.set(f.subarray(r * H, (r + 1) * H), r * 2 * H);
+    cat.set(b.subarray(r * H, (r + 1) * H), r * 2 * H + H);
   }
+  if (mode === 'concat') return cat;
+  const out = new Float32Array(rows * H);
+  mergeHalves(cat, out, rows, H, mode);
   return out;
 }
