@@ -7,26 +7,36 @@
 //! y[j]     = s_a · s_w[j] · Σ_k a16[k] · q[j, k]
 //! ```
 //!
-//! The weights stay int8 in memory (a quarter of f32: an LSTM with H = 256
-//! fits in a 512 KiB L2 where its f32 weights stream from L3); the activation
-//! row is quantised to int16 per call (relative error ≤ 2⁻¹⁵, far below the
-//! weights' own), and the sums are exact 32-bit integers from
-//! `i32x4.dot_i16x8_s` (8 multiply–adds per instruction). A sum over
-//! [`KCHUNK`] products is bounded by 512 · 127 · 32767 < 2³¹, so longer rows
-//! are summed in chunks converted to f32. Integer sums are exact, and the f32
-//! steps after them are the same in the SIMD and scalar code, so the host
-//! tests and every wasm build compute identical numbers.
+//! The weights are int8 values (in the file, and in precision); the packed
+//! copy the kernel reads holds them widened to int16, so `i32x4.dot_i16x8_s`
+//! (8 multiply–adds per instruction) takes each operand straight from a
+//! 16-byte load. The activation row is quantised to int16 per call (relative
+//! error ≤ 2⁻¹⁵, far below the weights' own), and the sums are exact 32-bit
+//! integers. A sum over [`KCHUNK`] products is bounded by 512 · 127 · 32767 <
+//! 2³¹, so longer rows are summed in chunks converted to f32. Integer sums are
+//! exact, and the f32 steps after them are the same in the SIMD and scalar
+//! code, so the host tests and every wasm build compute identical numbers.
 //!
 //! Packed layout (`pack`): columns in groups of [`GROUP`] = 16 (four panels of
-//! four), rows in pairs; for group `g` and pair `p` 32 bytes
+//! four), rows in pairs; for group `g` and pair `p` 64 bytes of int16
 //! `[panel q][column c][k = 2p, 2p + 1]` (zero-padded past `n` and `k`), so
-//! one 8-byte load sign-extended to i16x8 holds four columns × two rows, the
-//! operand layout of `i32x4.dot_i16x8_s` against the splatted pair
-//! `(a16[2p], a16[2p + 1])`.
+//! one 16-byte load holds four columns × two rows, the operand layout of
+//! `i32x4.dot_i16x8_s` against the splatted pair `(a16[2p], a16[2p + 1])`.
+//!
+//! Why int16 and not int8 in the packed copy (measured on this machine's Zen 2
+//! EPYC at the W1 shape, K = 320 × 1024 columns, Node 20, minima of a
+//! standalone kernel): int8 panels sign-extended by `i16x8.load_extend_i8x8`
+//! (`vpmovsxbw`, one more vector instruction per 8 products) ran 20.0 G
+//! multiply–adds/s and fit in the 512 KiB L2 (328 KB); int16 panels (655 KB,
+//! half of f32, streamed from L3) run 20.7 G/s, and 22.3 G/s where they fit
+//! in L2 (N = 256) — one `pmaddwd` per cycle, the ceiling of this loop. A W1
+//! int8 step (alternating process runs): minima 21.2–21.5 → 19.9–20.6 µs.
+//! Half the groups int16 and half int8 in one loop (491 KB, inside L2): 19.5
+//! G/s, slower than either.
 //!
 //! Why not relaxed SIMD's int8 dot products (measured in a standalone kernel
 //! on this machine's Zen 2 EPYC at the W1 shape, K = 320 × 1024 columns, Node
-//! 20, minima): this loop runs 19.9 G multiply–adds/s.
+//! 20, minima): this loop ran 19.9 G multiply–adds/s with int8 panels.
 //! `i32x4.relaxed_dot_i8x16_i7x16_add_s` lowers to `pmaddubsw` + `pmaddwd`, two
 //! multiplier instructions per 16 products like two `pmaddwd`: 22.2 G/s.
 //! `i16x8.relaxed_dot_i8x16_i7x16_s` alone is `pmaddubsw` (37 G/s natively),
@@ -38,8 +48,8 @@
 //! largest output error against f32 (2.9e-3 against 1.1e-3 with int16
 //! rows). Two activation rows sharing each weight load (batch > 1,
 //! [`gemm_rows`]): 1.18× per row. Folding the
-//! constant `+8/+16/+24` into the loads' offsets (V8 emits one `lea` per load
-//! without it): 2 %. Computing a step's x and h products in one pass over the
+//! constant `+8/+16/+24` into the int8 panels' extending loads (V8 emitted
+//! one `lea` per load; the int16 panels' plain loads fold them): 2 %. Computing a step's x and h products in one pass over the
 //! column groups (batch 1): no faster (minima 21.9–22.6 against 21.3–21.6 µs
 //! per W1 step) and 8 KB more wasm. An LSTM's weights packed in unit order
 //! (each group = the four gates of four units) with the gate update run on
@@ -52,12 +62,14 @@
 use crate::simd::{for_lanes, F32x4};
 
 pub const GROUP: usize = 16;
+/// Bytes of one group's row pair in the packed layout: 16 columns × 2 rows × int16.
+const PAIR_BYTES: usize = GROUP * 2 * 2;
 /// Rows per exact i32 partial sum: 512 · 127 · 32767 = 2 130 641 408 < 2³¹.
 pub const KCHUNK: usize = 512;
 
 /// Bytes of the packed form of a `[n, k]` int8 matrix.
 pub fn packed_len(k: usize, n: usize) -> Option<usize> {
-    n.div_ceil(GROUP).checked_mul(k.div_ceil(2))?.checked_mul(32)
+    n.div_ceil(GROUP).checked_mul(k.div_ceil(2))?.checked_mul(PAIR_BYTES)
 }
 
 /// int16 elements of an activation row of length `k` (padded to even).
@@ -103,13 +115,13 @@ pub unsafe fn quantize_rows(n: usize, k: usize, w: *const f32, per_row: bool, q:
 /// `q` holds `n·k` bytes; `out` `packed_len(k, n)` bytes.
 pub unsafe fn pack(k: usize, n: usize, q: *const i8, out: *mut i8) {
     let pairs = k.div_ceil(2);
-    let mut o = out;
+    let mut o = out as *mut i16;
     for g in 0..n.div_ceil(GROUP) {
         for p in 0..pairs {
             for c16 in 0..GROUP {
                 let j = g * GROUP + c16;
                 for kk in [2 * p, 2 * p + 1] {
-                    *o = if j < n && kk < k { *q.add(j * k + kk) } else { 0 };
+                    *o = if j < n && kk < k { *q.add(j * k + kk) as i16 } else { 0 };
                     o = o.add(1);
                 }
             }
@@ -164,7 +176,7 @@ pub unsafe fn gemv(k: usize, n: usize, a16: *const i16, s_a: f32, packed: *const
     let pairs = k.div_ceil(2);
     crate::pool::par_ranges(n.div_ceil(GROUP), GROUP * k, 2, |g0, g1| {
         let (j0, j1) = (g0 * GROUP, (g1 * GROUP).min(n));
-        gemv_serial(k, j1 - j0, a16, s_a, packed.add(g0 * pairs * 32), s_w.add(j0), y.add(j0), acc);
+        gemv_serial(k, j1 - j0, a16, s_a, packed.add(g0 * pairs * PAIR_BYTES), s_w.add(j0), y.add(j0), acc);
     });
 }
 
@@ -195,12 +207,12 @@ pub unsafe fn gemm_rows(b: usize, k: usize, n: usize, a: *const f32, sa: usize, 
     let pairs = k.div_ceil(2);
     crate::pool::par_ranges(n.div_ceil(GROUP), GROUP * k * b, 2, |g0, g1| {
         let (j0, j1) = (g0 * GROUP, (g1 * GROUP).min(n));
-        let (n, packed) = (j1 - j0, packed.add(g0 * pairs * 32));
+        let (n, packed) = (j1 - j0, packed.add(g0 * pairs * PAIR_BYTES));
         let (s_w, y) = (s_w.add(j0), y.add(j0));
         let mut r = 0;
         while r + 2 <= b {
             for g in 0..n.div_ceil(GROUP) {
-                let (s0, s1) = group_sums_rows2(pairs, rows.add(r * alen), rows.add((r + 1) * alen), packed.add(g * pairs * 32));
+                let (s0, s1) = group_sums_rows2(pairs, rows.add(r * alen), rows.add((r + 1) * alen), packed.add(g * pairs * PAIR_BYTES));
                 finish(g, &s0, *scales.add(r), s_w, y.add(r * sy), n, acc);
                 finish(g, &s1, *scales.add(r + 1), s_w, y.add((r + 1) * sy), n, acc);
             }
@@ -243,13 +255,13 @@ unsafe fn gemv_serial(k: usize, n: usize, a16: *const i16, s_a: f32, packed: *co
     // two groups per pass: one activation splat feeds eight dot products
     let mut g = 0;
     while g + 2 <= groups {
-        let (s0, s1) = group_sums2(pairs, a16, packed.add(g * pairs * 32), packed.add((g + 1) * pairs * 32));
+        let (s0, s1) = group_sums2(pairs, a16, packed.add(g * pairs * PAIR_BYTES), packed.add((g + 1) * pairs * PAIR_BYTES));
         finish(g, &s0, s_a, s_w, y, n, acc);
         finish(g + 1, &s1, s_a, s_w, y, n, acc);
         g += 2;
     }
     if g < groups {
-        finish(g, &group_sums(pairs, a16, packed.add(g * pairs * 32)), s_a, s_w, y, n, acc);
+        finish(g, &group_sums(pairs, a16, packed.add(g * pairs * PAIR_BYTES)), s_a, s_w, y, n, acc);
     }
 }
 
@@ -291,9 +303,9 @@ unsafe fn group_sums_rows2(pairs: usize, a16: *const i16, b16: *const i16, w: *c
         for p in p0..p1 {
             let av = i32x4_splat(a32.add(p).read_unaligned());
             let bv = i32x4_splat(b32.add(p).read_unaligned());
-            let wp = w.add(p * 32);
+            let wp = w.add(p * PAIR_BYTES);
             for q in 0..4 {
-                let wv = i16x8_load_extend_i8x8(wp.add(q * 8));
+                let wv = v128_load(wp.add(q * 16) as *const v128);
                 s[q] = i32x4_add(s[q], i32x4_dot_i16x8(wv, av));
                 s[q + 4] = i32x4_add(s[q + 4], i32x4_dot_i16x8(wv, bv));
             }
@@ -318,15 +330,15 @@ unsafe fn group_sums2(pairs: usize, a16: *const i16, w: *const i8, v: *const i8)
         let mut s = [i32x4_splat(0); 8];
         for p in p0..p1 {
             let av = i32x4_splat(a32.add(p).read_unaligned());
-            let (wp, vp) = (w.add(p * 32), v.add(p * 32));
-            s[0] = i32x4_add(s[0], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp), av));
-            s[1] = i32x4_add(s[1], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(8)), av));
-            s[2] = i32x4_add(s[2], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(16)), av));
-            s[3] = i32x4_add(s[3], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(24)), av));
-            s[4] = i32x4_add(s[4], i32x4_dot_i16x8(i16x8_load_extend_i8x8(vp), av));
-            s[5] = i32x4_add(s[5], i32x4_dot_i16x8(i16x8_load_extend_i8x8(vp.add(8)), av));
-            s[6] = i32x4_add(s[6], i32x4_dot_i16x8(i16x8_load_extend_i8x8(vp.add(16)), av));
-            s[7] = i32x4_add(s[7], i32x4_dot_i16x8(i16x8_load_extend_i8x8(vp.add(24)), av));
+            let (wp, vp) = (w.add(p * PAIR_BYTES), v.add(p * PAIR_BYTES));
+            s[0] = i32x4_add(s[0], i32x4_dot_i16x8(v128_load(wp.add(0) as *const v128), av));
+            s[1] = i32x4_add(s[1], i32x4_dot_i16x8(v128_load(wp.add(16) as *const v128), av));
+            s[2] = i32x4_add(s[2], i32x4_dot_i16x8(v128_load(wp.add(32) as *const v128), av));
+            s[3] = i32x4_add(s[3], i32x4_dot_i16x8(v128_load(wp.add(48) as *const v128), av));
+            s[4] = i32x4_add(s[4], i32x4_dot_i16x8(v128_load(vp.add(0) as *const v128), av));
+            s[5] = i32x4_add(s[5], i32x4_dot_i16x8(v128_load(vp.add(16) as *const v128), av));
+            s[6] = i32x4_add(s[6], i32x4_dot_i16x8(v128_load(vp.add(32) as *const v128), av));
+            s[7] = i32x4_add(s[7], i32x4_dot_i16x8(v128_load(vp.add(48) as *const v128), av));
         }
         s
     })
@@ -348,11 +360,11 @@ unsafe fn group_sums(pairs: usize, a16: *const i16, w: *const i8) -> [F32x4; 4] 
         let mut s = [i32x4_splat(0); 4];
         for p in p0..p1 {
             let av = i32x4_splat(a32.add(p).read_unaligned());
-            let wp = w.add(p * 32);
-            s[0] = i32x4_add(s[0], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp), av));
-            s[1] = i32x4_add(s[1], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(8)), av));
-            s[2] = i32x4_add(s[2], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(16)), av));
-            s[3] = i32x4_add(s[3], i32x4_dot_i16x8(i16x8_load_extend_i8x8(wp.add(24)), av));
+            let wp = w.add(p * PAIR_BYTES);
+            s[0] = i32x4_add(s[0], i32x4_dot_i16x8(v128_load(wp.add(0) as *const v128), av));
+            s[1] = i32x4_add(s[1], i32x4_dot_i16x8(v128_load(wp.add(16) as *const v128), av));
+            s[2] = i32x4_add(s[2], i32x4_dot_i16x8(v128_load(wp.add(32) as *const v128), av));
+            s[3] = i32x4_add(s[3], i32x4_dot_i16x8(v128_load(wp.add(48) as *const v128), av));
         }
         s
     })
@@ -370,7 +382,7 @@ unsafe fn group_sums(pairs: usize, a16: *const i16, w: *const i8) -> [F32x4; 4] 
             let (x0, x1) = (*a16.add(2 * p) as i32, *a16.add(2 * p + 1) as i32);
             for (q, sq) in s.iter_mut().enumerate() {
                 for (c, v) in sq.iter_mut().enumerate() {
-                    let wp = w.add(p * 32 + q * 8 + c * 2);
+                    let wp = (w as *const i16).add(p * 32 + q * 8 + c * 2);
                     *v += x0 * (*wp as i32) + x1 * (*wp.add(1) as i32);
                 }
             }
