@@ -234,6 +234,32 @@ describe('int8 models', () => {
     expect(() => q.predict(a)).toThrow(/dispose/);
   });
 
+  it('a session re-checks its step program when a word of it or of a weight descriptor changes', () => {
+    // the wasm side skips the full check of a program equal to the last one
+    // that passed; a changed pointer must still be refused, not followed
+    const m = new Sequential(cells[0][1](), { seed: 2 });
+    m.build();
+    const s = quantize(m, { dtype: 'int8' }).session();
+    const x = rnd(6, 3);
+    const y0 = Array.from(s.step(x));
+    const mem = new Uint32Array(s.program.viewI32().buffer);
+    const rec = s.program.ptr / 4; // the int8 LSTM's record comes first
+    expect(mem[rec]).toBe(5); // OP_RECUR_Q8
+    const desc = mem[rec + 6] / 4;
+    for (const at of [rec + 9, rec + 12, desc, desc + 2]) {
+      const keep = mem[at];
+      mem[at] = 0xfffffff0;
+      expect(() => s.step(x), `word ${at}`).toThrow(/outside wasm memory/);
+      mem[at] = keep;
+    }
+    const w = mem[rec + 13];
+    mem[rec + 13] = mem[rec + 9]; // two outputs on one buffer
+    expect(() => s.step(x)).toThrow(/overlaps/);
+    mem[rec + 13] = w;
+    s.reset();
+    expect(Array.from(s.step(x))).toEqual(y0);
+  });
+
   it('refuses what it cannot run, and malformed files, with clear errors', () => {
     const bi = new Sequential([layers.bidirectional({ layer: layers.lstm({ units: 8 }), inputShape: [5, 3] })], { seed: 1 });
     bi.build();

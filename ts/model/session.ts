@@ -94,8 +94,9 @@ export class Session {
   private readonly vocab: number;
   private packedVersion = -1;
   private outView: Float32Array | null = null;
+  /** Holds a `step(number)` argument (no array per step). */
+  private readonly one = new Float64Array(1);
   private inView: Float32Array | Int32Array | null = null;
-  private viewBuffer: ArrayBuffer | null = null;
   private disposed = false;
 
   constructor(
@@ -210,17 +211,26 @@ export class Session {
     const n = B * this.inputSize;
     this.views();
     const inp = this.inView!;
-    if (typeof x === 'number') {
-      if (n !== 1) throw new ShapeError(`session.step: expected ${n} values (${B} × ${this.inputSize}); got one number`);
-      inp[0] = x;
-    } else {
-      if (!x || x.length !== n) throw new ShapeError(`session.step: expected ${n} values (${B} × ${this.inputSize}); got ${x?.length}`);
-      for (let i = 0; i < n; i++) inp[i] = x[i];
+    const xs: ArrayLike<number> = typeof x === 'number' ? ((this.one[0] = x), this.one) : x;
+    if (!xs || xs.length !== n) {
+      throw new ShapeError(`session.step: expected ${n} values (${B} × ${this.inputSize}); got ${typeof x === 'number' ? 'one number' : x?.length}`);
     }
-    for (let i = 0; i < n; i++) {
-      const v = inp[i];
-      if (this.inputIsIds ? !(v >= 0 && v < this.vocab && Number.isInteger(typeof x === 'number' ? x : x[i])) : !Number.isFinite(v)) {
-        throw new ValueError(this.inputIsIds ? `session.step: id ${typeof x === 'number' ? x : x[i]} is outside [0, ${this.vocab})` : `session.step: input contains ${v} at ${i}`);
+    if (this.inputIsIds) {
+      for (let i = 0; i < n; i++) {
+        const v = xs[i];
+        if (!(Number.isInteger(v) && v >= 0 && v < this.vocab)) throw new ValueError(`session.step: id ${v} is outside [0, ${this.vocab})`);
+        inp[i] = v;
+      }
+    } else {
+      if (xs instanceof Float32Array) inp.set(xs);
+      else for (let i = 0; i < n; i++) inp[i] = xs[i];
+      // v · 0 is 0 for every finite v and NaN for ±∞ and NaN (checked after
+      // the f32 conversion, so 1e39 is refused too): one pass without branches
+      let probe = 0;
+      for (let i = 0; i < n; i++) probe += inp[i] * 0;
+      if (probe !== 0) {
+        const i = inp.findIndex((v) => !Number.isFinite(v));
+        throw new ValueError(`session.step: input contains ${inp[i]} at ${i}`);
       }
     }
     if (this.packedVersion !== this.model.weightsVersion) this.repack();
@@ -285,13 +295,17 @@ export class Session {
       if (s.packed) checkStatus('stream pack', core.stream_pack(s.cell, s.inF, s.layer.units, this.model.paramPtr(s.layer, 'weight_ih_l0'), s.packed.ptr));
     }
     this.packedVersion = this.model.weightsVersion;
-    this.viewBuffer = null;
+    this.outView = null;
   }
 
+  /**
+   * (Re)make the input and output views. A view stays valid until memory
+   * grows: an unshared buffer is then detached (its views read length 0); a
+   * shared one keeps its memory, so its views stay right. Checking the length
+   * instead of `memory.buffer` saves a call into V8's C++ API per step.
+   */
   private views(): void {
-    const buf = runtime().heap.memory.buffer;
-    if (this.viewBuffer === buf && this.outView && this.outView.length) return;
-    this.viewBuffer = buf as ArrayBuffer;
+    if (this.outView?.length) return;
     this.outView = this.output.view().subarray(0, this.batchSize * this.outputSize);
     this.inView = this.inputIsIds ? this.input.viewI32().subarray(0, this.batchSize) : this.input.view().subarray(0, this.batchSize * this.inputSize);
   }
