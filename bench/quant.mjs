@@ -9,17 +9,19 @@ import { table } from './util.mjs';
 
 export async function benchQuant({ smoke = false, info } = {}) {
   const rows = [];
-  const rounds = smoke ? 3 : 30;
+  const rounds = smoke ? 3 : 100;
   for (const H of smoke ? [64] : [256, 512]) {
     const m = new Sequential([layers.lstm({ units: H, returnSequences: true, inputShape: [null, 64] })], { seed: 1 });
     m.build();
     const rng = new Random(1);
     const xs = Float32Array.from({ length: 100 * 64 }, () => rng.uniform(-1, 1));
+    // the step inputs made once, as the peers' W1 loop (bench/libs/ours.mjs) does
+    const steps = Array.from({ length: 100 }, (_, t) => xs.subarray(t * 64, t * 64 + 64));
     const variants = quantVariants(m).map((v) => ({ ...v, bytes: v.model.save().length, session: v.model.session() }));
     const run = (v) => {
       v.session.reset();
       const t0 = performance.now();
-      for (let t = 0; t < 100; t++) v.session.step(xs.subarray(t * 64, t * 64 + 64));
+      for (const xt of steps) v.session.step(xt);
       return (performance.now() - t0) * 10; // µs per step
     };
     for (const v of variants) {

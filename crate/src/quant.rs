@@ -32,7 +32,11 @@
 //! in L2 (N = 256) — one `pmaddwd` per cycle, the ceiling of this loop. A W1
 //! int8 step (alternating process runs): minima 21.2–21.5 → 19.9–20.6 µs.
 //! Half the groups int16 and half int8 in one loop (491 KB, inside L2): 19.5
-//! G/s, slower than either.
+//! G/s, slower than either. Alternating the direction of the walk over the
+//! groups every call (so the last ones read stay in L2 for the next): 20.4
+//! against 21.0 G/s, no gain. Putting `pmaddwd`'s idle neighbours to work —
+//! a third of the columns as f32 FMAs in the same loop (tiles of 16 int16 +
+//! 8 f32 columns): 12.5 G/s.
 //!
 //! Why not relaxed SIMD's int8 dot products (measured in a standalone kernel
 //! on this machine's Zen 2 EPYC at the W1 shape, K = 320 × 1024 columns, Node
