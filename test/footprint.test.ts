@@ -1,5 +1,5 @@
 // Footprint budgets (bench/footprint.mjs measures; README reports):
-// - each wasm build ≤ 64 KB gzip (now 55–60 KB, the threaded ones the larger;
+// - each wasm build ≤ 64 KB gzip (now 53–59 KB, the threaded ones the larger;
 //   onnxruntime-web's wasm is ~200× that);
 // - JS entry ≤ 100 KB gzip (now ~63 KB, a good part of it the ONNX schema and
 //   protobuf codec; tfjs' tf.min.js alone is over 250 KB gzip);
