@@ -36,7 +36,10 @@
 //! groups every call (so the last ones read stay in L2 for the next): 20.4
 //! against 21.0 G/s, no gain. Putting `pmaddwd`'s idle neighbours to work —
 //! a third of the columns as f32 FMAs in the same loop (tiles of 16 int16 +
-//! 8 f32 columns): 12.5 G/s.
+//! 8 f32 columns): 12.5 G/s. V8 unrolls the pair loop of `group_sums2` by
+//! two itself (its wasm loop unrolling) and spills one accumulator in the
+//! first copy; writing the two pairs out by hand instead made the W1 int8
+//! step 15–18 % slower (paired runs in one process).
 //!
 //! Why not relaxed SIMD's int8 dot products (measured in a standalone kernel
 //! on this machine's Zen 2 EPYC at the W1 shape, K = 320 × 1024 columns, Node
