@@ -212,8 +212,10 @@ impl RecurStep {
                     // vectors per iteration with their sigmoid/tanh operations
                     // interleaved and a copy of the loops per gate function,
                     // 2.3 % faster for 12.8 KB more wasm; with one copy, 0–1.5 %
-                    // for 4.2 KB; no divisions at all (wrong numbers, a bound),
-                    // 0.3 µs of the ~2 µs epilogue.
+                    // for 4.2 KB; only the loops' runs of eight values
+                    // interleaved, the tails and hard sigmoids on this code,
+                    // no gain for 3.6 KB; no divisions at all (wrong numbers,
+                    // a bound), 0.3 µs of the ~2 µs epilogue.
                     let pre = |l: Lanes, at: usize| l.load(zr.add(at)).add(l.load(b_ih.add(at))).add(l.load(b_hh.add(at)));
                     for_lanes(2 * h, |l| l.store(gate.apply(pre(l, 0)), zr));
                     for_lanes(h, |l| l.store(tanh(pre(l, 2 * h)), zr.add(2 * h)));
