@@ -54,10 +54,10 @@
 //! 200 steps, f64), 7-bit activations (asymmetric, 128 levels) triple the
 //! largest output error against f32 (2.9e-3 against 1.1e-3 with int16
 //! rows). Two activation rows sharing each weight load (batch > 1,
-//! [`gemm_rows`]): 1.18× per row. Folding the
-//! constant `+8/+16/+24` into the int8 panels' extending loads (V8 emitted
-//! one `lea` per load; the int16 panels' plain loads fold them): 2 %. Computing a step's x and h products in one pass over the
-//! column groups (batch 1): no faster (minima 21.9–22.6 against 21.3–21.6 µs
+//! [`gemm_rows`]): 1.18× per row. Folding the constant `+8/+16/+24` into the
+//! int8 panels' extending loads (V8 emitted one `lea` per load; the int16
+//! panels' plain loads fold them): 2 %. Computing a step's x and h products
+//! in one pass over the column groups (batch 1): no faster (minima 21.9–22.6 against 21.3–21.6 µs
 //! per W1 step) and 8 KB more wasm. An LSTM's weights packed in unit order
 //! (each group = the four gates of four units) with the gate update run on
 //! each group's sums as they come out of the loop (bit-identical): slower,
@@ -291,6 +291,13 @@ unsafe fn chunked<const N: usize>(pairs: usize, sums: impl Fn(usize, usize) -> [
     f.map(F32x4::from_v128)
 }
 
+/// Panel `q` (four columns × two rows, int16) of the row pair at `wp`.
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+unsafe fn panel(wp: *const i8, q: usize) -> core::arch::wasm32::v128 {
+    core::arch::wasm32::v128_load(wp.add(q * 16) as *const core::arch::wasm32::v128)
+}
+
 /// [`chunked`] eight sums, returned as two groups of four.
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
@@ -312,7 +319,7 @@ unsafe fn group_sums_rows2(pairs: usize, a16: *const i16, b16: *const i16, w: *c
             let bv = i32x4_splat(b32.add(p).read_unaligned());
             let wp = w.add(p * PAIR_BYTES);
             for q in 0..4 {
-                let wv = v128_load(wp.add(q * 16) as *const v128);
+                let wv = panel(wp, q);
                 s[q] = i32x4_add(s[q], i32x4_dot_i16x8(wv, av));
                 s[q + 4] = i32x4_add(s[q + 4], i32x4_dot_i16x8(wv, bv));
             }
@@ -338,14 +345,12 @@ unsafe fn group_sums2(pairs: usize, a16: *const i16, w: *const i8, v: *const i8)
         for p in p0..p1 {
             let av = i32x4_splat(a32.add(p).read_unaligned());
             let (wp, vp) = (w.add(p * PAIR_BYTES), v.add(p * PAIR_BYTES));
-            s[0] = i32x4_add(s[0], i32x4_dot_i16x8(v128_load(wp.add(0) as *const v128), av));
-            s[1] = i32x4_add(s[1], i32x4_dot_i16x8(v128_load(wp.add(16) as *const v128), av));
-            s[2] = i32x4_add(s[2], i32x4_dot_i16x8(v128_load(wp.add(32) as *const v128), av));
-            s[3] = i32x4_add(s[3], i32x4_dot_i16x8(v128_load(wp.add(48) as *const v128), av));
-            s[4] = i32x4_add(s[4], i32x4_dot_i16x8(v128_load(vp.add(0) as *const v128), av));
-            s[5] = i32x4_add(s[5], i32x4_dot_i16x8(v128_load(vp.add(16) as *const v128), av));
-            s[6] = i32x4_add(s[6], i32x4_dot_i16x8(v128_load(vp.add(32) as *const v128), av));
-            s[7] = i32x4_add(s[7], i32x4_dot_i16x8(v128_load(vp.add(48) as *const v128), av));
+            for q in 0..4 {
+                s[q] = i32x4_add(s[q], i32x4_dot_i16x8(panel(wp, q), av));
+            }
+            for q in 0..4 {
+                s[q + 4] = i32x4_add(s[q + 4], i32x4_dot_i16x8(panel(vp, q), av));
+            }
         }
         s
     })
@@ -368,10 +373,9 @@ unsafe fn group_sums(pairs: usize, a16: *const i16, w: *const i8) -> [F32x4; 4] 
         for p in p0..p1 {
             let av = i32x4_splat(a32.add(p).read_unaligned());
             let wp = w.add(p * PAIR_BYTES);
-            s[0] = i32x4_add(s[0], i32x4_dot_i16x8(v128_load(wp.add(0) as *const v128), av));
-            s[1] = i32x4_add(s[1], i32x4_dot_i16x8(v128_load(wp.add(16) as *const v128), av));
-            s[2] = i32x4_add(s[2], i32x4_dot_i16x8(v128_load(wp.add(32) as *const v128), av));
-            s[3] = i32x4_add(s[3], i32x4_dot_i16x8(v128_load(wp.add(48) as *const v128), av));
+            for q in 0..4 {
+                s[q] = i32x4_add(s[q], i32x4_dot_i16x8(panel(wp, q), av));
+            }
         }
         s
     })
@@ -389,7 +393,7 @@ unsafe fn group_sums(pairs: usize, a16: *const i16, w: *const i8) -> [F32x4; 4] 
             let (x0, x1) = (*a16.add(2 * p) as i32, *a16.add(2 * p + 1) as i32);
             for (q, sq) in s.iter_mut().enumerate() {
                 for (c, v) in sq.iter_mut().enumerate() {
-                    let wp = (w as *const i16).add(p * 32 + q * 8 + c * 2);
+                    let wp = (w as *const i16).add(p * PAIR_BYTES / 2 + q * 8 + c * 2);
                     *v += x0 * (*wp as i32) + x1 * (*wp.add(1) as i32);
                 }
             }
