@@ -646,22 +646,23 @@ pub fn stream_pack(cell: u32, i: usize, h: usize, params: usize, out: usize) -> 
 }
 
 std::thread_local! {
-    /// The last program [`check_program`] passed, as [`program_key`] words.
-    static CHECKED: core::cell::RefCell<Vec<u32>> = const { core::cell::RefCell::new(Vec::new()) };
+    /// The last program [`check_program`] passed: its call's arguments, then
+    /// its [`program_key`] words.
+    static CHECKED: core::cell::RefCell<Vec<usize>> = const { core::cell::RefCell::new(Vec::new()) };
 }
 
-/// What a program's checks depend on: the call's arguments, the record words
-/// and each int8 record's six-word weight descriptor (the regions' sizes and
-/// places all derive from these, and memory never shrinks, so a program that
-/// passed once passes again while they are unchanged). `sink` sees them in order.
+/// What a program's checks depend on besides the call's arguments: the record
+/// words and each int8 record's six-word weight descriptor (the regions' sizes
+/// and places all derive from these, and memory never shrinks, so a program
+/// that passed once passes again while they are unchanged). `sink` sees them
+/// in order until it returns false.
 ///
 /// # Safety
 /// `prog` passed [`check_program_full`] (each descriptor lies inside memory).
-unsafe fn program_key(prog: &[u32], args: [usize; 4], mut sink: impl FnMut(u32) -> bool) -> bool {
+unsafe fn program_key(prog: &[u32], mut sink: impl FnMut(usize) -> bool) -> bool {
     use crate::stream::*;
-    args.iter().all(|&a| sink(a as u32))
-        && prog.iter().all(|&w| sink(w))
-        && prog.chunks_exact(RECORD).filter(|r| r[0] == OP_RECUR_Q8).all(|r| core::slice::from_raw_parts(r[6] as usize as *const u32, 6).iter().all(|&w| sink(w)))
+    prog.iter().all(|&w| sink(w as usize))
+        && prog.chunks_exact(RECORD).filter(|r| r[0] == OP_RECUR_Q8).all(|r| core::slice::from_raw_parts(r[6] as usize as *const u32, 6).iter().all(|&w| sink(w as usize)))
 }
 
 /// [`check_program_full`], skipped when the program and arguments equal the
@@ -669,27 +670,25 @@ unsafe fn program_key(prog: &[u32], args: [usize; 4], mut sink: impl FnMut(u32) 
 /// ~40 words per step (the full check was 0.23 µs of a 0.95 µs step of a small
 /// int8 LSTM, a quarter of the call).
 fn check_program(program: usize, records: usize, b: usize, apack: usize, apack_len: usize) -> Result<&'static [u32], i32> {
-    let words = cells::mul(records, crate::stream::RECORD).ok_or(E_OVERFLOW)?;
-    let args = [records, b, apack, apack_len];
+    let args = [program, records, b, apack, apack_len];
     let hit = CHECKED.with_borrow(|k| {
-        // the record words are read only if they lie inside memory
-        if k.is_empty() || k[0] as usize != program || words.checked_mul(4).and_then(|n| program.checked_add(n)).map_or(true, |e| e > memory_bytes()) {
-            return false;
+        if k.get(..args.len()) != Some(&args[..]) {
+            return None;
         }
-        let prog = unsafe { core::slice::from_raw_parts(program as *const u32, words) };
-        let mut it = k[1..].iter();
-        // the descriptors are read only once every record word matched, so
-        // they are the ones a full check found inside memory
-        unsafe { program_key(prog, args, |w| it.next() == Some(&w)) && it.next().is_none() }
+        // the words of a program that passed with these arguments: inside
+        // memory, and the descriptors are read only once every word matched
+        let prog = unsafe { core::slice::from_raw_parts(program as *const u32, records * crate::stream::RECORD) };
+        let mut it = k[args.len()..].iter();
+        unsafe { program_key(prog, |w| it.next() == Some(&w)) && it.next().is_none() }.then_some(prog)
     });
-    if hit {
-        return Ok(unsafe { core::slice::from_raw_parts(program as *const u32, words) });
+    if let Some(prog) = hit {
+        return Ok(prog);
     }
     let prog = check_program_full(program, records, b, apack, apack_len)?;
     CHECKED.with_borrow_mut(|k| {
         k.clear();
-        k.push(program as u32);
-        unsafe { program_key(prog, args, |w| { k.push(w); true }) };
+        k.extend_from_slice(&args);
+        unsafe { program_key(prog, |w| { k.push(w); true }) };
     });
     Ok(prog)
 }
