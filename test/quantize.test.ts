@@ -239,7 +239,8 @@ describe('int8 models', () => {
     // that passed; a changed pointer must still be refused, not followed
     const m = new Sequential(cells[0][1](), { seed: 2 });
     m.build();
-    const s = quantize(m, { dtype: 'int8' }).session();
+    const q = quantize(m, { dtype: 'int8' });
+    const s = q.session();
     const x = rnd(6, 3);
     const y0 = Array.from(s.step(x));
     const mem = new Uint32Array(s.program.viewI32().buffer);
@@ -258,6 +259,8 @@ describe('int8 models', () => {
     mem[rec + 13] = w;
     s.reset();
     expect(Array.from(s.step(x))).toEqual(y0);
+    s.dispose();
+    q.dispose();
   });
 
   it('refuses what it cannot run, and malformed files, with clear errors', () => {
