@@ -64,7 +64,20 @@
 //! minima 24.5–25.8 against 21.3–22.2 µs — V8 treats every xmm register as
 //! caller-saved, so with the integer loop out of line the update's constants
 //! are rematerialised per four units, and inlined beside it the loop's
-//! accumulators spill.
+//! accumulators spill. Pipelining that update instead (stop 17): each pair of
+//! groups' eight units updated in five parts (gates i, f, g, o, then the
+//! state), run between six runs of the next pair's integer loop so the
+//! out-of-order core could overlap the float chains with `pmaddwd`
+//! (bit-identical, loop kept out of line): minima 24.8 against 19.5 µs per
+//! W1 step, though the whole gate update costs 1.7 µs (a build skipping it:
+//! 18.1 against 19.8 µs, medians). One part on eight units is a short
+//! latency-bound chain (exp, division, tanh), and the accumulators are
+//! spilled around every part; the gate loops over all H units keep many
+//! independent chains in flight. Storing each pair of groups with their row
+//! pairs interleaved, so [`group_sums2`] reads one sequential stream instead
+//! of two (stop 17): no change (W1 int8 in one process alternating builds,
+//! eight runs in both orders: ratios 0.98–1.05, whichever build ran second
+//! 1–2 % slower, so no difference beyond that order effect).
 
 use crate::simd::{for_lanes, F32x4};
 
