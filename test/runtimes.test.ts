@@ -43,6 +43,7 @@ interface ThreadRun {
   weights: string;
   predicted: string;
   steps: string[];
+  q8predicted: string[];
 }
 let threadReference: ThreadRun;
 let server: StaticServer | undefined;

@@ -25,8 +25,9 @@ interface ThreadRun {
   weights: string;
   predicted: string;
   steps: string[];
+  q8predicted: string[];
 }
-const numbers = (r: ThreadRun) => ({ losses: r.losses, weights: r.weights, predicted: r.predicted, steps: r.steps });
+const numbers = (r: ThreadRun) => ({ losses: r.losses, weights: r.weights, predicted: r.predicted, steps: r.steps, q8predicted: r.q8predicted });
 
 async function child(opts: { simd?: string; threads?: number | string; noSharedArrayBuffer?: boolean }, ...counts: number[]): Promise<{ info: lib.RuntimeInfo; runs: ThreadRun[] }> {
   // Node 20 validates relaxed SIMD only behind a flag

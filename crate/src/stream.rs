@@ -341,16 +341,55 @@ impl RecurStepQ8 {
     /// # Safety
     /// The buffers hold the sizes documented on the fields for batch `b`.
     pub unsafe fn run(&self, b: usize) {
+        let RecurStep { cell, i, h, .. } = self.st;
+        // Batch rows split between threads (in pairs, the kernel's two rows
+        // per pass over the weights), each part running the whole step on its
+        // rows: one fork per step and the gate updates in parallel too. With
+        // the products split by columns instead and the updates on one
+        // thread, 2 threads made int8 `predict` (LSTM H=256, B=32, T=100)
+        // slower than f32: 50.3 against 44.2 ms. A single row is one part, so
+        // its products split by columns inside (`quant::gemm_rows`).
+        let cost = cell.gates() * h * (i + h);
+        crate::pool::par_ranges(b, cost, 2, |r0, r1| self.rows(r0).run_rows(r1 - r0));
+    }
+
+    /// This step for rows `r0..` of the batch: every per-row pointer moved
+    /// `r0` rows on (weights, biases and descriptor shared).
+    unsafe fn rows(&self, r0: usize) -> RecurStepQ8 {
+        let st = &self.st;
+        let (i, h) = (st.i, st.h);
+        let gh = st.cell.gates() * h;
+        let scratch_row = quant::act_scratch_len(1, i.max(h)).unwrap_or(0);
+        RecurStepQ8 {
+            st: RecurStep {
+                inp: st.inp.wrapping_add(r0 * i),
+                hs: st.hs.wrapping_add(r0 * h),
+                cs: st.cs.wrapping_add(r0 * h),
+                xh: st.xh.wrapping_add(r0 * h), // the r⊙h scratch, [B, H]
+                z: st.z.wrapping_add(r0 * packed_cols(st.cell, h)),
+                out: st.out.wrapping_add(r0 * h),
+                ..*st
+            },
+            w: self.w,
+            zh: self.zh.wrapping_add(r0 * gh),
+            a16: (self.a16 as *mut u8).wrapping_add(r0 * scratch_row) as *mut i16,
+        }
+    }
+
+    /// The step for the first `b` rows (on one thread when called from
+    /// [`run`](Self::run)'s parts, or split by columns for a lone row).
+    unsafe fn run_rows(&self, b: usize) {
         let RecurStep { cell, inp, i, h, hs, xh, z, .. } = self.st;
         let Q8Weights { qx, sx, qh, sh, qn, sn } = self.w;
         let (a16, zh) = (self.a16, self.zh);
         let cols = packed_cols(cell, h);
         let gh = cell.gates() * h;
         let hcols = q8_h_cols(cell, h);
-        // Two products, so two forks with threads: one job computing both on
-        // each thread's columns measured no better (W1 int8, 2 threads:
-        // 20.7–21.9 against 20.9–21.5 µs/step), so the simpler form stays.
-        // Each covers all rows, two per pass over the weights.
+        // Two products, so two forks with threads for a lone row: one job
+        // computing both on each thread's columns measured no better (W1
+        // int8, 2 threads: 20.7–21.9 against 20.9–21.5 µs/step), so the
+        // simpler form stays. Each covers all rows, two per pass over the
+        // weights.
         let scratch = a16 as *mut u8;
         quant::gemm_rows(b, i, gh, inp, i, scratch, qx, sx, z, cols, false);
         // into the f32 step's column layout: added onto the x product in

@@ -1,6 +1,7 @@
 // The threaded core's work, run at each thread count in turn: training a
 // stacked model (bidirectional LSTM → GRU → SimpleRNN →
-// softmax), batch prediction, streaming steps in f32 and with int8 weights.
+// softmax), batch prediction, streaming steps in f32 and with int8 weights,
+// batch prediction with int8 weights.
 // Sizes are above the core's fork threshold, so with 2 threads every matrix
 // product and gate epilogue is split. A digest of every number is returned:
 // the digests must not depend on the thread count (threads.test.ts, and the
@@ -63,7 +64,15 @@ async function run(lib) {
     steps.push(digest(Float32Array.from(out)));
     sess.dispose();
   }
+  // batch prediction on int8 weights: the batch rows are split between
+  // threads (odd batches leave one part a lone row; the reset-before GRU's
+  // second product uses each part's own scratch)
+  const g = new Sequential([layers.gru({ units: 72, resetAfter: false, returnSequences: true, inputShape: [null, 16] }), layers.lstm({ units: 48 })], { seed: 7 });
+  const gq = lib.quantize(g, { dtype: 'int8' });
+  const q8predicted = [digest(q.predict(tensor(floats(5 * 4 * 32, 4), [5, 4, 32])).data), digest(gq.predict(tensor(floats(7 * 9 * 16, 3), [7, 9, 16])).data)];
+  gq.dispose();
+  g.dispose();
   q.dispose();
   s.dispose();
-  return { losses: Array.from(h.history.loss), weights, predicted, steps };
+  return { losses: Array.from(h.history.loss), weights, predicted, steps, q8predicted };
 }
