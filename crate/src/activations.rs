@@ -9,6 +9,13 @@
 //!   that range, so the result is always finite and non-zero.
 //! - `sigmoid(x) = 1 / (1 + exp(-x))`: absolute error ≤ 1.2e-7, relative error
 //!   ≤ 4e-7 for x ≥ -80 (below that the true value is < 2e-35).
+//! - `sigmoid_gate(x) = ½·tanh(x/2) + ½`, the recurrent cells' gates: absolute
+//!   error ≤ 2.5e-7 (2.3e-7 worst on the sweep), exactly 0 below x ≈ −15.8
+//!   and 1 above 15.8, where it is monotone only to a few units of 2⁻²⁵ (no
+//!   relative bound near 0, which gates do not need). Fewer
+//!   operations and a shorter dependency chain than `sigmoid`'s exp and
+//!   division: in one process alternating builds, W2 predict (LSTM H=256,
+//!   B=32, T=100) 3–4 % faster, a W3 training step 1 %, a W1 int8 step 1.3 %.
 //! - `tanh`: a rational minimax approximation, odd numerator over even
 //!   denominator (Eigen's `ptanh_float` coefficients), |x| clamped at 7.905
 //!   where tanh rounds to ±1 in f32. Relative error ≤ 4e-7 everywhere (3.97e-7
@@ -51,6 +58,13 @@ pub fn exp(x: F32x4) -> F32x4 {
 pub fn sigmoid(x: F32x4) -> F32x4 {
     let one = F32x4::splat(1.0);
     one.div(one.add(exp(x.neg())))
+}
+
+/// The logistic function for gates (see the module comment): through [`tanh`].
+#[inline(always)]
+pub fn sigmoid_gate(x: F32x4) -> F32x4 {
+    let half = F32x4::splat(0.5);
+    tanh(x.mul(half)).mul_add(half, half)
 }
 
 #[inline(always)]
@@ -128,6 +142,21 @@ mod tests {
         assert!(rel <= 4e-7, "sigmoid worst rel error {rel:e}");
         assert_eq!(sigmoid_scalar(1000.0), 1.0);
         assert!(sigmoid_scalar(-1000.0) >= 0.0 && sigmoid_scalar(-1000.0) < 1e-37);
+    }
+
+    #[test]
+    fn gate_sigmoid_error() {
+        let mut abs = 0.0f64;
+        let gate = |x: f32| sigmoid_gate(F32x4::splat(x)).to_array()[0];
+        for x in sweep().chain([-1e4, -100.0, -16.0, 16.0, 100.0, 1e4]) {
+            let got = gate(x) as f64;
+            let want = 1.0 / (1.0 + (-(x as f64)).exp());
+            abs = abs.max((got - want).abs());
+            assert!((0.0..=1.0).contains(&got), "gate sigmoid({x}) = {got}");
+        }
+        assert!(abs <= 2.5e-7, "gate sigmoid worst abs error {abs:e}");
+        assert_eq!((gate(-20.0), gate(0.0), gate(20.0)), (0.0, 0.5, 1.0));
+        assert!(gate(f32::NAN).is_nan());
     }
 
     #[test]

@@ -76,7 +76,8 @@ impl Cell {
 
 /// The gate ("recurrent") activation of LSTM i, f, o and GRU r, z.
 ///
-/// - `Sigmoid`: σ(x) (PyTorch, Keras ≥ 2.3, ONNX default).
+/// - `Sigmoid`: σ(x) (PyTorch, Keras ≥ 2.3, ONNX default), computed as
+///   ½·tanh(x/2) + ½ (`activations::sigmoid_gate`: absolute error ≤ 2.5e-7).
 /// - `HardSigmoid02`: clip(0.2·x + 0.5, 0, 1) (tfjs `hardSigmoid`, Keras 2 `hard_sigmoid`, ONNX HardSigmoid defaults).
 /// - `HardSigmoidSixth`: clip(x/6 + 0.5, 0, 1) (Keras 3 `hard_sigmoid`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -104,7 +105,7 @@ impl GateAct {
     #[inline(always)]
     pub fn apply(self, x: F32x4) -> F32x4 {
         match self {
-            GateAct::Sigmoid => crate::activations::sigmoid(x),
+            GateAct::Sigmoid => crate::activations::sigmoid_gate(x),
             _ => x.mul_add(F32x4::splat(self.slope()), F32x4::splat(0.5)).max(F32x4::zero()).min(F32x4::splat(1.0)),
         }
     }
