@@ -77,7 +77,10 @@
 //! pairs interleaved, so [`group_sums2`] reads one sequential stream instead
 //! of two (stop 17): no change (W1 int8 in one process alternating builds,
 //! eight runs in both orders: ratios 0.98–1.05, whichever build ran second
-//! 1–2 % slower, so no difference beyond that order effect).
+//! 1–2 % slower, so no difference beyond that order effect). Touching the
+//! next pair of groups' lines one row pair ahead (a scalar load per group per
+//! row pair, the wasm stand-in for a prefetch): no change either (four runs,
+//! both orders, the same ratios against the previous build as without it).
 
 use crate::simd::{for_lanes, F32x4};
 
