@@ -350,8 +350,12 @@ impl RecurStepQ8 {
         // rows: one fork per step and the gate updates in parallel too. With
         // the products split by columns instead and the updates on one
         // thread, 2 threads made int8 `predict` (LSTM H=256, B=32, T=100)
-        // slower than f32: 50.3 against 44.2 ms. A single row is one part, so
-        // its products split by columns inside (`quant::gemm_rows`).
+        // slower than f32: 50.3 against 44.2 ms. Fewer than two rows per
+        // thread would leave a thread idle, so such batches (and a single
+        // row) split their products by columns instead (`quant::gemm_rows`).
+        if b < 2 * crate::pool::threads() {
+            return self.run_rows(b);
+        }
         let cost = cell.gates() * h * (i + h);
         crate::pool::par_ranges(b, cost, 2, |r0, r1| self.rows(r0).run_rows(r1 - r0));
     }
