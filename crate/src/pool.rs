@@ -141,8 +141,10 @@ pub unsafe fn par_ranges<F: Fn(usize, usize)>(units: usize, cost_per_unit: usize
             (self.0)(a, b)
         }
     }
-    let n = parts(units, cost_per_unit);
-    if n == 1 {
+    // never more parts than blocks of `align` units: a part with no block
+    // would fork for nothing (and run the others' nested jobs serially)
+    let n = parts(units, cost_per_unit).min(units.div_ceil(align));
+    if n <= 1 {
         if units > 0 {
             f(0, units);
         }
