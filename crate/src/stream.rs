@@ -350,9 +350,10 @@ impl RecurStepQ8 {
         // rows: one fork per step and the gate updates in parallel too. With
         // the products split by columns instead and the updates on one
         // thread, 2 threads made int8 `predict` (LSTM H=256, B=32, T=100)
-        // slower than f32: 50.3 against 44.2 ms. Fewer than two rows per
-        // thread would leave a thread idle, so such batches (and a single
-        // row) split their products by columns instead (`quant::gemm_rows`).
+        // slower than f32: 50.3 against 44.2 ms. With fewer than two rows per
+        // thread the parts would be uneven (2 + 1 rows) or fewer than the
+        // threads, so such batches (and a single row) split their products
+        // by columns instead (`quant::gemm_rows`), which keeps every thread busy.
         if b < 2 * crate::pool::threads() {
             return self.run_rows(b);
         }

@@ -65,8 +65,9 @@ async function run(lib) {
     sess.dispose();
   }
   // batch prediction on int8 weights: the batch rows are split between
-  // threads (odd batches leave one part a lone row; the reset-before GRU's
-  // second product uses each part's own scratch)
+  // threads in pairs (odd batches leave a part an odd row, the kernel's
+  // one-row tail; the reset-before GRU's second product uses each part's own
+  // scratch)
   const g = new Sequential([layers.gru({ units: 72, resetAfter: false, returnSequences: true, inputShape: [null, 16] }), layers.lstm({ units: 48 })], { seed: 7 });
   const gq = lib.quantize(g, { dtype: 'int8' });
   const q8predicted = [digest(q.predict(tensor(floats(5 * 4 * 32, 4), [5, 4, 32])).data), digest(gq.predict(tensor(floats(7 * 9 * 16, 3), [7, 9, 16])).data)];
