@@ -872,6 +872,13 @@ pub fn q8_packed_len(k: usize, n: usize) -> usize {
     quant::packed_len(k, n).unwrap_or(0)
 }
 
+/// Bytes of the int8 layers' activation scratch for `b` rows of up to `k`
+/// values (see `quant::act_scratch_len`).
+#[wasm_bindgen]
+pub fn q8_act_scratch_len(b: usize, k: usize) -> usize {
+    quant::act_scratch_len(b, k).unwrap_or(0)
+}
+
 /// Quantise `w [n, k]` to int8 `q` with per-row (or one) symmetric scales.
 #[wasm_bindgen]
 pub fn q8_quantize(n: usize, k: usize, w: usize, per_row: bool, q: usize, scales: usize) -> i32 {

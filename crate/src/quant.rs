@@ -7,39 +7,59 @@
 //! y[j]     = s_a · s_w[j] · Σ_k a16[k] · q[j, k]
 //! ```
 //!
-//! The weights are int8 values (in the file, and in precision); the packed
-//! copy the kernel reads holds them widened to int16, so `i32x4.dot_i16x8_s`
-//! (8 multiply–adds per instruction) takes each operand straight from a
-//! 16-byte load. The activation row is quantised to int16 per call (relative
-//! error ≤ 2⁻¹⁵, far below the weights' own), and the sums are exact 32-bit
-//! integers. A sum over [`KCHUNK`] products is bounded by 512 · 127 · 32767 <
-//! 2³¹, so longer rows are summed in chunks converted to f32. Integer sums are
-//! exact, and the f32 steps after them are the same in the SIMD and scalar
-//! code, so the host tests and every wasm build compute identical numbers.
+//! The weights are int8 values (in the file, and in precision). The
+//! activation row is quantised to int16 per call (relative error ≤ 2⁻¹⁵, far
+//! below the weights' own), and the sums are exact 32-bit integers. A sum
+//! over [`KCHUNK`] products is bounded by 512 · 127 · 32767 < 2³¹, so longer
+//! rows are summed in chunks converted to f32. Integer sums are exact, and
+//! the f32 steps after them are the same in the SIMD and scalar code, so the
+//! host tests and every wasm build compute identical numbers.
 //!
-//! Packed layout (`pack`): columns in groups of [`GROUP`] = 16 (four panels of
-//! four), rows in pairs; for group `g` and pair `p` 64 bytes of int16
-//! `[panel q][column c][k = 2p, 2p + 1]` (zero-padded past `n` and `k`), so
-//! one 16-byte load holds four columns × two rows, the operand layout of
-//! `i32x4.dot_i16x8_s` against the splatted pair `(a16[2p], a16[2p + 1])`.
+//! Packed layout (`pack`): two int8 weights in each int16 lane, so the copy
+//! the kernel reads is as small as the int8 matrix (W1: 328 KB, inside the
+//! 512 KiB L2) while `i32x4.dot_i16x8_s` (`pmaddwd`, 8 multiply–adds) still
+//! takes it straight from a 16-byte load. Columns in groups of [`GROUP`] =
+//! 32, rows in pairs; for group `g` and pair `p`, 64 bytes of int16 lanes
+//! `[panel q][column c][k = 2p, 2p + 1]` (q, c < 4), the lane for column
+//! `j = 32g + 4q + c` holding `q[j, k] + 128` in its low byte (read unsigned)
+//! and `q[j + 16, k]` in its high byte (zero-padded past `n` and `k`). Against
+//! the splatted pair `(a16[2p], a16[2p + 1])`, one load feeds two dot
+//! products:
 //!
-//! Why int16 and not int8 in the packed copy (measured on this machine's Zen 2
-//! EPYC at the W1 shape, K = 320 × 1024 columns, Node 20, minima of a
+//! ```text
+//! raw = dot(lane, a)       = 256 · Σ a·q[j + 16] + Σ a·q[j] + 128 · Σ a
+//! hi  = dot(lane >> 8, a)  = Σ a·q[j + 16]             (arithmetic shift: the high byte)
+//! lo  = raw − 256 · hi − 128 · Σ a                      (mod 2³², exact: |lo| < 2³¹)
+//! ```
+//!
+//! `128 · Σ a` of each chunk is the same for every column; [`quantize_act`]
+//! writes it after the row. The shift is one more vector instruction per 8
+//! products, on a port `pmaddwd` does not use. Measured (Zen 2 EPYC, Node 20,
+//! one process alternating builds, both orders): a W1 int8 step (LSTM I=64
+//! H=256, K = 320 × 1024 columns) 19.7–19.8 → 18.2–18.4 µs (medians; minima
+//! 19.2–19.4 → 17.9), int8 `predict` (B = 32, T = 100) within ±2 %.
+//!
+//! The layouts before it, measured the same way at the W1 shape (minima of a
 //! standalone kernel): int8 panels sign-extended by `i16x8.load_extend_i8x8`
-//! (`vpmovsxbw`, one more vector instruction per 8 products) ran 20.0 G
-//! multiply–adds/s and fit in the 512 KiB L2 (328 KB); int16 panels (655 KB,
-//! half of f32, streamed from L3) run 20.7 G/s, and 22.3 G/s where they fit
-//! in L2 (N = 256) — one `pmaddwd` per cycle, the ceiling of this loop. A W1
-//! int8 step (alternating process runs): minima 21.2–21.5 → 19.9–20.6 µs.
-//! Half the groups int16 and half int8 in one loop (491 KB, inside L2): 19.5
-//! G/s, slower than either. Alternating the direction of the walk over the
-//! groups every call (so the last ones read stay in L2 for the next): 20.4
-//! against 21.0 G/s, no gain. Putting `pmaddwd`'s idle neighbours to work —
-//! a third of the columns as f32 FMAs in the same loop (tiles of 16 int16 +
-//! 8 f32 columns): 12.5 G/s. V8 unrolls the pair loop of `group_sums2` by
-//! two itself (its wasm loop unrolling) and spills one accumulator in the
+//! (`vpmovsxbw`, one more vector instruction per 8 products and a load per
+//! panel) ran 20.0 G multiply–adds/s in L2; int16 panels, one weight per lane
+//! (655 KB, streamed from L3), 20.7 G/s, and 22.3 G/s where they fit in L2
+//! (N = 256) — one `pmaddwd` per cycle, the ceiling of these loops. The int16
+//! panels are what this layout replaced. With them: half the groups int16
+//! and half int8 in one loop (491 KB, inside L2): 19.5 G/s, slower than
+//! either. Alternating
+//! the direction of the walk over the groups every call (so the last ones
+//! read stay in L2 for the next): 20.4 against 21.0 G/s, no gain. Putting
+//! `pmaddwd`'s idle neighbours to work — a third of the columns as f32 FMAs
+//! in the same loop (tiles of 16 int16 + 8 f32 columns): 12.5 G/s. V8
+//! unrolled the pair loop by two itself and spilled one accumulator in the
 //! first copy; writing the two pairs out by hand instead made the W1 int8
-//! step 15–18 % slower (paired runs in one process).
+//! step 15–18 % slower (paired runs in one process). (This layout's loop is
+//! not unrolled and spills nothing: eight accumulators, the splat, a load
+//! and a shifted copy.)
+//!
+//! The experiments below ran on those earlier layouts (the int16 panels with
+//! a loop over two 16-column groups per pass, unless they say int8).
 //!
 //! Why not relaxed SIMD's int8 dot products (measured in a standalone kernel
 //! on this machine's Zen 2 EPYC at the W1 shape, K = 320 × 1024 columns, Node
@@ -74,7 +94,7 @@
 //! latency-bound chain (exp, division, tanh), and the accumulators are
 //! spilled around every part; the gate loops over all H units keep many
 //! independent chains in flight. Storing each pair of groups with their row
-//! pairs interleaved, so [`group_sums2`] reads one sequential stream instead
+//! pairs interleaved, so the two-group loop read one sequential stream instead
 //! of two (stop 17): no change (W1 int8 in one process alternating builds,
 //! eight runs in both orders: ratios 0.98–1.05, whichever build ran second
 //! 1–2 % slower, so no difference beyond that order effect). Touching the
@@ -84,20 +104,30 @@
 
 use crate::simd::{for_lanes, F32x4};
 
-pub const GROUP: usize = 16;
-/// Bytes of one group's row pair in the packed layout: 16 columns × 2 rows × int16.
-const PAIR_BYTES: usize = GROUP * 2 * 2;
+pub const GROUP: usize = 32;
+/// Bytes of one group's row pair in the packed layout: 32 columns × 2 rows × one byte.
+const PAIR_BYTES: usize = GROUP * 2;
+/// Added to the weights held in the low bytes, which are read unsigned.
+const LO_OFFSET: i32 = 128;
 /// Rows per exact i32 partial sum: 512 · 127 · 32767 = 2 130 641 408 < 2³¹.
 pub const KCHUNK: usize = 512;
+const CHUNK_PAIRS: usize = KCHUNK / 2;
 
 /// Bytes of the packed form of a `[n, k]` int8 matrix.
 pub fn packed_len(k: usize, n: usize) -> Option<usize> {
     n.div_ceil(GROUP).checked_mul(k.div_ceil(2))?.checked_mul(PAIR_BYTES)
 }
 
-/// int16 elements of an activation row of length `k` (padded to even).
+/// [`KCHUNK`]s in a row of length `k`.
+fn chunks(k: usize) -> usize {
+    k.div_ceil(2).div_ceil(CHUNK_PAIRS)
+}
+
+/// int16 elements of an activation row of length `k`: the row padded to even
+/// length, then one i32 per [`KCHUNK`] holding `128 · Σ` of its values (the
+/// low-byte weights' offset times the activations, subtracted from the sums).
 pub fn act_len(k: usize) -> usize {
-    k.div_ceil(2) * 2
+    k.div_ceil(2) * 2 + 2 * chunks(k)
 }
 
 /// Quantise the rows of `W [n, k]` (row stride `k`): one scale per row
@@ -138,14 +168,17 @@ pub unsafe fn quantize_rows(n: usize, k: usize, w: *const f32, per_row: bool, q:
 /// `q` holds `n·k` bytes; `out` `packed_len(k, n)` bytes.
 pub unsafe fn pack(k: usize, n: usize, q: *const i8, out: *mut i8) {
     let pairs = k.div_ceil(2);
-    let mut o = out as *mut i16;
+    let at = |j: usize, kk: usize| if j < n && kk < k { *q.add(j * k + kk) as i32 } else { 0 };
+    let mut o = out as *mut u8;
     for g in 0..n.div_ceil(GROUP) {
         for p in 0..pairs {
-            for c16 in 0..GROUP {
+            for c16 in 0..GROUP / 2 {
                 let j = g * GROUP + c16;
                 for kk in [2 * p, 2 * p + 1] {
-                    *o = if j < n && kk < k { *q.add(j * k + kk) as i16 } else { 0 };
-                    o = o.add(1);
+                    // one int16 lane: column j + 128 in the low byte, column j + 16 in the high
+                    *o = (at(j, kk) + LO_OFFSET) as u8;
+                    *o.add(1) = at(j + GROUP / 2, kk) as i8 as u8;
+                    o = o.add(2);
                 }
             }
         }
@@ -173,13 +206,26 @@ pub unsafe fn quantize_act(k: usize, a: *const f32, a16: *mut i16) -> f32 {
     }
     let inv = 32767.0 / m;
     let (vinv, lo, hi) = (F32x4::splat(inv), F32x4::splat(-32767.0), F32x4::splat(32767.0));
+    let corr = a16.add(k.div_ceil(2) * 2) as *mut i32;
     let mut c = 0;
-    while c + 4 <= k {
-        F32x4::load(a.add(c)).mul(vinv).round().min(hi).max(lo).store_i16(a16.add(c));
-        c += 4;
-    }
-    for c in c..k {
-        *a16.add(c) = (*a.add(c) * inv).round_ties_even().clamp(-32767.0, 32767.0) as i16;
+    for ch in 0..chunks(k) {
+        let end = (c + KCHUNK).min(k);
+        // the chunk's sum, exact in f32: at most 512 · 32767 < 2²⁴
+        let mut sv = F32x4::zero();
+        while c + 4 <= end {
+            let v = F32x4::load(a.add(c)).mul(vinv).round().min(hi).max(lo);
+            v.store_i16(a16.add(c));
+            sv = sv.add(v);
+            c += 4;
+        }
+        let mut sum = sv.to_array().into_iter().sum::<f32>() as i32;
+        for c in c..end {
+            let v = (*a.add(c) * inv).round_ties_even().clamp(-32767.0, 32767.0) as i16;
+            *a16.add(c) = v;
+            sum += v as i32;
+        }
+        c = end;
+        corr.add(ch).write_unaligned(LO_OFFSET * sum); // |·| ≤ 128 · 16 776 704 < 2³¹
     }
     if k % 2 == 1 {
         *a16.add(k) = 0;
@@ -188,23 +234,23 @@ pub unsafe fn quantize_act(k: usize, a: *const f32, a16: *mut i16) -> f32 {
 }
 
 /// `y[j] (=|+=) s_a · s_w[j] · Σ_k a16[k] · q[j, k]` for `j < n`, split
-/// between threads by pairs of column groups (the integer sums are exact, so
-/// any split gives the same numbers).
+/// between threads by column groups (the integer sums are exact, so any split
+/// gives the same numbers).
 ///
 /// # Safety
-/// `a16` holds `act_len(k)` elements (4-byte aligned not required); `packed`
-/// `packed_len(k, n)` bytes; `s_w` and `y` `n` floats.
+/// `a16` holds `act_len(k)` elements from [`quantize_act`] (4-byte aligned not
+/// required); `packed` `packed_len(k, n)` bytes; `s_w` and `y` `n` floats.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn gemv(k: usize, n: usize, a16: *const i16, s_a: f32, packed: *const i8, s_w: *const f32, y: *mut f32, acc: bool) {
     let pairs = k.div_ceil(2);
-    crate::pool::par_ranges(n.div_ceil(GROUP), GROUP * k, 2, |g0, g1| {
+    crate::pool::par_ranges(n.div_ceil(GROUP), GROUP * k, 1, |g0, g1| {
         let (j0, j1) = (g0 * GROUP, (g1 * GROUP).min(n));
         gemv_serial(k, j1 - j0, a16, s_a, packed.add(g0 * pairs * PAIR_BYTES), s_w.add(j0), y.add(j0), acc);
     });
 }
 
 /// Bytes of the activation scratch of [`gemm_rows`] for `b` rows of up to `k`
-/// values: `b` f32 scales, then `b` int16 rows of `act_len(k)`.
+/// values: `b` f32 scales, then `b` rows of `act_len(k)` int16.
 pub fn act_scratch_len(b: usize, k: usize) -> Option<usize> {
     b.checked_mul(act_len(k).checked_mul(2)?.checked_add(4)?)
 }
@@ -212,9 +258,9 @@ pub fn act_scratch_len(b: usize, k: usize) -> Option<usize> {
 /// `y[r, j] (=|+=) a[r, ·] · q[j, ·]` (scaled as in [`gemv`]) for the `b` rows
 /// of `a` (row stride `sa`) and `y` (row stride `sy`): each row quantised into
 /// `scratch`, then the products two rows at a time, so each weight load feeds
-/// both (1.18× per row measured at K = 320 × 1024; batch predict on int8
-/// weights). The integer sums are exact, so the numbers are those of [`gemv`]
-/// row by row.
+/// both (1.18× per row measured at K = 320 × 1024 with int16 panels; batch
+/// predict on int8 weights). The integer sums are exact, so the numbers are
+/// those of [`gemv`] row by row.
 ///
 /// # Safety
 /// `a` holds `b` rows of `k` floats at stride `sa`; `scratch`
@@ -228,7 +274,7 @@ pub unsafe fn gemm_rows(b: usize, k: usize, n: usize, a: *const f32, sa: usize, 
         *scales.add(r) = quantize_act(k, a.add(r * sa), rows.add(r * alen));
     }
     let pairs = k.div_ceil(2);
-    crate::pool::par_ranges(n.div_ceil(GROUP), GROUP * k * b, 2, |g0, g1| {
+    crate::pool::par_ranges(n.div_ceil(GROUP), GROUP * k * b, 1, |g0, g1| {
         let (j0, j1) = (g0 * GROUP, (g1 * GROUP).min(n));
         let (n, packed) = (j1 - j0, packed.add(g0 * pairs * PAIR_BYTES));
         let (s_w, y) = (s_w.add(j0), y.add(j0));
@@ -247,11 +293,11 @@ pub unsafe fn gemm_rows(b: usize, k: usize, n: usize, a: *const f32, sa: usize, 
     });
 }
 
-/// Scale the 16 column sums of group `g` and store (or add) them into `y`:
+/// Scale the 32 column sums of group `g` and store (or add) them into `y`:
 /// four columns at a time (element by element this was 11 % of a W1 int8
 /// step, ~4 µs: 1024 columns, each extracted from its vector).
 #[inline(always)]
-unsafe fn finish(g: usize, sums: &[F32x4; 4], s_a: f32, s_w: *const f32, y: *mut f32, n: usize, acc: bool) {
+unsafe fn finish(g: usize, sums: &[F32x4; 8], s_a: f32, s_w: *const f32, y: *mut f32, n: usize, acc: bool) {
     for (q, &v) in sums.iter().enumerate() {
         let j0 = g * GROUP + q * 4;
         if j0 + 4 <= n {
@@ -274,31 +320,28 @@ unsafe fn finish(g: usize, sums: &[F32x4; 4], s_a: f32, s_w: *const f32, y: *mut
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemv_serial(k: usize, n: usize, a16: *const i16, s_a: f32, packed: *const i8, s_w: *const f32, y: *mut f32, acc: bool) {
     let pairs = k.div_ceil(2);
-    let groups = n.div_ceil(GROUP);
-    // two groups per pass: one activation splat feeds eight dot products
-    let mut g = 0;
-    while g + 2 <= groups {
-        let (s0, s1) = group_sums2(pairs, a16, packed.add(g * pairs * PAIR_BYTES), packed.add((g + 1) * pairs * PAIR_BYTES));
-        finish(g, &s0, s_a, s_w, y, n, acc);
-        finish(g + 1, &s1, s_a, s_w, y, n, acc);
-        g += 2;
-    }
-    if g < groups {
+    for g in 0..n.div_ceil(GROUP) {
         finish(g, &group_sums(pairs, a16, packed.add(g * pairs * PAIR_BYTES)), s_a, s_w, y, n, acc);
     }
 }
 
+/// The chunk corrections [`quantize_act`] wrote after the row `a16`.
+#[inline(always)]
+unsafe fn corrections(pairs: usize, a16: *const i16) -> *const i32 {
+    a16.add(2 * pairs) as *const i32
+}
+
 /// `N` exact i32 sums in [`KCHUNK`] chunks, each converted and added in f32:
-/// `sums(p0, p1)` sums row pairs `p0..p1`.
+/// `sums(p0, p1, chunk)` sums row pairs `p0..p1`, which make up `chunk`.
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
-unsafe fn chunked<const N: usize>(pairs: usize, sums: impl Fn(usize, usize) -> [core::arch::wasm32::v128; N]) -> [F32x4; N] {
+unsafe fn chunked<const N: usize>(pairs: usize, sums: impl Fn(usize, usize, usize) -> [core::arch::wasm32::v128; N]) -> [F32x4; N] {
     use core::arch::wasm32::*;
     let mut f = [f32x4_splat(0.0); N];
     let mut p0 = 0;
     while p0 < pairs {
-        let p1 = pairs.min(p0 + KCHUNK / 2);
-        let s = sums(p0, p1);
+        let p1 = pairs.min(p0 + CHUNK_PAIRS);
+        let s = sums(p0, p1, p0 / CHUNK_PAIRS);
         for q in 0..N {
             f[q] = f32x4_add(f[q], f32x4_convert_i32x4(s[q]));
         }
@@ -307,114 +350,127 @@ unsafe fn chunked<const N: usize>(pairs: usize, sums: impl Fn(usize, usize) -> [
     f.map(F32x4::from_v128)
 }
 
-/// Panel `q` (four columns × two rows, int16) of the row pair at `wp`.
+/// Sixteen bytes of the row pair at `wp`: four columns × two rows of int16
+/// lanes, each holding two weights (see the module comment).
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
 unsafe fn panel(wp: *const i8, q: usize) -> core::arch::wasm32::v128 {
     core::arch::wasm32::v128_load(wp.add(q * 16) as *const core::arch::wasm32::v128)
 }
 
-/// [`chunked`] eight sums, returned as two groups of four.
+/// The low-byte columns' exact sums from the raw lane sums `raw` and the
+/// high-byte columns' sums `hi`: `raw = 256 · hi + lo + 128 · Σ a` (mod 2³²,
+/// and `lo` itself fits in i32), with `corr` = `128 · Σ a` of the chunk.
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
-unsafe fn chunked8(pairs: usize, sums: impl Fn(usize, usize) -> [core::arch::wasm32::v128; 8]) -> ([F32x4; 4], [F32x4; 4]) {
-    let v = chunked(pairs, sums);
-    ([v[0], v[1], v[2], v[3]], [v[4], v[5], v[6], v[7]])
+fn low_sums(raw: core::arch::wasm32::v128, hi: core::arch::wasm32::v128, corr: core::arch::wasm32::v128) -> core::arch::wasm32::v128 {
+    use core::arch::wasm32::*;
+    i32x4_sub(i32x4_sub(raw, i32x4_shl(hi, 8)), corr)
 }
 
-/// [`group_sums`] of one group for two activation rows: each weight load feeds both.
+/// [`group_sums`] of one group for two activation rows: each weight load
+/// feeds both. Half a group per pass (eight accumulators, as in
+/// [`group_sums`]; a whole group for two rows would need sixteen).
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
-unsafe fn group_sums_rows2(pairs: usize, a16: *const i16, b16: *const i16, w: *const i8) -> ([F32x4; 4], [F32x4; 4]) {
+unsafe fn group_sums_rows2(pairs: usize, a16: *const i16, b16: *const i16, w: *const i8) -> ([F32x4; 8], [F32x4; 8]) {
     use core::arch::wasm32::*;
     let (a32, b32) = (a16 as *const i32, b16 as *const i32);
-    chunked8(pairs, |p0, p1| {
-        let mut s = [i32x4_splat(0); 8];
-        for p in p0..p1 {
-            let av = i32x4_splat(a32.add(p).read_unaligned());
-            let bv = i32x4_splat(b32.add(p).read_unaligned());
-            let wp = w.add(p * PAIR_BYTES);
-            for q in 0..4 {
-                let wv = panel(wp, q);
-                s[q] = i32x4_add(s[q], i32x4_dot_i16x8(wv, av));
-                s[q + 4] = i32x4_add(s[q + 4], i32x4_dot_i16x8(wv, bv));
+    let (ca, cb) = (corrections(pairs, a16), corrections(pairs, b16));
+    let half = |h: usize| {
+        chunked(pairs, |p0, p1, ch| {
+            // [row a: raw 0, raw 1, hi 0, hi 1; row b: the same]
+            let mut s = [i32x4_splat(0); 8];
+            for p in p0..p1 {
+                let av = i32x4_splat(a32.add(p).read_unaligned());
+                let bv = i32x4_splat(b32.add(p).read_unaligned());
+                let wp = w.add(p * PAIR_BYTES + h * 32);
+                for e in 0..2 {
+                    let v = panel(wp, e);
+                    let vh = i16x8_shr(v, 8);
+                    s[e] = i32x4_add(s[e], i32x4_dot_i16x8(v, av));
+                    s[e + 2] = i32x4_add(s[e + 2], i32x4_dot_i16x8(vh, av));
+                    s[e + 4] = i32x4_add(s[e + 4], i32x4_dot_i16x8(v, bv));
+                    s[e + 6] = i32x4_add(s[e + 6], i32x4_dot_i16x8(vh, bv));
+                }
             }
-        }
-        s
-    })
+            let (ka, kb) = (i32x4_splat(ca.add(ch).read_unaligned()), i32x4_splat(cb.add(ch).read_unaligned()));
+            for e in 0..2 {
+                s[e] = low_sums(s[e], s[e + 2], ka);
+                s[e + 4] = low_sums(s[e + 4], s[e + 6], kb);
+            }
+            s
+        })
+    };
+    let (l, r) = (half(0), half(1));
+    // columns 0–7, 8–15 (low bytes), then 16–23, 24–31 (high bytes)
+    ([l[0], l[1], r[0], r[1], l[2], l[3], r[2], r[3]], [l[4], l[5], r[4], r[5], l[6], l[7], r[6], r[7]])
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 #[inline(always)]
-unsafe fn group_sums_rows2(pairs: usize, a16: *const i16, b16: *const i16, w: *const i8) -> ([F32x4; 4], [F32x4; 4]) {
+unsafe fn group_sums_rows2(pairs: usize, a16: *const i16, b16: *const i16, w: *const i8) -> ([F32x4; 8], [F32x4; 8]) {
     (group_sums(pairs, a16, w), group_sums(pairs, b16, w))
 }
 
-/// [`group_sums`] of two groups at once.
+/// The 32 column sums of one group, as f32 (exact i32 chunks converted and
+/// added): per row pair, each 16-byte load feeds two `i32x4.dot_i16x8_s`,
+/// one on the lanes as they are and one on their high bytes.
 #[cfg(target_arch = "wasm32")]
 #[inline(always)]
-unsafe fn group_sums2(pairs: usize, a16: *const i16, w: *const i8, v: *const i8) -> ([F32x4; 4], [F32x4; 4]) {
+unsafe fn group_sums(pairs: usize, a16: *const i16, w: *const i8) -> [F32x4; 8] {
     use core::arch::wasm32::*;
     let a32 = a16 as *const i32;
-    chunked8(pairs, |p0, p1| {
+    let corr = corrections(pairs, a16);
+    chunked(pairs, |p0, p1, ch| {
+        // [raw 0–3, hi 0–3]
         let mut s = [i32x4_splat(0); 8];
-        for p in p0..p1 {
-            let av = i32x4_splat(a32.add(p).read_unaligned());
-            let (wp, vp) = (w.add(p * PAIR_BYTES), v.add(p * PAIR_BYTES));
-            for q in 0..4 {
-                s[q] = i32x4_add(s[q], i32x4_dot_i16x8(panel(wp, q), av));
-            }
-            for q in 0..4 {
-                s[q + 4] = i32x4_add(s[q + 4], i32x4_dot_i16x8(panel(vp, q), av));
-            }
-        }
-        s
-    })
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-#[inline(always)]
-unsafe fn group_sums2(pairs: usize, a16: *const i16, w: *const i8, v: *const i8) -> ([F32x4; 4], [F32x4; 4]) {
-    (group_sums(pairs, a16, w), group_sums(pairs, a16, v))
-}
-
-/// The 16 column sums of one group, as f32 (exact i32 chunks converted and added).
-#[cfg(target_arch = "wasm32")]
-#[inline(always)]
-unsafe fn group_sums(pairs: usize, a16: *const i16, w: *const i8) -> [F32x4; 4] {
-    use core::arch::wasm32::*;
-    let a32 = a16 as *const i32;
-    chunked(pairs, |p0, p1| {
-        let mut s = [i32x4_splat(0); 4];
         for p in p0..p1 {
             let av = i32x4_splat(a32.add(p).read_unaligned());
             let wp = w.add(p * PAIR_BYTES);
             for q in 0..4 {
-                s[q] = i32x4_add(s[q], i32x4_dot_i16x8(panel(wp, q), av));
+                let v = panel(wp, q);
+                s[q] = i32x4_add(s[q], i32x4_dot_i16x8(v, av));
+                s[q + 4] = i32x4_add(s[q + 4], i32x4_dot_i16x8(i16x8_shr(v, 8), av));
             }
+        }
+        let k = i32x4_splat(corr.add(ch).read_unaligned());
+        for q in 0..4 {
+            s[q] = low_sums(s[q], s[q + 4], k);
         }
         s
     })
 }
 
+/// The same arithmetic lane by lane (wrapping i32, as the wasm instructions).
 #[cfg(not(target_arch = "wasm32"))]
 #[inline(always)]
-unsafe fn group_sums(pairs: usize, a16: *const i16, w: *const i8) -> [F32x4; 4] {
-    let mut f = [[0.0f32; 4]; 4];
+unsafe fn group_sums(pairs: usize, a16: *const i16, w: *const i8) -> [F32x4; 8] {
+    let corr = corrections(pairs, a16);
+    let lanes = w as *const i16;
+    let mut f = [[0.0f32; 4]; 8];
     let mut p0 = 0;
     while p0 < pairs {
-        let p1 = pairs.min(p0 + KCHUNK / 2);
-        let mut s = [[0i32; 4]; 4];
+        let p1 = pairs.min(p0 + CHUNK_PAIRS);
+        let mut s = [[0i32; 4]; 8];
         for p in p0..p1 {
             let (x0, x1) = (*a16.add(2 * p) as i32, *a16.add(2 * p + 1) as i32);
-            for (q, sq) in s.iter_mut().enumerate() {
-                for (c, v) in sq.iter_mut().enumerate() {
-                    let wp = (w as *const i16).add(p * PAIR_BYTES / 2 + q * 8 + c * 2);
-                    *v += x0 * (*wp as i32) + x1 * (*wp.add(1) as i32);
+            for q in 0..4 {
+                for c in 0..4 {
+                    let l = lanes.add(p * PAIR_BYTES / 2 + q * 8 + c * 2);
+                    let (l0, l1) = (l.read_unaligned() as i32, l.add(1).read_unaligned() as i32);
+                    s[q][c] = s[q][c].wrapping_add(x0 * l0 + x1 * l1);
+                    s[q + 4][c] = s[q + 4][c].wrapping_add(x0 * (l0 >> 8) + x1 * (l1 >> 8));
                 }
             }
         }
+        let k = corr.add(p0 / CHUNK_PAIRS).read_unaligned();
         for q in 0..4 {
+            for c in 0..4 {
+                s[q][c] = s[q][c].wrapping_sub(s[q + 4][c].wrapping_shl(8)).wrapping_sub(k);
+            }
+        }
+        for q in 0..8 {
             for c in 0..4 {
                 f[q][c] += s[q][c] as f32;
             }
@@ -516,9 +572,12 @@ mod tests {
         unsafe { quantize_rows(2, 3, w.as_ptr(), false, q.as_mut_ptr(), s1.as_mut_ptr()) };
         assert_eq!(s1[0], 1.0 / 127.0);
         let a = [3.0f32, -1.5, 0.0];
-        let mut a16 = [9i16; 4];
+        let mut a16 = [9i16; 6];
+        assert_eq!(act_len(3), a16.len());
         let sa = unsafe { quantize_act(3, a.as_ptr(), a16.as_mut_ptr()) };
-        assert_eq!(a16, [32767, -16384, 0, 0]); // −16383.5 → even
+        assert_eq!(a16[..4], [32767, -16384, 0, 0]); // −16383.5 → even
+        let corr = 128 * (32767 - 16384);
+        assert_eq!(a16[4..], [corr as i16, (corr >> 16) as i16]); // after the row: 128 · Σ of each chunk
         assert_eq!(sa, 3.0 / 32767.0);
     }
 }

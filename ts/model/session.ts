@@ -46,9 +46,6 @@ export interface StreamSource {
   q8Recurrent(layer: Recurrent): number | null;
 }
 
-/** 4-byte words of the int8 records' activation scratch for `b` rows of up to `k` values (`quant::act_scratch_len`: `b` f32 scales, then `b` int16 rows padded to even length). */
-const actScratchWords = (b: number, k: number) => b * (1 + Math.ceil(k / 2));
-
 export interface SessionOptions {
   /** Sequences stepped together (default 1). */
   batchSize?: number;
@@ -183,7 +180,7 @@ export class Session {
     // one activation scratch (every row of the batch, quantised) shared by the
     // int8 records: they run one after another
     if (maxAct > 0) {
-      const a16 = alloc(actScratchWords(B, maxAct));
+      const a16 = alloc(core.q8_act_scratch_len(B, maxAct) / 4);
       for (const r of recs) {
         if (r[0] === OP.DENSE_Q8) r[9] = a16.ptr;
         if (r[0] === OP.RECUR_Q8) r[15] = a16.ptr;
