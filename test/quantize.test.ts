@@ -113,6 +113,12 @@ describe('int8 models', () => {
     });
   }
 
+  it('rows longer than one 512-row integer chunk (K = 1100: three chunks), odd batch: equal to the f32 model on the dequantised weights', () => {
+    const make = () => [layers.gru({ units: 40, returnSequences: true, inputShape: [null, 1100] }), layers.dense({ units: 3 })];
+    const x = tensor(rnd(3 * 4 * 1100, 8, 1.5), [3, 4, 1100]);
+    checkInt8(make, 5, x).q.dispose();
+  });
+
   it('stores I8 weights with per-row F32 scales (a quarter of the f32 bytes), or one scale per matrix', () => {
     const make = cells[0][1];
     const m = new Sequential(make(), { seed: 2 });
