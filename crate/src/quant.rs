@@ -54,9 +54,9 @@
 //! in the same loop (tiles of 16 int16 + 8 f32 columns): 12.5 G/s. V8
 //! unrolled the pair loop by two itself and spilled one accumulator in the
 //! first copy; writing the two pairs out by hand instead made the W1 int8
-//! step 15–18 % slower (paired runs in one process). (This layout's loop is
-//! not unrolled and spills nothing: eight accumulators, the splat, a load
-//! and a shifted copy.)
+//! step 15–18 % slower (paired runs in one process). (V8 unrolls this
+//! layout's loop by two as well, but spills nothing in either copy: eight
+//! accumulators, the splat, a load and a shifted copy.)
 //!
 //! The experiments below ran on those earlier layouts (the int16 panels with
 //! a loop over two 16-column groups per pass, unless they say int8).
@@ -206,7 +206,7 @@ pub unsafe fn quantize_act(k: usize, a: *const f32, a16: *mut i16) -> f32 {
     }
     let inv = 32767.0 / m;
     let (vinv, lo, hi) = (F32x4::splat(inv), F32x4::splat(-32767.0), F32x4::splat(32767.0));
-    let corr = a16.add(k.div_ceil(2) * 2) as *mut i32;
+    let corr = corrections(k.div_ceil(2), a16) as *mut i32;
     let mut c = 0;
     for ch in 0..chunks(k) {
         let end = (c + KCHUNK).min(k);
@@ -325,7 +325,7 @@ unsafe fn gemv_serial(k: usize, n: usize, a16: *const i16, s_a: f32, packed: *co
     }
 }
 
-/// The chunk corrections [`quantize_act`] wrote after the row `a16`.
+/// The chunk corrections [`quantize_act`] writes after the row `a16` of `pairs` int16 pairs.
 #[inline(always)]
 unsafe fn corrections(pairs: usize, a16: *const i16) -> *const i32 {
     a16.add(2 * pairs) as *const i32
