@@ -96,8 +96,17 @@ pub fn pool_helper_tasks() -> usize {
     crate::pool::helped()
 }
 
-fn memory_bytes() -> usize {
-    core::arch::wasm32::memory_size(0) * 65536
+/// Bytes of linear memory, in 64 bits: at the 32-bit limit (65,536 pages)
+/// the size is 2³², which a wasm32 `usize` cannot hold (it wrapped to 0 and
+/// made every region look out of bounds from then on).
+fn memory_bytes() -> u64 {
+    core::arch::wasm32::memory_size(0) as u64 * 65536
+}
+
+/// Whether `[ptr, ptr + bytes)` lies inside linear memory (sums in 64 bits, so
+/// a region ending exactly at 4 GiB is inside).
+fn inside(ptr: usize, bytes: usize) -> bool {
+    ptr as u64 + bytes as u64 <= memory_bytes()
 }
 
 /// A region `[ptr, ptr + floats·4)` named for checks.
@@ -131,8 +140,7 @@ impl Check {
         if ptr % align != 0 {
             return Err(E_ALIGN);
         }
-        let end = ptr.checked_add(bytes).ok_or(E_BOUNDS)?;
-        if end > memory_bytes() {
+        if !inside(ptr, bytes) {
             return Err(E_BOUNDS);
         }
         if bytes > 0 {
@@ -149,7 +157,8 @@ impl Check {
         let rs = &self.regions[..self.n];
         for (a, ra) in rs.iter().enumerate() {
             for rb in &rs[a + 1..] {
-                let overlap = ra.ptr < rb.ptr + rb.bytes && rb.ptr < ra.ptr + ra.bytes;
+                let end = |r: &Region| r.ptr as u64 + r.bytes as u64;
+                let overlap = (ra.ptr as u64) < end(rb) && (rb.ptr as u64) < end(ra);
                 if overlap && (ra.writes || rb.writes) {
                     return Err(E_OVERLAP);
                 }
@@ -486,13 +495,13 @@ pub fn loss(kind: u32, rows: usize, n: usize, pred: usize, target: usize, weight
     })();
     match r {
         Ok(v) => {
-            if status_out != 0 && status_out % 4 == 0 && status_out + 4 <= memory_bytes() {
+            if status_out != 0 && status_out % 4 == 0 && inside(status_out, 4) {
                 unsafe { *(status_out as *mut i32) = OK };
             }
             v
         }
         Err(e) => {
-            if status_out != 0 && status_out % 4 == 0 && status_out + 4 <= memory_bytes() {
+            if status_out != 0 && status_out % 4 == 0 && inside(status_out, 4) {
                 unsafe { *(status_out as *mut i32) = e };
             }
             f64::NAN

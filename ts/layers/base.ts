@@ -152,6 +152,8 @@ export abstract class Layer {
 
   dispose(): void {
     this.buffers?.freeAll();
+    // the model's parameter regions are freed with it: forget their addresses
+    this.regions = null;
   }
 
   protected addParam(name: string, shape: number[], init: ParamSpec['init'], regularizer?: Regularizer): ParamSpec {
@@ -162,13 +164,13 @@ export abstract class Layer {
 
   /** Pointer (bytes) of a parameter in the params region. */
   protected paramPtr(p: ParamSpec): number {
-    if (!this.regions) throw new ValueError(`${this.name}: used before the model was built`);
+    if (!this.regions) throw new ValueError(`${this.name}: used before the model was built or after it was disposed`);
     return this.regions.params + p.offset * 4;
   }
 
   /** Pointer (bytes) of a parameter's gradient. */
   protected gradPtr(p: ParamSpec): number {
-    if (!this.regions) throw new ValueError(`${this.name}: used before the model was built`);
+    if (!this.regions) throw new ValueError(`${this.name}: used before the model was built or after it was disposed`);
     return this.regions.grads + p.offset * 4;
   }
 

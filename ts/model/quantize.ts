@@ -218,6 +218,11 @@ export class QuantizedModel implements StreamSource {
 
   // ------------------------------------------------------------ StreamSource
 
+  /** True after `dispose()` (sessions of this model then refuse to run). */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   /** @internal */
   streamInputShape(): (number | null)[] {
     return [...this.inputShape];
@@ -435,8 +440,12 @@ export class QuantizedModel implements StreamSource {
   /** The model's `layers` as a stream source; `dir`: the first is direction `d` of that layer. */
   private view(layers: Layer[], inShape: (number | null)[], dir?: { layer: Recurrent; d: number }): StreamSource {
     const mine = (l: Layer) => dir !== undefined && l === layers[0];
+    const owner = this;
     return {
       layers,
+      get isDisposed() {
+        return owner.isDisposed;
+      },
       weightsVersion: this.weightsVersion,
       streamInputShape: () => inShape,
       paramPtr: (l, name) => (mine(l) ? this.paramPtr(dir!.layer, dir!.d === 1 ? `${name}_reverse` : name) : this.paramPtr(l, name)),

@@ -122,6 +122,11 @@ export class Sequential {
     return this.store !== null;
   }
 
+  /** True after `dispose()`: the model's memory is freed and every use of it (or of its sessions) throws. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   /**
    * Build the layers for one sample's shape (defaults to the first layer's
    * `inputShape`). `initialize: false` leaves the parameters at zero (loaders

@@ -34,6 +34,8 @@ const GATE: Record<string, number> = { sigmoid: 0, hardSigmoid: 1, hardSigmoid6:
  */
 export interface StreamSource {
   readonly layers: readonly Layer[];
+  /** True once the model's memory is freed: a session then refuses to run (its records point into that memory). */
+  readonly isDisposed: boolean;
   /** Changes whenever the f32 weights change (sessions re-pack then). */
   readonly weightsVersion: number;
   /** The input shape without the batch dimension. */
@@ -309,5 +311,8 @@ export class Session {
 
   private alive(): void {
     if (this.disposed) throw new ValueError('session: used after dispose()');
+    // the program's records point into the model's parameters (and int8
+    // weights): once those are freed they may hold another model's data
+    if (this.model.isDisposed) throw new ValueError('session: its model was disposed; a session cannot outlive its model');
   }
 }
