@@ -12,7 +12,16 @@ const dist = new URL('../dist/', import.meta.url);
 
 export function sizes() {
   const out = {};
-  for (const f of ['recurrent_core_bg.wasm', 'recurrent_core_relaxed_bg.wasm', 'recurrent_core_mt_bg.wasm', 'recurrent_core_mt_relaxed_bg.wasm', 'index.js', 'index.cjs', 'workerd.js', 'worker.js']) {
+  for (const f of [
+    'recurrent_core_bg.wasm',
+    'recurrent_core_relaxed_bg.wasm',
+    'recurrent_core_mt_bg.wasm',
+    'recurrent_core_mt_relaxed_bg.wasm',
+    'index.js',
+    'index.cjs',
+    'workerd.js',
+    'worker.js',
+  ]) {
     let b;
     try {
       b = readFileSync(new URL(f, dist));
@@ -64,7 +73,9 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
   else {
     console.log('file                              raw bytes   gzip bytes');
     for (const [f, v] of Object.entries(s)) console.log(`${f.padEnd(34)}${String(v.raw).padStart(9)}   ${String(v.gzip).padStart(9)}`);
-    console.log(`\ncold start (Node ${process.versions.node}, median of ${c.runs} fresh processes; model ${(c.modelBytes / 1e6).toFixed(2)} MB):`);
+    console.log(
+      `\ncold start (Node ${process.versions.node}, median of ${c.runs} fresh processes; model ${(c.modelBytes / 1e6).toFixed(2)} MB):`,
+    );
     console.log(`  import + init + loadModel + first step: ${c.sinceScriptStart.toFixed(1)} ms`);
     console.log(`  from process start (Node boot included): ${c.sinceProcessStart.toFixed(1)} ms`);
   }

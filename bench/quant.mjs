@@ -61,7 +61,10 @@ export async function benchQuant({ smoke = false, info } = {}) {
 function benchBatch(smoke) {
   const [H, B, T] = smoke ? [64, 4, 10] : [256, 32, 100];
   const rng = new Random(2);
-  const x = tensor(Float32Array.from({ length: B * T * 64 }, () => rng.uniform(-1, 1)), [B, T, 64]);
+  const x = tensor(
+    Float32Array.from({ length: B * T * 64 }, () => rng.uniform(-1, 1)),
+    [B, T, 64],
+  );
   const lstm = () => layers.lstm({ units: H, returnSequences: true });
   const models = [
     [`LSTM I=64 H=${H} B=${B} T=${T}`, [layers.lstm({ units: H, returnSequences: true, inputShape: [null, 64] })]],
@@ -92,5 +95,8 @@ function benchBatch(smoke) {
 
 /** The f32 model and its f16 and int8 copies, each with an empty list of times. */
 function quantVariants(m) {
-  return [{ dtype: 'f32', model: m }, ...['f16', 'int8'].map((dtype) => ({ dtype, model: quantize(m, { dtype }) }))].map((v) => ({ ...v, times: [] }));
+  return [{ dtype: 'f32', model: m }, ...['f16', 'int8'].map((dtype) => ({ dtype, model: quantize(m, { dtype }) }))].map((v) => ({
+    ...v,
+    times: [],
+  }));
 }

@@ -21,8 +21,12 @@ import { recurrentOnnx } from './onnx-writer.mjs';
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
 const peers = args.includes('--peers');
-const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
-const out = args.find((a) => a.startsWith('--out='))?.slice(6) ?? new URL(smoke ? 'results-smoke.json' : 'results.json', import.meta.url).pathname;
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
+const out =
+  args.find((a) => a.startsWith('--out='))?.slice(6) ?? new URL(smoke ? 'results-smoke.json' : 'results.json', import.meta.url).pathname;
 const suites = args.filter((a) => !a.startsWith('--'));
 const relaxedFlag = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
 const here = (p) => new URL(p, import.meta.url).pathname;
@@ -50,14 +54,33 @@ if (suites.includes('quant')) {
 // name → how to run it; `cold` names the cold-start variant (bench/libs/cold.mjs)
 const LIBS = [
   { name: 'ours', label: 'recurrent-wasm relaxed', script: 'libs/ours.mjs', node: relaxedFlag, cfg: { simd: 'relaxed' }, cold: 'ours' },
-  { name: 'ours-2t', label: 'recurrent-wasm relaxed 2 threads', script: 'libs/ours.mjs', node: relaxedFlag, cfg: { simd: 'relaxed', threads: 2 } },
-  { name: 'ours-2w', label: 'recurrent-wasm relaxed 2 workers', script: 'libs/ours.mjs', node: relaxedFlag, cfg: { simd: 'relaxed', workers: 2 } },
+  {
+    name: 'ours-2t',
+    label: 'recurrent-wasm relaxed 2 threads',
+    script: 'libs/ours.mjs',
+    node: relaxedFlag,
+    cfg: { simd: 'relaxed', threads: 2 },
+  },
+  {
+    name: 'ours-2w',
+    label: 'recurrent-wasm relaxed 2 workers',
+    script: 'libs/ours.mjs',
+    node: relaxedFlag,
+    cfg: { simd: 'relaxed', workers: 2 },
+  },
   { name: 'ours-simd128', label: 'recurrent-wasm simd128', script: 'libs/ours.mjs', cfg: { simd: 'simd128' }, cold: 'ours-simd128' },
   { name: 'tfjs-wasm', label: 'tfjs wasm', peer: true, script: 'libs/tfjs.mjs', cfg: { backend: 'wasm' }, cold: 'tfjs-wasm' },
   { name: 'tfjs-cpu', label: 'tfjs cpu', peer: true, script: 'libs/tfjs.mjs', cfg: { backend: 'cpu' }, cold: 'tfjs-cpu' },
   { name: 'ort-web-1t', label: 'ort-web 1t', peer: true, script: 'libs/ort.mjs', cfg: { threads: 1 }, cold: 'onnxruntime-web' },
   { name: 'ort-web-2t', label: 'ort-web 2t', peer: true, script: 'libs/ort.mjs', cfg: { threads: 2 } },
-  { name: 'ort-node-1t', label: 'ort-node 1t', peer: true, script: 'libs/ort.mjs', cfg: { flavor: 'node', threads: 1 }, cold: 'onnxruntime-node' },
+  {
+    name: 'ort-node-1t',
+    label: 'ort-node 1t',
+    peer: true,
+    script: 'libs/ort.mjs',
+    cfg: { flavor: 'node', threads: 1 },
+    cold: 'onnxruntime-node',
+  },
   { name: 'brain.js', label: 'brain.js', peer: true, script: 'libs/brain.mjs', cold: 'brain.js', needs: 'brain' },
 ];
 const chosen = LIBS.filter((l) => (only ? only.includes(l.name) : peers || !l.peer));
@@ -66,8 +89,13 @@ if (!existsSync(here('../dist/index.js'))) throw new Error('dist/ is missing: ru
 
 function child(args, timeout, exe = process.execPath, env = process.env) {
   const r = spawnSync(exe, args, { encoding: 'utf8', timeout, maxBuffer: 1 << 26, env });
-  const line = r.stdout?.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (r.status !== 0 || !line) return { error: (r.error?.message ?? r.stderr?.trim().split('\n').slice(-3).join(' | ')) || `exit ${r.status}` };
+  const line = r.stdout
+    ?.trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
+  if (r.status !== 0 || !line)
+    return { error: (r.error?.message ?? r.stderr?.trim().split('\n').slice(-3).join(' | ')) || `exit ${r.status}` };
   return JSON.parse(line);
 }
 
@@ -127,13 +155,17 @@ for (const l of chosen) {
   for (const l of chosen.filter((l) => l.cold)) {
     const args = [...(l.node ?? []), here('libs/cold.mjs'), l.cold, dir];
     (results[l.name] ??= {}).cold = { id: 'cold', ...coldRuns(args, process.execPath, cleanEnv) };
-    if (caBundle && l.name === 'ours') results.ours.coldCa = { id: 'coldCa', ...coldRuns(args, process.execPath, process.env), env: `NODE_EXTRA_CA_CERTS=${caBundle}` };
+    if (caBundle && l.name === 'ours')
+      results.ours.coldCa = { id: 'coldCa', ...coldRuns(args, process.execPath, process.env), env: `NODE_EXTRA_CA_CERTS=${caBundle}` };
   }
   // ours in the other server runtimes where scripts/install-runtimes.sh put them
   // (their boot is 10–40 ms, like Node's without the CA bundle); same script, same model
   // and environment
   if (results.ours) {
-    for (const [id, exe, pre] of [['coldBun', 'bun', []], ['coldDeno', 'deno', ['run', '-A']]]) {
+    for (const [id, exe, pre] of [
+      ['coldBun', 'bun', []],
+      ['coldDeno', 'deno', ['run', '-A']],
+    ]) {
       const bin = here(`../.tools/runtimes/node_modules/.bin/${exe}`);
       if (!existsSync(bin)) continue;
       const r = coldRuns([...pre, here('libs/cold.mjs'), 'ours', dir], bin, cleanEnv);
@@ -169,7 +201,9 @@ const rows = ROWS.map(([id, label, unit]) => {
   return row;
 });
 const head = smoke ? 'SMOKE sizes (not the workload sizes above)' : 'medians (min–max)';
-console.log(`\nrecurrent-wasm benchmarks — ${head}; ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}\n`);
+console.log(
+  `\nrecurrent-wasm benchmarks — ${head}; ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, Node ${process.versions.node}, ${new Date().toISOString().slice(0, 10)}\n`,
+);
 table(rows, ['workload', 'unit', ...libs.map((l) => l.label)]);
 
 // ratios: each peer's median ÷ ours (relaxed, else simd128); >1 means we are faster
@@ -189,7 +223,13 @@ if (ours && libs.some((l) => l.peer)) {
 }
 
 // GFLOP/s and the fraction of the GEMM ceilings (best GEMM shape of each)
-const ceiling = (name) => Math.max(0, ...Object.entries(results[name] ?? {}).filter(([k]) => k.startsWith('GEMM')).map(([, v]) => v.gflops));
+const ceiling = (name) =>
+  Math.max(
+    0,
+    ...Object.entries(results[name] ?? {})
+      .filter(([k]) => k.startsWith('GEMM'))
+      .map(([, v]) => v.gflops),
+  );
 const wasmCeil = ceiling('ours') || ceiling('ours-simd128');
 const nativeCeil = ceiling('ort-node-1t');
 const gRows = ROWS.filter(([id]) => !id.startsWith('cold')).map(([id, label]) => {
@@ -201,13 +241,32 @@ const gRows = ROWS.filter(([id]) => !id.startsWith('cold')).map(([id, label]) =>
   return row;
 });
 const shapes = [...new Set(libs.flatMap((l) => Object.keys(results[l.name] ?? {}).filter((k) => k.startsWith('GEMM'))))];
-gRows.push(...shapes.map((id) => {
-  const row = { workload: `S${id}` };
-  for (const l of libs) row[l.label] = results[l.name]?.[id]?.gflops?.toFixed(1) ?? '—';
-  return row;
-}));
-console.log(`\nGFLOP/s (2·T·B·G·H·(I+H) forward, ×3 for training, plus the output layer); (%) of the wasm SIMD GEMM ceiling ${wasmCeil.toFixed(1)} GFLOP/s${nativeCeil ? `; native (MLAS, 1 thread) ceiling ${nativeCeil.toFixed(1)} GFLOP/s` : ''}\n`);
+gRows.push(
+  ...shapes.map((id) => {
+    const row = { workload: `S${id}` };
+    for (const l of libs) row[l.label] = results[l.name]?.[id]?.gflops?.toFixed(1) ?? '—';
+    return row;
+  }),
+);
+console.log(
+  `\nGFLOP/s (2·T·B·G·H·(I+H) forward, ×3 for training, plus the output layer); (%) of the wasm SIMD GEMM ceiling ${wasmCeil.toFixed(1)} GFLOP/s${nativeCeil ? `; native (MLAS, 1 thread) ceiling ${nativeCeil.toFixed(1)} GFLOP/s` : ''}\n`,
+);
 table(gRows, ['workload', ...libs.map((l) => l.label)]);
 
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), smoke, cpu: cpus()[0]?.model, cores: cpus().length, node: process.versions.node, libs: chosen.map((l) => ({ name: l.name, label: l.label })), results }, null, 1));
+writeFileSync(
+  out,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      smoke,
+      cpu: cpus()[0]?.model,
+      cores: cpus().length,
+      node: process.versions.node,
+      libs: chosen.map((l) => ({ name: l.name, label: l.label })),
+      results,
+    },
+    null,
+    1,
+  ),
+);
 console.log(`\nwritten ${out}`);

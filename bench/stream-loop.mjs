@@ -18,4 +18,6 @@ while (performance.now() < end) {
   times.push((performance.now() - t0) * 10);
 }
 times.sort((a, b) => a - b);
-console.log(`${info.simd} ${cell} ${dtype}: median ${times[times.length >> 1].toFixed(1)} µs/step, min ${times[0].toFixed(1)} (${times.length} runs of 100 steps)`);
+console.log(
+  `${info.simd} ${cell} ${dtype}: median ${times[times.length >> 1].toFixed(1)} µs/step, min ${times[0].toFixed(1)} (${times.length} runs of 100 steps)`,
+);

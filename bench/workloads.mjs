@@ -67,7 +67,12 @@ export function ints(n, seed, max) {
 export function recurrentWeights(cell, I, H, seed = 7) {
   const G = GATES[cell];
   const k = 1 / Math.sqrt(H);
-  return { w_ih: floats(G * H * I, seed, k), w_hh: floats(G * H * H, seed + 1, k), b_ih: floats(G * H, seed + 2, k), b_hh: floats(G * H, seed + 3, k) };
+  return {
+    w_ih: floats(G * H * I, seed, k),
+    w_hh: floats(G * H * H, seed + 1, k),
+    b_ih: floats(G * H, seed + 2, k),
+    b_hh: floats(G * H, seed + 3, k),
+  };
 }
 
 /**

@@ -31,7 +31,10 @@ export async function run({ epochs = 15, seed = 1, log = console.log } = {}) {
   const results = {};
   for (const bidi of [true, false]) {
     const rnn = layers.lstm({ units: 32, returnSequences: true, inputShape: [T, VOCAB] });
-    const model = new Sequential([bidi ? layers.bidirectional({ layer: rnn, inputShape: [T, VOCAB] }) : rnn, layers.dense({ units: VOCAB, activation: 'softmax' })], { seed });
+    const model = new Sequential(
+      [bidi ? layers.bidirectional({ layer: rnn, inputShape: [T, VOCAB] }) : rnn, layers.dense({ units: VOCAB, activation: 'softmax' })],
+      { seed },
+    );
     model.compile({ optimizer: optimizers.adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     const t0 = performance.now();
     await model.fit(x, y, { epochs, batchSize: 32, seed });

@@ -40,10 +40,14 @@ export function sample(model, tok, prompt, length, temperature, rng) {
     // temperature: p^(1/τ), renormalised; ids 0 (padding) and 1 (unknown) never sampled
     let sum = 0;
     const w = new Float64Array(V);
-    for (let j = 2; j < V; j++) sum += w[j] = Math.pow(last[j], 1 / temperature);
+    for (let j = 2; j < V; j++) sum += w[j] = last[j] ** (1 / temperature);
     let r = rng.next() * sum;
     let next = V - 1;
-    for (let j = 2; j < V; j++) if ((r -= w[j]) <= 0) { next = j; break; }
+    for (let j = 2; j < V; j++)
+      if ((r -= w[j]) <= 0) {
+        next = j;
+        break;
+      }
     ids.push(next);
     out += tok.token(next);
   }
@@ -67,14 +71,25 @@ export async function run({ steps = 300, batchSize = 32, seed = 1, log = console
     ],
     { seed },
   );
-  model.compile({ optimizer: optimizers.adam({ learningRate: 0.01, clipNorm: 5 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({
+    optimizer: optimizers.adam({ learningRate: 0.01, clipNorm: 5 }),
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   const losses = [];
   const t0 = performance.now();
   await model.fit(x, y, {
     epochs: 1,
     batchSize,
     seed,
-    callbacks: [{ onBatchEnd: (b, l) => { losses.push(l.loss); if (b % 50 === 0) log(`step ${b}: loss ${l.loss.toFixed(3)}`); } }],
+    callbacks: [
+      {
+        onBatchEnd: (b, l) => {
+          losses.push(l.loss);
+          if (b % 50 === 0) log(`step ${b}: loss ${l.loss.toFixed(3)}`);
+        },
+      },
+    ],
   });
   const seconds = (performance.now() - t0) / 1000;
   const val = model.evaluate(vx, vy, { batchSize: 64 });
@@ -90,7 +105,9 @@ export async function run({ steps = 300, batchSize = 32, seed = 1, log = console
     uniformLoss: Math.log(tok.vocabSize - 2),
     sample: sample(model, tok, 'Shall I compare thee', sampleLength, 0.7, new Random(seed + 1)),
   };
-  log(`trained ${steps} steps in ${seconds.toFixed(1)} s (${result.msPerStep.toFixed(1)} ms/step); loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}, held-out ${result.valLoss.toFixed(3)} (accuracy ${(result.valAccuracy * 100).toFixed(1)} %)`);
+  log(
+    `trained ${steps} steps in ${seconds.toFixed(1)} s (${result.msPerStep.toFixed(1)} ms/step); loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}, held-out ${result.valLoss.toFixed(3)} (accuracy ${(result.valAccuracy * 100).toFixed(1)} %)`,
+  );
   log(`sample (temperature 0.7):\nShall I compare thee${result.sample}`);
   // the same model with int8 and f16 weights: held-out cross-entropy from predict
   const crossEntropy = (m) => heldOutLoss(m, vx, vy, tok.vocabSize);
@@ -100,7 +117,9 @@ export async function run({ steps = 300, batchSize = 32, seed = 1, log = console
     const q = quantize(model, { dtype });
     const loss = crossEntropy(q);
     result.quantized[dtype] = { valLoss: loss, perplexityRatio: Math.exp(loss - base), bytes: q.save().length };
-    log(`${dtype}: held-out ${loss.toFixed(4)} nats/char (perplexity ×${Math.exp(loss - base).toFixed(4)} of f32), file ${q.save().length} bytes (f32: ${result.quantized.f32.bytes})`);
+    log(
+      `${dtype}: held-out ${loss.toFixed(4)} nats/char (perplexity ×${Math.exp(loss - base).toFixed(4)} of f32), file ${q.save().length} bytes (f32: ${result.quantized.f32.bytes})`,
+    );
     q.dispose();
   }
   // magnitude pruning to 50 % zeros, then a short fine-tuning that keeps the mask
@@ -109,8 +128,17 @@ export async function run({ steps = 300, batchSize = 32, seed = 1, log = console
   const [fx, fy] = windows(ids, 0, split, pruneSteps * batchSize, rng);
   await model.fit(fx, fy, { epochs: 1, batchSize, seed, callbacks: [pruner] });
   const prunedLoss = crossEntropy(model);
-  result.pruned = { sparsity: Math.min(...Object.values(pruner.report())), oneShotLoss: oneShot, valLoss: prunedLoss, perplexityRatio: Math.exp(prunedLoss - base), bytes: model.save({ sparse: true }).length, denseBytes: result.quantized.f32.bytes };
-  log(`pruned to 50 % zeros: held-out ${oneShot.toFixed(4)} at once, ${prunedLoss.toFixed(4)} after ${pruneSteps} steps of fine-tuning (perplexity ×${result.pruned.perplexityRatio.toFixed(3)} of dense); file ${result.pruned.bytes} bytes`);
+  result.pruned = {
+    sparsity: Math.min(...Object.values(pruner.report())),
+    oneShotLoss: oneShot,
+    valLoss: prunedLoss,
+    perplexityRatio: Math.exp(prunedLoss - base),
+    bytes: model.save({ sparse: true }).length,
+    denseBytes: result.quantized.f32.bytes,
+  };
+  log(
+    `pruned to 50 % zeros: held-out ${oneShot.toFixed(4)} at once, ${prunedLoss.toFixed(4)} after ${pruneSteps} steps of fine-tuning (perplexity ×${result.pruned.perplexityRatio.toFixed(3)} of dense); file ${result.pruned.bytes} bytes`,
+  );
   model.dispose();
   return result;
 }

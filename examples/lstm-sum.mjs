@@ -5,7 +5,9 @@ import { init, RecurrentKernel, Random } from '../dist/index.js';
 
 await init();
 const rng = new Random(7);
-const T = 12, B = 16, H = 16;
+const T = 12,
+  B = 16,
+  H = 16;
 const lstm = new RecurrentKernel({ cell: 'lstm', inputSize: 1, hiddenSize: H }, { seed: 1 });
 const w = Float32Array.from({ length: H }, () => rng.uniform(-0.3, 0.3)); // read-out [H] → 1
 let bias = 0;
@@ -32,13 +34,14 @@ for (let step = 0; step <= 600; step++) {
   // read-out and MSE on every step
   const dy = new Float32Array(y.length);
   const dw = new Float32Array(H);
-  let db = 0, loss = 0;
+  let db = 0,
+    loss = 0;
   for (let r = 0; r < T * B; r++) {
     let p = bias;
     for (let j = 0; j < H; j++) p += w[j] * y[r * H + j];
     const e = p - target[r];
-    loss += e * e / (T * B);
-    const g = 2 * e / (T * B);
+    loss += (e * e) / (T * B);
+    const g = (2 * e) / (T * B);
     db += g;
     for (let j = 0; j < H; j++) {
       dw[j] += g * y[r * H + j];

@@ -44,7 +44,11 @@ export async function run({ epochs = 12, seed = 1, log = console.log } = {}) {
     ],
     { seed },
   );
-  model.compile({ optimizer: optimizers.adam({ learningRate: 0.005 }), loss: 'binaryCrossentropy', metrics: ['accuracy', 'precision', 'recall', 'f1', 'auc'] });
+  model.compile({
+    optimizer: optimizers.adam({ learningRate: 0.005 }),
+    loss: 'binaryCrossentropy',
+    metrics: ['accuracy', 'precision', 'recall', 'f1', 'auc'],
+  });
   const t0 = performance.now();
   await model.fit(x, y, { epochs, batchSize: 32, seed, validationSplit: 0.1 });
   const seconds = (performance.now() - t0) / 1000;
@@ -58,7 +62,9 @@ export async function run({ epochs = 12, seed = 1, log = console.log } = {}) {
   for (const dtype of ['int8', 'f16']) {
     const q = quantize(model, { dtype });
     quantized[dtype] = { accuracy: accuracy(q.predict(xt).data), bytes: q.save().length };
-    log(`${dtype}: held-out accuracy ${(quantized[dtype].accuracy * 100).toFixed(1)} % (f32 ${(quantized.f32.accuracy * 100).toFixed(1)} %)`);
+    log(
+      `${dtype}: held-out accuracy ${(quantized[dtype].accuracy * 100).toFixed(1)} % (f32 ${(quantized.f32.accuracy * 100).toFixed(1)} %)`,
+    );
     q.dispose();
   }
   // magnitude pruning to 50 % zeros, then 3 epochs of fine-tuning that keep the mask
@@ -66,8 +72,16 @@ export async function run({ epochs = 12, seed = 1, log = console.log } = {}) {
   const pruner = prune(model, { sparsity: 0.5 });
   const oneShot = model.evaluate(xt, yt, { batchSize: 100 }).accuracy;
   await model.fit(x, y, { epochs: 3, batchSize: 32, seed, callbacks: [pruner] });
-  const pruned = { sparsity: Math.min(...Object.values(pruner.report())), oneShotAccuracy: oneShot, accuracy: model.evaluate(xt, yt, { batchSize: 100 }).accuracy, bytes: model.save({ sparse: true }).length, denseBytes };
-  log(`pruned to ${(pruned.sparsity * 100).toFixed(0)} % zeros: held-out accuracy ${(oneShot * 100).toFixed(1)} % at once, ${(pruned.accuracy * 100).toFixed(1)} % after fine-tuning; file ${pruned.bytes} bytes (dense ${denseBytes})`);
+  const pruned = {
+    sparsity: Math.min(...Object.values(pruner.report())),
+    oneShotAccuracy: oneShot,
+    accuracy: model.evaluate(xt, yt, { batchSize: 100 }).accuracy,
+    bytes: model.save({ sparse: true }).length,
+    denseBytes,
+  };
+  log(
+    `pruned to ${(pruned.sparsity * 100).toFixed(0)} % zeros: held-out accuracy ${(oneShot * 100).toFixed(1)} % at once, ${(pruned.accuracy * 100).toFixed(1)} % after fine-tuning; file ${pruned.bytes} bytes (dense ${denseBytes})`,
+  );
   model.dispose();
   return { ...test, seconds, quantized, pruned };
 }

@@ -31,7 +31,9 @@ export async function run({ kinds = ['simpleRNN', 'lstm'], epochs = 10, seed = 1
     const seconds = (performance.now() - t0) / 1000;
     const test = model.evaluate(xt, yt);
     results[kind] = { trainLoss: h.history.loss.at(-1), testMse: test.loss, seconds };
-    log(`${kind}: ${epochs} epochs in ${seconds.toFixed(2)} s, train MSE ${h.history.loss.at(-1).toExponential(2)}, held-out MSE ${test.loss.toExponential(2)}`);
+    log(
+      `${kind}: ${epochs} epochs in ${seconds.toFixed(2)} s, train MSE ${h.history.loss.at(-1).toExponential(2)}, held-out MSE ${test.loss.toExponential(2)}`,
+    );
     model.dispose();
   }
   return results;

@@ -35,7 +35,10 @@ const cases = [
   {
     name: 'lstm_sigmoid_last',
     about: "LSTM recurrentActivation 'sigmoid', last output → dense",
-    build: () => tf.sequential({ layers: [tf.layers.lstm({ units: 5, recurrentActivation: 'sigmoid', inputShape: [6, 2] }), tf.layers.dense({ units: 3 })] }),
+    build: () =>
+      tf.sequential({
+        layers: [tf.layers.lstm({ units: 5, recurrentActivation: 'sigmoid', inputShape: [6, 2] }), tf.layers.dense({ units: 3 })],
+      }),
     input: [3, 6, 2],
   },
   {
@@ -47,13 +50,22 @@ const cases = [
   {
     name: 'simple_rnn_relu',
     about: 'SimpleRNN relu → dense softmax',
-    build: () => tf.sequential({ layers: [tf.layers.simpleRNN({ units: 6, activation: 'relu', inputShape: [4, 3] }), tf.layers.dense({ units: 4, activation: 'softmax' })] }),
+    build: () =>
+      tf.sequential({
+        layers: [
+          tf.layers.simpleRNN({ units: 6, activation: 'relu', inputShape: [4, 3] }),
+          tf.layers.dense({ units: 4, activation: 'softmax' }),
+        ],
+      }),
     input: [2, 4, 3],
   },
   {
     name: 'bidirectional_concat',
     about: 'Bidirectional(LSTM) returnSequences, mergeMode concat',
-    build: () => tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3, returnSequences: true }), inputShape: [5, 2] })] }),
+    build: () =>
+      tf.sequential({
+        layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3, returnSequences: true }), inputShape: [5, 2] })],
+      }),
     input: [2, 5, 2],
   },
   {
@@ -61,7 +73,10 @@ const cases = [
     about: 'Bidirectional(GRU) last outputs, mergeMode sum → dense sigmoid',
     build: () =>
       tf.sequential({
-        layers: [tf.layers.bidirectional({ layer: tf.layers.gru({ units: 4 }), mergeMode: 'sum', inputShape: [6, 3] }), tf.layers.dense({ units: 1, activation: 'sigmoid' })],
+        layers: [
+          tf.layers.bidirectional({ layer: tf.layers.gru({ units: 4 }), mergeMode: 'sum', inputShape: [6, 3] }),
+          tf.layers.dense({ units: 1, activation: 'sigmoid' }),
+        ],
       }),
     input: [3, 6, 3],
   },
@@ -102,7 +117,10 @@ const cases = [
   {
     name: 'embedding_mask_lstm',
     about: 'Embedding maskZero → LSTM last output (post-padded ids)',
-    build: () => tf.sequential({ layers: [tf.layers.embedding({ inputDim: 9, outputDim: 3, maskZero: true, inputLength: 6 }), tf.layers.lstm({ units: 4 })] }),
+    build: () =>
+      tf.sequential({
+        layers: [tf.layers.embedding({ inputDim: 9, outputDim: 3, maskZero: true, inputLength: 6 }), tf.layers.lstm({ units: 4 })],
+      }),
     input: [3, 6],
     ids: 9,
     padded: [6, 3, 1],
@@ -114,7 +132,14 @@ let seed = 1;
 for (const c of cases) {
   const model = c.build();
   const next = rng(seed++ * 7919);
-  model.setWeights(model.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => (next() * 2 - 1) * 0.8), w.shape)));
+  model.setWeights(
+    model.getWeights().map((w) =>
+      tf.tensor(
+        Float32Array.from({ length: w.size }, () => (next() * 2 - 1) * 0.8),
+        w.shape,
+      ),
+    ),
+  );
   const n = c.input.reduce((a, b) => a * b, 1);
   let x;
   if (c.ids) {
@@ -125,11 +150,16 @@ for (const c of cases) {
     }
     x = tf.tensor(ids, c.input, 'int32');
   } else {
-    x = tf.tensor(Float32Array.from({ length: n }, () => next() * 2 - 1), c.input);
+    x = tf.tensor(
+      Float32Array.from({ length: n }, () => next() * 2 - 1),
+      c.input,
+    );
   }
   const y = model.predict(x);
   let artifacts;
-  await model.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+  await model.save(
+    tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })),
+  );
   // what tfjs-core's getModelJSONForModelArtifacts writes (io_utils.ts)
   const modelJson = {
     modelTopology: artifacts.modelTopology,

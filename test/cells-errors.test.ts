@@ -35,9 +35,7 @@ describe('recurrent kernel input checks', () => {
     expect(() => k.forward({ x: x(), seqLen: T, batchSize: -1 })).toThrow(ValueError);
     expect(() => new RecurrentKernel({ cell: 'lstm', inputSize: 0, hiddenSize: 4 })).toThrow(/inputSize/);
     expect(() => new RecurrentKernel({ cell: 'cnn' as never, inputSize: 1, hiddenSize: 4 })).toThrow(/'rnn', 'lstm' or 'gru'/);
-    expect(() => new RecurrentKernel({ cell: 'rnn', inputSize: 1, hiddenSize: 4, nonlinearity: 'gelu' as never })).toThrow(
-      /nonlinearity/,
-    );
+    expect(() => new RecurrentKernel({ cell: 'rnn', inputSize: 1, hiddenSize: 4, nonlinearity: 'gelu' as never })).toThrow(/nonlinearity/);
     expect(() => new RecurrentKernel({ cell: 'lstm', inputSize: 70000, hiddenSize: 70000 })).toThrow(/2\^31/);
   });
 

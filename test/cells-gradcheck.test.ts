@@ -72,7 +72,11 @@ function refLoss(c: Config, p: Problem): number {
   for (let l = 0; l < c.layers; l++) {
     const layer: RefLayer = { cell: c.cell, I: l === 0 ? I : c.D * H, H, D: c.D, params: p.params[l] };
     const o = refForward(
-      layer, x, T, B, c.batchFirst,
+      layer,
+      x,
+      T,
+      B,
+      c.batchFirst,
       c.withState ? p.h0.subarray(l * sLen, (l + 1) * sLen) : undefined,
       c.withState ? p.c0.subarray(l * sLen, (l + 1) * sLen) : undefined,
       c.lengths,
@@ -93,7 +97,12 @@ function analytic(c: Config, p: Problem) {
   let x: Float32Array = f(p.x);
   for (let l = 0; l < c.layers; l++) {
     x = layers[l].forward({
-      x, seqLen: T, batchSize: B, batchFirst: c.batchFirst, lengths: c.lengths, training: true,
+      x,
+      seqLen: T,
+      batchSize: B,
+      batchFirst: c.batchFirst,
+      lengths: c.lengths,
+      training: true,
       h0: c.withState ? f(p.h0.subarray(l * sLen, (l + 1) * sLen)) : undefined,
       c0: c.withState && lstm ? f(p.c0.subarray(l * sLen, (l + 1) * sLen)) : undefined,
     }).y;

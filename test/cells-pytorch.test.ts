@@ -84,7 +84,18 @@ describe('cells match PyTorch', () => {
 
   it('has the fixtures the cells issue asks for', () => {
     const names = cases.map((c) => c.name);
-    for (const want of ['rnn_tanh_basic', 'rnn_relu_basic', 'lstm_basic', 'gru_basic', 'lstm_l2_bidi_bf1', 'gru_packed_bidi', 'lstm_T500', 'gru_I7_H130_T3_B3', 'rnn_I1_H1_T3_B2', 'lstm_I3_H3_T1_B1']) {
+    for (const want of [
+      'rnn_tanh_basic',
+      'rnn_relu_basic',
+      'lstm_basic',
+      'gru_basic',
+      'lstm_l2_bidi_bf1',
+      'gru_packed_bidi',
+      'lstm_T500',
+      'gru_I7_H130_T3_B3',
+      'rnn_I1_H1_T3_B2',
+      'lstm_I3_H3_T1_B1',
+    ]) {
       expect(names).toContain(want);
     }
     expect(cases.length).toBeGreaterThanOrEqual(38);

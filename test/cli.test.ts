@@ -21,7 +21,7 @@ beforeAll(async () => {
   // two columns: a sine and a cosine of a slowly varying phase, with a header
   const rows = ['sin,cos'];
   for (let t = 0; t < 400; t++) rows.push(`${Math.sin(t * 0.2).toFixed(5)},${Math.cos(t * 0.2).toFixed(5)}`);
-  writeFileSync(join(dir, 'wave.csv'), rows.join('\n') + '\n');
+  writeFileSync(join(dir, 'wave.csv'), `${rows.join('\n')}\n`);
   writeFileSync(join(dir, 'bad.csv'), 'a,b\n1,2\n3,x\n');
 });
 
@@ -29,7 +29,23 @@ const model = (f: string) => loadModel(new Uint8Array(readFileSync(join(dir, f))
 
 describe('recurrent-wasm CLI', () => {
   it('trains a character model with checkpoints, a loss curve and samples', () => {
-    const r = run('train', '--data', 'words.txt', '--units', '32', '--seq-len', '24', '--epochs', '3', '--lr', '0.01', '--sample', '40', '--out', 'words.safetensors');
+    const r = run(
+      'train',
+      '--data',
+      'words.txt',
+      '--units',
+      '32',
+      '--seq-len',
+      '24',
+      '--epochs',
+      '3',
+      '--lr',
+      '0.01',
+      '--sample',
+      '40',
+      '--out',
+      'words.safetensors',
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/epoch 1\/3 {2}loss [\d.]+ {2}val_loss [\d.]+/);
     expect(r.stderr).toMatch(/epoch 3\/3/);
@@ -53,7 +69,19 @@ describe('recurrent-wasm CLI', () => {
   });
 
   it('resumes from a checkpoint: epochs and history continue', () => {
-    const r = run('train', '--data', 'words.txt', '--resume', 'words.safetensors', '--epochs', '1', '--sample', '0', '--out', 'words2.safetensors');
+    const r = run(
+      'train',
+      '--data',
+      'words.txt',
+      '--resume',
+      'words.safetensors',
+      '--epochs',
+      '1',
+      '--sample',
+      '0',
+      '--out',
+      'words2.safetensors',
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('resuming after epoch 3');
     expect(r.stderr).toMatch(/epoch 4\/4/);
@@ -63,7 +91,22 @@ describe('recurrent-wasm CLI', () => {
   });
 
   it('trains a forecaster on a CSV, plots it and predicts past the end', () => {
-    const r = run('train', '--data', 'wave.csv', '--units', '16', '--seq-len', '12', '--epochs', '4', '--lr', '0.01', '--plot', '--out', 'wave.safetensors');
+    const r = run(
+      'train',
+      '--data',
+      'wave.csv',
+      '--units',
+      '16',
+      '--seq-len',
+      '12',
+      '--epochs',
+      '4',
+      '--lr',
+      '0.01',
+      '--plot',
+      '--out',
+      'wave.safetensors',
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(join(dir, 'wave.forecast.svg'))).toBe(true);
     const p = run('predict', 'wave.safetensors', '--input', 'wave.csv', '--horizon', '5');
@@ -74,7 +117,10 @@ describe('recurrent-wasm CLI', () => {
     const last = lines[lines.length - 1].split(',').map(Number);
     expect(last[0]).toBe(405);
     // one-step forecasts track the wave: row 100 (1-based) is t = 99
-    const row100 = lines.find((l) => l.startsWith('100,'))!.split(',').map(Number);
+    const row100 = lines
+      .find((l) => l.startsWith('100,'))!
+      .split(',')
+      .map(Number);
     expect(Math.abs(row100[1] - Math.sin(99 * 0.2))).toBeLessThan(0.25);
     const j = run('predict', 'wave.safetensors', '--input', 'wave.csv', '--format', 'json', '--horizon', '0');
     const rows = JSON.parse(j.stdout);
@@ -85,7 +131,9 @@ describe('recurrent-wasm CLI', () => {
   it('quantizes a model to int8 and f16; the copies generate and inspect', () => {
     const r = run('quantize', 'words.safetensors');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^words\.int8\.safetensors: int8, one scale per output row; [\d.]+ KiB \(f32 weights [\d.]+ KiB, ×0\.[0-4]\d\)/);
+    expect(r.stdout).toMatch(
+      /^words\.int8\.safetensors: int8, one scale per output row; [\d.]+ KiB \(f32 weights [\d.]+ KiB, ×0\.[0-4]\d\)/,
+    );
     expect(run('quantize', 'words.safetensors', '--dtype', 'f16', '--out', 'w16.safetensors').stdout).toMatch(/×0\.5\d/);
     const g = run('generate', 'words.int8.safetensors', '--prompt', 'the cat', '--length', '40', '--seed', '3');
     expect(g.status, g.stderr).toBe(0);
@@ -99,9 +147,25 @@ describe('recurrent-wasm CLI', () => {
   it('prunes a model (one shot, sparse file) and trains with gradual pruning', () => {
     const r = run('prune', 'words.safetensors', '--sparsity', '0.6');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^words\.pruned\.safetensors: 3 weight matrices at (59|60)\.\d–60\.\d % zeros, stored sparse; [\d.]+ KiB \(dense [\d.]+ KiB, ×0\.[0-7]\d\)/);
+    expect(r.stdout).toMatch(
+      /^words\.pruned\.safetensors: 3 weight matrices at (59|60)\.\d–60\.\d % zeros, stored sparse; [\d.]+ KiB \(dense [\d.]+ KiB, ×0\.[0-7]\d\)/,
+    );
     expect(run('generate', 'words.pruned.safetensors', '--prompt', 'the', '--length', '20', '--seed', '1').status).toBe(0);
-    const t = run('train', '--data', 'words.txt', '--resume', 'words.safetensors', '--epochs', '2', '--prune', '0.5', '--sample', '0', '--out', 'wp.safetensors');
+    const t = run(
+      'train',
+      '--data',
+      'words.txt',
+      '--resume',
+      'words.safetensors',
+      '--epochs',
+      '2',
+      '--prune',
+      '0.5',
+      '--sample',
+      '0',
+      '--out',
+      'wp.safetensors',
+    );
     expect(t.status, t.stderr).toBe(0);
     expect(t.stderr).toMatch(/pruning to 50 % zeros by step \d+/);
     const w = model('wp.safetensors').getWeights();
@@ -128,7 +192,23 @@ describe('recurrent-wasm CLI', () => {
 
   it('--threads: training on 2 threads writes the same weights as on 1', () => {
     const train = (t: string) => {
-      const r = run('--threads', t, 'train', '--data', 'words.txt', '--units', '48', '--seq-len', '24', '--epochs', '1', '--sample', '0', '--out', `t${t}.safetensors`);
+      const r = run(
+        '--threads',
+        t,
+        'train',
+        '--data',
+        'words.txt',
+        '--units',
+        '48',
+        '--seq-len',
+        '24',
+        '--epochs',
+        '1',
+        '--sample',
+        '0',
+        '--out',
+        `t${t}.safetensors`,
+      );
       expect(r.status, r.stderr).toBe(0);
       return model(`t${t}.safetensors`).getWeightsFlat();
     };
@@ -158,7 +238,26 @@ describe('recurrent-wasm CLI', () => {
   });
 
   it('Ctrl-C saves a loadable checkpoint and exits 130', async () => {
-    const child = spawn(process.execPath, [CLI, 'train', '--data', 'words.txt', '--units', '64', '--seq-len', '32', '--epochs', '500', '--sample', '0', '--out', 'int.safetensors'], { cwd: dir });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'train',
+        '--data',
+        'words.txt',
+        '--units',
+        '64',
+        '--seq-len',
+        '32',
+        '--epochs',
+        '500',
+        '--sample',
+        '0',
+        '--out',
+        'int.safetensors',
+      ],
+      { cwd: dir },
+    );
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     await new Promise<void>((resolve) => {

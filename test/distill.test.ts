@@ -13,7 +13,10 @@ const clf = (units: number, seed: number) =>
 
 function data() {
   const r = new Random(9);
-  const x = tensor(Float32Array.from({ length: 96 * 6 * 4 }, () => r.next() * 2 - 1), [96, 6, 4]);
+  const x = tensor(
+    Float32Array.from({ length: 96 * 6 * 4 }, () => r.next() * 2 - 1),
+    [96, 6, 4],
+  );
   const y = Int32Array.from({ length: 96 }, (_, i) => (x.data[i * 24] > 0 ? 1 : 0) + (x.data[i * 24 + 1] > 0.5 ? 1 : 0));
   return { x, y: tensor(y, [96]) };
 }
@@ -54,7 +57,9 @@ describe('distill', () => {
     const teacher = clf(8, 1);
     const noSoftmax = new Sequential([layers.gru({ units: 4, inputShape: [6, 4] }), layers.dense({ units: 3 })], { seed: 1 });
     await expect(distill({ teacher, student: noSoftmax, x, y })).rejects.toThrow(/dense softmax/);
-    const four = new Sequential([layers.gru({ units: 4, inputShape: [6, 4] }), layers.dense({ units: 4, activation: 'softmax' })], { seed: 1 });
+    const four = new Sequential([layers.gru({ units: 4, inputShape: [6, 4] }), layers.dense({ units: 4, activation: 'softmax' })], {
+      seed: 1,
+    });
     await expect(distill({ teacher, student: four, x, y })).rejects.toThrow(ShapeError);
     await expect(distill({ teacher, student: clf(4, 2), x, y, temperature: 0 })).rejects.toThrow(ValueError);
     await expect(distill({ teacher, student: clf(4, 2), x, y, alpha: 2 })).rejects.toThrow(/alpha/);

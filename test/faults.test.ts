@@ -41,7 +41,9 @@ describe('wasm memory at its 4 GiB limit', () => {
 
 describe('objects that point into a disposed model', () => {
   const build = (seed: number) => {
-    const m = new Sequential([layers.lstm({ units: 6, returnSequences: true, inputShape: [null, 3] }), layers.dense({ units: 2 })], { seed });
+    const m = new Sequential([layers.lstm({ units: 6, returnSequences: true, inputShape: [null, 3] }), layers.dense({ units: 2 })], {
+      seed,
+    });
     m.build();
     return m;
   };

@@ -13,14 +13,19 @@ const text = 'the quick brown fox jumps over the lazy dog. ';
 const tok = CharTokenizer.fromText(text);
 const model = () =>
   new Sequential(
-    [layers.embedding({ inputDim: tok.vocabSize, outputDim: 8, inputShape: [null] }), layers.gru({ units: 16, returnSequences: true }), layers.dense({ units: tok.vocabSize, activation: 'softmax' })],
+    [
+      layers.embedding({ inputDim: tok.vocabSize, outputDim: 8, inputShape: [null] }),
+      layers.gru({ units: 16, returnSequences: true }),
+      layers.dense({ units: tok.vocabSize, activation: 'softmax' }),
+    ],
     { seed: 1 },
   );
 
 describe('deterministic math', () => {
   it('detExp and detLog agree with Math.exp / Math.log to 1e-14 relative', () => {
     for (let x = -40; x <= 40; x += 0.173) expect(Math.abs(detExp(x) / Math.exp(x) - 1)).toBeLessThan(1e-14);
-    for (let x = 1e-30; x < 1e30; x *= 3.7) expect(Math.abs(detLog(x) - Math.log(x))).toBeLessThan(1e-13 * Math.max(1, Math.abs(Math.log(x))));
+    for (let x = 1e-30; x < 1e30; x *= 3.7)
+      expect(Math.abs(detLog(x) - Math.log(x))).toBeLessThan(1e-13 * Math.max(1, Math.abs(Math.log(x))));
   });
 });
 
@@ -29,7 +34,7 @@ describe('sampling', () => {
     const p = [0, 0, 0.5, 0.3, 0.15, 0.05];
     const rng = new Random(3);
     for (const temperature of [1, 0.5, 2]) {
-      const w = p.map((v) => (v > 0 ? Math.pow(v, 1 / temperature) : 0));
+      const w = p.map((v) => (v > 0 ? v ** (1 / temperature) : 0));
       const z = w.reduce((a, b) => a + b, 0);
       const counts = new Array(6).fill(0);
       const N = 40000;

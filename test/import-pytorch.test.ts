@@ -59,9 +59,18 @@ describe('importPyTorch refuses what it cannot honour', () => {
     delete (noBias as Record<string, unknown>)['rnn.bias_hh_l0'];
     expect(() => importPyTorch(file(noBias))).toThrow(/bias=False/);
     expect(() => importPyTorch(file({ ...lstm(), 'norm.running_mean': t([3]) }))).toThrow(/cannot tell what module "norm" is/);
-    expect(() => importPyTorch(file({ ...lstm(), 'a.weight': t([2, 2]), 'a.bias': t([2]), 'b.weight': t([2, 2]), 'b.bias': t([2]) }))).toThrow(/ambiguous order of the linear modules/);
+    expect(() =>
+      importPyTorch(file({ ...lstm(), 'a.weight': t([2, 2]), 'a.bias': t([2]), 'b.weight': t([2, 2]), 'b.bias': t([2]) })),
+    ).toThrow(/ambiguous order of the linear modules/);
     expect(() => importPyTorch(file(lstm()), { layers: [{ module: 'rnn', type: 'gru' }] })).toThrow(/holds LSTM weights, not GRU/);
     expect(() => importPyTorch(file(lstm()), { layers: [{ module: 'lstm', type: 'lstm' }] })).toThrow(/no tensors for module "lstm"/);
-    expect(() => importPyTorch(file({ ...lstm(), 'fc.weight': t([4, 5]), 'fc.bias': t([4]) }), { layers: [{ module: 'rnn', type: 'lstm' }, { module: 'fc', type: 'linear' }] })).toThrow(FormatError);
+    expect(() =>
+      importPyTorch(file({ ...lstm(), 'fc.weight': t([4, 5]), 'fc.bias': t([4]) }), {
+        layers: [
+          { module: 'rnn', type: 'lstm' },
+          { module: 'fc', type: 'linear' },
+        ],
+      }),
+    ).toThrow(FormatError);
   });
 });

@@ -30,27 +30,31 @@ for (const [source, where] of [
   ['@tensorflow/tfjs predict()', dir],
   ['Keras 3 predict() (scripts/make-keras-fixtures.py)', new URL('./fixtures/keras3/', import.meta.url)],
 ] as const)
-describe(`importTfjs reproduces ${source}`, () => {
-  const { cases } = JSON.parse(readFileSync(new URL('cases.json', where), 'utf8')) as { cases: Case[] };
-  for (const c of cases) {
-    it(`${c.name}: ${c.about}`, () => {
-      const modelJson = readFileSync(new URL(`${c.name}/model.json`, where), 'utf8');
-      const bin = readFileSync(new URL(`${c.name}/weights.bin`, where));
-      const model = importTfjs(modelJson, bin);
-      const raw = Buffer.from(c.x, 'base64');
-      const x = c.xDtype === 'int32' ? tensor(new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)), c.xShape) : tensor(f32(c.x), c.xShape);
-      const y = model.predict(x);
-      expect(y.shape).toEqual(c.yShape);
-      expectClose(`${c.name}`, y.data, f32(c.y), 1e-5, 1e-5);
-      model.dispose();
-    });
-  }
-});
+  describe(`importTfjs reproduces ${source}`, () => {
+    const { cases } = JSON.parse(readFileSync(new URL('cases.json', where), 'utf8')) as { cases: Case[] };
+    for (const c of cases) {
+      it(`${c.name}: ${c.about}`, () => {
+        const modelJson = readFileSync(new URL(`${c.name}/model.json`, where), 'utf8');
+        const bin = readFileSync(new URL(`${c.name}/weights.bin`, where));
+        const model = importTfjs(modelJson, bin);
+        const raw = Buffer.from(c.x, 'base64');
+        const x =
+          c.xDtype === 'int32'
+            ? tensor(new Int32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)), c.xShape)
+            : tensor(f32(c.x), c.xShape);
+        const y = model.predict(x);
+        expect(y.shape).toEqual(c.yShape);
+        expectClose(`${c.name}`, y.data, f32(c.y), 1e-5, 1e-5);
+        model.dispose();
+      });
+    }
+  });
 
 describe('importTfjs refuses what it cannot reproduce', () => {
   const base = () => JSON.parse(readFileSync(new URL('lstm_default_seq/model.json', dir), 'utf8'));
   const bin = () => readFileSync(new URL('lstm_default_seq/weights.bin', dir));
-  const lstmConfig = (mj: { modelTopology: { config: { layers: { config: Record<string, unknown> }[] } } }) => mj.modelTopology.config.layers[0].config;
+  const lstmConfig = (mj: { modelTopology: { config: { layers: { config: Record<string, unknown> }[] } } }) =>
+    mj.modelTopology.config.layers[0].config;
   it('unsupported options are named, and weights must match the manifest', () => {
     let mj = base();
     lstmConfig(mj).recurrent_activation = 'relu';
@@ -68,7 +72,10 @@ describe('importTfjs refuses what it cannot reproduce', () => {
   });
   it('Keras 3 files use the Keras 3 hard_sigmoid (x/6 + 0.5), tfjs and Keras 2 files 0.2x + 0.5', () => {
     const mj = base();
-    const x = tensor(Float32Array.from({ length: 30 }, (_, i) => Math.sin(i) * 3), [2, 5, 3]);
+    const x = tensor(
+      Float32Array.from({ length: 30 }, (_, i) => Math.sin(i) * 3),
+      [2, 5, 3],
+    );
     const tfjs = importTfjs(mj, bin()).predict(x).data;
     mj.modelTopology.keras_version = '3.6.0';
     const k3 = importTfjs(mj, bin()).predict(x).data;

@@ -6,7 +6,21 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initForTests } from './helpers/init.js';
-import { FormatError, Random, Sequential, importOnnx, importPyTorch, importTfjs, layers, loadModel, optimizers, readSafetensors, tensor, toFloat32, writeSafetensors } from '../ts/index.js';
+import {
+  FormatError,
+  Random,
+  Sequential,
+  importOnnx,
+  importPyTorch,
+  importTfjs,
+  layers,
+  loadModel,
+  optimizers,
+  readSafetensors,
+  tensor,
+  toFloat32,
+  writeSafetensors,
+} from '../ts/index.js';
 import { readFileSync } from 'node:fs';
 
 beforeAll(async () => {
@@ -53,8 +67,14 @@ describe('model file round trip', () => {
 
   it('with the optimizer state, training resumes exactly where it stopped', async () => {
     const rng = new Random(4);
-    const x = tensor(Float32Array.from({ length: 32 * 5 * 3 }, () => rng.uniform(-1, 1)), [32, 5, 3]);
-    const y = tensor(Float32Array.from({ length: 32 * 2 }, () => rng.uniform(-1, 1)), [32, 2]);
+    const x = tensor(
+      Float32Array.from({ length: 32 * 5 * 3 }, () => rng.uniform(-1, 1)),
+      [32, 5, 3],
+    );
+    const y = tensor(
+      Float32Array.from({ length: 32 * 2 }, () => rng.uniform(-1, 1)),
+      [32, 2],
+    );
     const mk = () => {
       const m = new Sequential([layers.gru({ units: 6, inputShape: [5, 3] }), layers.dense({ units: 2 })], { seed: 5 });
       m.compile({ optimizer: optimizers.adam({ learningRate: 0.01 }), loss: 'mse' });
@@ -77,7 +97,10 @@ describe('model file round trip', () => {
 
   it('reads a file written by the Python safetensors package (header padding, dtypes F32/F16/BF16/I64/F64)', () => {
     const file = readSafetensors(new Uint8Array(readFileSync(new URL('./fixtures/safetensors/python.safetensors', import.meta.url))));
-    const want = JSON.parse(readFileSync(new URL('./fixtures/safetensors/python.json', import.meta.url), 'utf8')) as Record<string, { shape: number[]; values: number[] }>;
+    const want = JSON.parse(readFileSync(new URL('./fixtures/safetensors/python.json', import.meta.url), 'utf8')) as Record<
+      string,
+      { shape: number[]; values: number[] }
+    >;
     expect([...file.tensors.keys()].sort()).toEqual(Object.keys(want).sort());
     for (const [name, w] of Object.entries(want)) {
       const t = file.tensors.get(name)!;
@@ -160,14 +183,26 @@ describe('hostile files', () => {
     expect(() => readSafetensors(withHeader('[1,2]'))).toThrow(/does not start with "\{"/);
     expect(() => readSafetensors(withHeader('{"a":'))).toThrow(/not valid JSON/);
     expect(() => readSafetensors(withHeader({ __metadata__: { a: 1 } }))).toThrow(/__metadata__\["a"\] is not a string/);
-    expect(() => readSafetensors(withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, 4))).toThrow(/needs 8 bytes but its offsets span 4/);
-    expect(() => readSafetensors(withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8))).toThrow(/starts at byte 4 .* \(gap\)/);
+    expect(() => readSafetensors(withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, 4))).toThrow(
+      /needs 8 bytes but its offsets span 4/,
+    );
+    expect(() => readSafetensors(withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8))).toThrow(
+      /starts at byte 4 .* \(gap\)/,
+    );
     expect(() =>
-      readSafetensors(withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8)),
+      readSafetensors(
+        withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8),
+      ),
     ).toThrow(/overlap/);
-    expect(() => readSafetensors(withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 12))).toThrow(/cover 4 bytes but the data section has 12/);
-    expect(() => readSafetensors(withHeader({ a: { dtype: 'F32', shape: [65536, 65536], data_offsets: [0, 4] } }, 4))).toThrow(/above the limit/);
-    expect(() => readSafetensors(withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4), { maxHeaderBytes: 8 })).toThrow(/exceeds the limit of 8/);
+    expect(() => readSafetensors(withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 12))).toThrow(
+      /cover 4 bytes but the data section has 12/,
+    );
+    expect(() => readSafetensors(withHeader({ a: { dtype: 'F32', shape: [65536, 65536], data_offsets: [0, 4] } }, 4))).toThrow(
+      /above the limit/,
+    );
+    expect(() => readSafetensors(withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4), { maxHeaderBytes: 8 })).toThrow(
+      /exceeds the limit of 8/,
+    );
   });
 
   it('a model file whose config lies about the weights is refused', () => {
@@ -177,8 +212,14 @@ describe('hostile files', () => {
     const config = JSON.parse(file.metadata.config);
     config.layers[0].config.units = 5;
     const tensors = [...file.tensors].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.bytes }));
-    expect(() => loadModel(writeSafetensors(tensors, { ...file.metadata, config: JSON.stringify(config) }))).toThrow(/"d.weight" has shape \[2,3\]; the config needs \[5,3\]/);
-    expect(() => loadModel(writeSafetensors(tensors, { ...file.metadata, config: '{"class":"Sequential","layers":[{"className":"Eval","config":{}}]}' }))).toThrow(/unknown layer class "Eval"/);
+    expect(() => loadModel(writeSafetensors(tensors, { ...file.metadata, config: JSON.stringify(config) }))).toThrow(
+      /"d.weight" has shape \[2,3\]; the config needs \[5,3\]/,
+    );
+    expect(() =>
+      loadModel(
+        writeSafetensors(tensors, { ...file.metadata, config: '{"class":"Sequential","layers":[{"className":"Eval","config":{}}]}' }),
+      ),
+    ).toThrow(/unknown layer class "Eval"/);
     expect(() => loadModel(writeSafetensors(tensors, { format: 'other' }))).toThrow(/not a recurrent-wasm model/);
     m.dispose();
   });

@@ -13,7 +13,13 @@ beforeAll(async () => {
 });
 
 describe('metrics', () => {
-  const batch = (pred: number[], target: number[], n = 1, logits: 'sigmoid' | 'softmax' | null = null, weights: number[] | null = null) => ({
+  const batch = (
+    pred: number[],
+    target: number[],
+    n = 1,
+    logits: 'sigmoid' | 'softmax' | null = null,
+    weights: number[] | null = null,
+  ) => ({
     pred: Float32Array.from(pred),
     targetF: Float32Array.from(target),
     targetI: null,
@@ -83,18 +89,23 @@ describe('initializers', () => {
     expect(stats(sample('zeros', 3, 3)).max).toBe(0);
   });
   it('orthogonal gives orthonormal rows (wide) or columns (tall)', () => {
-    for (const [rows, cols] of [[16, 64], [64, 16], [20, 20]]) {
+    for (const [rows, cols] of [
+      [16, 64],
+      [64, 16],
+      [20, 20],
+    ]) {
       const q = orthogonal(rows, cols, new Random(2));
       const k = Math.min(rows, cols);
       for (let i = 0; i < k; i++)
         for (let j = 0; j < k; j++) {
           let d = 0;
-          for (let t = 0; t < Math.max(rows, cols); t++) d += rows <= cols ? q[i * cols + t] * q[j * cols + t] : q[t * cols + i] * q[t * cols + j];
+          for (let t = 0; t < Math.max(rows, cols); t++)
+            d += rows <= cols ? q[i * cols + t] * q[j * cols + t] : q[t * cols + i] * q[t * cols + j];
           expect(d).toBeCloseTo(i === j ? 1 : 0, 10);
         }
     }
   });
-  it('an LSTM starts with an orthogonal recurrent kernel (in Keras\' [H, 4H] orientation)', () => {
+  it("an LSTM starts with an orthogonal recurrent kernel (in Keras' [H, 4H] orientation)", () => {
     const m = new Sequential([layers.lstm({ name: 'l', units: 6, inputShape: [3, 2] })], { seed: 3 });
     const w = m.getWeights()['l.weight_hh_l0']; // [4H, H] = Keras recurrent_kernelᵀ
     const H = 6;
@@ -110,11 +121,24 @@ describe('initializers', () => {
 
 describe('layer normalisation and regularisers', () => {
   it('layerNormalization gradients match finite differences through a model', () => {
-    const m = new Sequential([layers.gru({ units: 5, returnSequences: true, inputShape: [4, 3] }), layers.layerNormalization({ name: 'ln' }), layers.dense({ units: 2 })], { seed: 4 });
+    const m = new Sequential(
+      [
+        layers.gru({ units: 5, returnSequences: true, inputShape: [4, 3] }),
+        layers.layerNormalization({ name: 'ln' }),
+        layers.dense({ units: 2 }),
+      ],
+      { seed: 4 },
+    );
     m.compile({ optimizer: 'sgd', loss: 'mse' });
     const rng = new Random(5);
-    const x = tensor(Float32Array.from({ length: 2 * 4 * 3 }, () => rng.uniform(-1, 1)), [2, 4, 3]);
-    const y = tensor(Float32Array.from({ length: 2 * 4 * 2 }, () => rng.uniform(-1, 1)), [2, 4, 2]);
+    const x = tensor(
+      Float32Array.from({ length: 2 * 4 * 3 }, () => rng.uniform(-1, 1)),
+      [2, 4, 3],
+    );
+    const y = tensor(
+      Float32Array.from({ length: 2 * 4 * 2 }, () => rng.uniform(-1, 1)),
+      [2, 4, 2],
+    );
     const w = m.getWeights();
     w['ln.weight'] = tensor(Float32Array.from({ length: 5 }, () => rng.uniform(0.5, 1.5)));
     m.setWeights(w);
@@ -140,7 +164,9 @@ describe('layer normalisation and regularisers', () => {
 
   it('L2 regularisation adds l2·Σw² to the loss and 2·l2·w to the gradient', () => {
     const mk = (l2: number) => {
-      const m = new Sequential([layers.dense({ name: 'd', units: 2, inputShape: [3], kernelRegularizer: l2 ? { l2 } : undefined })], { seed: 6 });
+      const m = new Sequential([layers.dense({ name: 'd', units: 2, inputShape: [3], kernelRegularizer: l2 ? { l2 } : undefined })], {
+        seed: 6,
+      });
       m.compile({ optimizer: 'sgd', loss: 'mse' });
       return m;
     };
@@ -192,7 +218,10 @@ describe('memory growth during build', () => {
       m.build();
       grew = memoryStats().wasmBytes > before;
       const w = m.getWeights()[`d${k}.weight`].data;
-      expect(Array.from(w).some((v) => v !== 0), `model ${k} (memory grew: ${grew})`).toBe(true);
+      expect(
+        Array.from(w).some((v) => v !== 0),
+        `model ${k} (memory grew: ${grew})`,
+      ).toBe(true);
     }
     expect(grew).toBe(true);
   });

@@ -92,7 +92,10 @@ describe('Sequential training', () => {
       optimizers.adam({ learningRate: 0.01 }),
       optimizers.adamw({ learningRate: 0.01, weightDecay: 0.01 }),
       optimizers.rmsprop({ learningRate: 0.005 }),
-      optimizers.adam({ learningRate: schedules.exponentialDecay({ initialLearningRate: 0.02, decaySteps: 10, decayRate: 0.9 }), clipNorm: 1 }),
+      optimizers.adam({
+        learningRate: schedules.exponentialDecay({ initialLearningRate: 0.02, decaySteps: 10, decayRate: 0.9 }),
+        clipNorm: 1,
+      }),
       optimizers.sgd({ learningRate: 0.1, clipValue: 0.01 }),
     ];
     for (const opt of opts) {
@@ -124,7 +127,11 @@ describe('Sequential training', () => {
     const [x, y] = randomData(48, 6, 2, 4);
     const train = async () => {
       const m = new Sequential(
-        [layers.gru({ units: 8, inputShape: [6, 2], dropout: 0.2, recurrentDropout: 0.2 }), layers.dropout({ rate: 0.3 }), layers.dense({ units: 1 })],
+        [
+          layers.gru({ units: 8, inputShape: [6, 2], dropout: 0.2, recurrentDropout: 0.2 }),
+          layers.dropout({ rate: 0.3 }),
+          layers.dense({ units: 1 }),
+        ],
         { seed: 7 },
       );
       m.compile({ optimizer: 'adam', loss: 'mse' });
@@ -208,7 +215,9 @@ describe('Sequential training', () => {
   });
 
   it('getWeights/setWeights use PyTorch names and layouts; computeGradients matches a finite difference', () => {
-    const m = new Sequential([layers.lstm({ name: 'enc', units: 3, inputShape: [4, 2] }), layers.dense({ name: 'out', units: 1 })], { seed: 2 });
+    const m = new Sequential([layers.lstm({ name: 'enc', units: 3, inputShape: [4, 2] }), layers.dense({ name: 'out', units: 1 })], {
+      seed: 2,
+    });
     m.compile({ optimizer: 'sgd', loss: 'mse' });
     const w = m.getWeights();
     expect(Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.shape]))).toEqual({
@@ -256,13 +265,19 @@ describe('Sequential training', () => {
     const before = m.getWeightsFlat();
     const late = m.getWeights()[names[1]].data.map((v) => v + 1);
     late[late.length - 1] = -Infinity;
-    expect(() => m.setWeights({ [name]: w.data.map((v) => v + 1), [names[1]]: late })).toThrow(`"${names[1]}" contains -Infinity at index ${late.length - 1}`);
+    expect(() => m.setWeights({ [name]: w.data.map((v) => v + 1), [names[1]]: late })).toThrow(
+      `"${names[1]}" contains -Infinity at index ${late.length - 1}`,
+    );
     expect(m.getWeightsFlat()).toEqual(before);
     m.dispose();
   });
 
   it('summary lists layers, output shapes and parameter counts', () => {
-    const m = new Sequential([layers.embedding({ inputDim: 10, outputDim: 4, inputShape: [7] }), layers.gru({ units: 5, returnSequences: true }), layers.dense({ units: 3, activation: 'softmax' })]);
+    const m = new Sequential([
+      layers.embedding({ inputDim: 10, outputDim: 4, inputShape: [7] }),
+      layers.gru({ units: 5, returnSequences: true }),
+      layers.dense({ units: 3, activation: 'softmax' }),
+    ]);
     const lines: string[] = [];
     const s = m.summary((t) => lines.push(t));
     expect(s).toContain('(Embedding)');
@@ -281,7 +296,8 @@ describe('recurrent layer options', () => {
     const wb = back.getWeights();
     fwd.setWeights(Object.fromEntries(Object.entries(fwd.getWeights()).map(([k], i) => [k, Object.values(wb)[i]])));
     const xr = new Float32Array(x.size);
-    for (let b = 0; b < 3; b++) for (let t = 0; t < 6; t++) xr.set(x.data.subarray((b * 6 + t) * 2, (b * 6 + t + 1) * 2), (b * 6 + 5 - t) * 2);
+    for (let b = 0; b < 3; b++)
+      for (let t = 0; t < 6; t++) xr.set(x.data.subarray((b * 6 + t) * 2, (b * 6 + t + 1) * 2), (b * 6 + 5 - t) * 2);
     const yb = back.predict(x).data;
     const yf = fwd.predict(tensor(xr, [3, 6, 2])).data;
     // Keras: go_backwards output step s = forward-on-reversed output step s
@@ -295,7 +311,10 @@ describe('recurrent layer options', () => {
     const outs: Record<string, Float32Array> = {};
     let weights: Record<string, Tensor> | null = null;
     for (const mode of ['concat', 'sum', 'mul', 'ave'] as const) {
-      const m = new Sequential([layers.bidirectional({ layer: layers.gru({ units: 4, returnSequences: true }), mergeMode: mode, inputShape: [5, 3] })], { seed: 5 });
+      const m = new Sequential(
+        [layers.bidirectional({ layer: layers.gru({ units: 4, returnSequences: true }), mergeMode: mode, inputShape: [5, 3] })],
+        { seed: 5 },
+      );
       if (weights) m.setWeights(Object.fromEntries(Object.keys(m.getWeights()).map((k, i) => [k, Object.values(weights!)[i]])));
       else weights = m.getWeights();
       outs[mode] = m.predict(x).data as Float32Array;
@@ -313,7 +332,14 @@ describe('recurrent layer options', () => {
   });
 
   it('masking from maskZero: padded steps do not change the result', () => {
-    const m = new Sequential([layers.embedding({ inputDim: 6, outputDim: 3, maskZero: true, inputShape: [null] }), layers.lstm({ units: 4 }), layers.dense({ units: 1 })], { seed: 6 });
+    const m = new Sequential(
+      [
+        layers.embedding({ inputDim: 6, outputDim: 3, maskZero: true, inputShape: [null] }),
+        layers.lstm({ units: 4 }),
+        layers.dense({ units: 1 }),
+      ],
+      { seed: 6 },
+    );
     const short = m.predict(tensor(new Int32Array([3, 1, 4]), [1, 3])).data[0];
     const padded = m.predict(tensor(new Int32Array([3, 1, 4, 0, 0, 0]), [1, 6])).data[0];
     expect(padded).toBeCloseTo(short, 6);
@@ -322,7 +348,14 @@ describe('recurrent layer options', () => {
   });
 
   it('masked many-to-many loss ignores padded steps', () => {
-    const m = new Sequential([layers.embedding({ inputDim: 6, outputDim: 3, maskZero: true, inputShape: [4] }), layers.simpleRNN({ units: 4, returnSequences: true }), layers.dense({ units: 6, activation: 'softmax' })], { seed: 7 });
+    const m = new Sequential(
+      [
+        layers.embedding({ inputDim: 6, outputDim: 3, maskZero: true, inputShape: [4] }),
+        layers.simpleRNN({ units: 4, returnSequences: true }),
+        layers.dense({ units: 6, activation: 'softmax' }),
+      ],
+      { seed: 7 },
+    );
     m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
     const x = tensor(new Int32Array([2, 3, 0, 0]), [1, 4]);
     const a = m.evaluate(x, tensor(new Int32Array([1, 2, 0, 0]), [1, 4])).loss;
@@ -346,14 +379,17 @@ describe('recurrent layer options', () => {
     for (let k = 0; k < windows; k++)
       for (let b = 0; b < B; b++)
         for (let t = 0; t < W; t++) {
-          const i = ((k * B + b) * W + t);
+          const i = (k * B + b) * W + t;
           const pos = 1 + k * W + t; // stream[b][0] is a lead-in value
           x[i] = stream[b][pos];
           y[i] = stream[b][pos - 1] > 0 ? 1 : 0;
         }
     const run = async (stateful: boolean) => {
       const m = new Sequential(
-        [layers.lstm({ units: 8, inputShape: [W, 1], stateful, batchSize: B, returnSequences: true }), layers.dense({ units: 1, activation: 'sigmoid' })],
+        [
+          layers.lstm({ units: 8, inputShape: [W, 1], stateful, batchSize: B, returnSequences: true }),
+          layers.dense({ units: 1, activation: 'sigmoid' }),
+        ],
         { seed: 9 },
       );
       m.compile({ optimizer: optimizers.adam({ learningRate: 0.02 }), loss: 'binaryCrossentropy' });
@@ -366,7 +402,7 @@ describe('recurrent layer options', () => {
         for (let b = 0; b < B; b++)
           for (let t = 0; t < W; t++) {
             const i = (k * B + b) * W + t;
-            const ok = (p[i] > 0.5) === (y[i] > 0.5) ? 1 : 0;
+            const ok = p[i] > 0.5 === y[i] > 0.5 ? 1 : 0;
             if (t === 0) first += ok;
             else later += ok;
           }
@@ -395,7 +431,9 @@ describe('recurrent layer options', () => {
   });
 
   it('refuses unsupported options instead of ignoring them', () => {
-    expect(() => layers.lstm({ units: 4, recurrentActivation: 'hard_sigmoid' as never })).toThrow(/recurrentActivation 'hard_sigmoid' is not supported/);
+    expect(() => layers.lstm({ units: 4, recurrentActivation: 'hard_sigmoid' as never })).toThrow(
+      /recurrentActivation 'hard_sigmoid' is not supported/,
+    );
     expect(() => layers.simpleRNN({ units: 4, recurrentActivation: 'sigmoid' })).toThrow(/SimpleRNN has no recurrentActivation/);
     expect(() => layers.gru({ units: 4, activation: 'relu' })).toThrow(/activation 'relu' is not supported for GRU/);
     expect(() => layers.lstm({ units: 0 })).toThrow(/units must be a positive integer/);
@@ -406,11 +444,20 @@ describe('recurrent layer options', () => {
 
 describe('errors name the layer and the shapes', () => {
   it('use before compile, wrong input shapes, labels out of range, NaN in data', async () => {
-    const m = new Sequential([layers.lstm({ name: 'enc', units: 4, inputShape: [5, 3] }), layers.dense({ units: 3, activation: 'softmax' })]);
-    await expect(m.fit(tensor(new Float32Array(15), [1, 5, 3]), tensor([[0]]))).rejects.toThrow(/call compile\(\{ optimizer, loss \}\) before fit/);
+    const m = new Sequential([
+      layers.lstm({ name: 'enc', units: 4, inputShape: [5, 3] }),
+      layers.dense({ units: 3, activation: 'softmax' }),
+    ]);
+    await expect(m.fit(tensor(new Float32Array(15), [1, 5, 3]), tensor([[0]]))).rejects.toThrow(
+      /call compile\(\{ optimizer, loss \}\) before fit/,
+    );
     m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-    await expect(m.fit(tensor(new Float32Array(16), [1, 4, 4]), tensor([0]))).rejects.toThrow('fit: x has samples of shape [4, 4] but enc expects [5, 3] (-1 = any)');
-    await expect(m.fit(tensor(new Float32Array(15), [1, 5, 3]), tensor([3]))).rejects.toThrow('fit: label 3 at flat index 0 is not a class index in [0, 3)');
+    await expect(m.fit(tensor(new Float32Array(16), [1, 4, 4]), tensor([0]))).rejects.toThrow(
+      'fit: x has samples of shape [4, 4] but enc expects [5, 3] (-1 = any)',
+    );
+    await expect(m.fit(tensor(new Float32Array(15), [1, 5, 3]), tensor([3]))).rejects.toThrow(
+      'fit: label 3 at flat index 0 is not a class index in [0, 3)',
+    );
     await expect(m.fit(tensor(new Float32Array(30), [2, 5, 3]), tensor([1]))).rejects.toThrow('fit: x has 2 samples but y has 1');
     const bad = new Float32Array(15);
     bad[4] = NaN;

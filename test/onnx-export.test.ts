@@ -21,7 +21,10 @@ async function check(name: string, model: Sequential, x: Tensor) {
   const bytes = model.toOnnx();
   const ours = model.predict(x);
   const session = await ort.InferenceSession.create(bytes);
-  const feed = x.dtype === 'int32' ? new ort.Tensor('int64', BigInt64Array.from(Array.from(x.data, (v) => BigInt(v))), x.shape) : new ort.Tensor('float32', x.data as Float32Array, x.shape);
+  const feed =
+    x.dtype === 'int32'
+      ? new ort.Tensor('int64', BigInt64Array.from(Array.from(x.data, (v) => BigInt(v))), x.shape)
+      : new ort.Tensor('float32', x.data as Float32Array, x.shape);
   const out = await session.run({ x: feed });
   expect(out.y.dims.map(Number), `${name} shape`).toEqual(ours.shape);
   expectClose(`${name} onnxruntime vs predict`, out.y.data as Float32Array, ours.data, 1e-5, 1e-5);
@@ -34,10 +37,18 @@ async function check(name: string, model: Sequential, x: Tensor) {
 
 describe('toOnnx runs in onnxruntime-node', () => {
   const rng = new Random(3);
-  const floats = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1.5, 1.5)), shape);
+  const floats = (shape: number[]) =>
+    tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1.5, 1.5)),
+      shape,
+    );
 
   it('LSTM → dense softmax (many-to-one)', async () => {
-    await check('lstm', new Sequential([layers.lstm({ units: 6, inputShape: [5, 3] }), layers.dense({ units: 4, activation: 'softmax' })], { seed: 1 }), floats([3, 5, 3]));
+    await check(
+      'lstm',
+      new Sequential([layers.lstm({ units: 6, inputShape: [5, 3] }), layers.dense({ units: 4, activation: 'softmax' })], { seed: 1 }),
+      floats([3, 5, 3]),
+    );
   });
   it('stacked GRU (reset after and before) with layer norm, per-step dense', async () => {
     const m = new Sequential(
@@ -54,7 +65,10 @@ describe('toOnnx runs in onnxruntime-node', () => {
   it('bidirectional merges (concat, sum, mul, ave) and last outputs', async () => {
     for (const mode of ['concat', 'sum', 'mul', 'ave'] as const) {
       const m = new Sequential(
-        [layers.bidirectional({ layer: layers.lstm({ units: 4, returnSequences: true }), mergeMode: mode, inputShape: [6, 3] }), layers.bidirectional({ layer: layers.simpleRNN({ units: 3 }), mergeMode: mode })],
+        [
+          layers.bidirectional({ layer: layers.lstm({ units: 4, returnSequences: true }), mergeMode: mode, inputShape: [6, 3] }),
+          layers.bidirectional({ layer: layers.simpleRNN({ units: 3 }), mergeMode: mode }),
+        ],
         { seed: 3 },
       );
       await check(`bidirectional ${mode}`, m, floats([2, 6, 3]));
@@ -74,7 +88,14 @@ describe('toOnnx runs in onnxruntime-node', () => {
     await check('masked embedding stack', m, ids(3, 7, 12, rng, [7, 3, 5]));
   });
   it('goBackwards without masking and lastStep', async () => {
-    const m = new Sequential([layers.lstm({ units: 4, returnSequences: true, goBackwards: true, inputShape: [5, 2] }), layers.lastStep(), layers.dense({ units: 1, activation: 'sigmoid' })], { seed: 5 });
+    const m = new Sequential(
+      [
+        layers.lstm({ units: 4, returnSequences: true, goBackwards: true, inputShape: [5, 2] }),
+        layers.lastStep(),
+        layers.dense({ units: 1, activation: 'sigmoid' }),
+      ],
+      { seed: 5 },
+    );
     await check('goBackwards + lastStep', m, floats([3, 5, 2]));
   });
 });

@@ -23,7 +23,10 @@ function parseProto(text: string) {
     else if (stack.length && stack[stack.length - 1].kind !== 'enum') {
       // [label] type name = number
       const oneofTop = stack[stack.length - 1].kind === 'oneof';
-      const msgPath = stack.filter((s) => s.kind === 'message').map((s) => s.name).join('.');
+      const msgPath = stack
+        .filter((s) => s.kind === 'message')
+        .map((s) => s.name)
+        .join('.');
       let j = i;
       let repeated = false;
       if (t === 'optional' || t === 'required' || t === 'repeated') {
@@ -41,12 +44,27 @@ function parseProto(text: string) {
 }
 
 const schema = parseProto(readFileSync(new URL('../proto/onnx.proto', import.meta.url), 'utf8'));
-const DESCS = Object.entries(P).filter(([k]) => k.endsWith('Desc')).map(([, v]) => v as P.MessageDesc);
+const DESCS = Object.entries(P)
+  .filter(([k]) => k.endsWith('Desc'))
+  .map(([, v]) => v as P.MessageDesc);
 
 describe('ONNX codec tables', () => {
   it('cover the messages the importer reads', () => {
     expect(DESCS.map((d) => d.name).sort()).toEqual(
-      ['AttributeProto', 'GraphProto', 'ModelProto', 'NodeProto', 'OperatorSetIdProto', 'StringStringEntryProto', 'TensorProto', 'TensorShapeProto', 'TensorShapeProto.Dimension', 'TypeProto', 'TypeProto.Tensor', 'ValueInfoProto'].sort(),
+      [
+        'AttributeProto',
+        'GraphProto',
+        'ModelProto',
+        'NodeProto',
+        'OperatorSetIdProto',
+        'StringStringEntryProto',
+        'TensorProto',
+        'TensorShapeProto',
+        'TensorShapeProto.Dimension',
+        'TypeProto',
+        'TypeProto.Tensor',
+        'ValueInfoProto',
+      ].sort(),
     );
   });
   for (const d of DESCS) {
@@ -70,7 +88,10 @@ describe('ONNX codec tables', () => {
   }
   it('enums match onnx.proto', () => {
     const text = readFileSync(new URL('../proto/onnx.proto', import.meta.url), 'utf8');
-    for (const [name, e] of [['DataType', P.TensorProto_DataType], ['AttributeType', P.AttributeProto_AttributeType]] as const) {
+    for (const [name, e] of [
+      ['DataType', P.TensorProto_DataType],
+      ['AttributeType', P.AttributeProto_AttributeType],
+    ] as const) {
       const body = text.slice(text.indexOf(`enum ${name} {`)).split('}')[0];
       for (const [, k, v] of body.matchAll(/^\s*([A-Z0-9_]+)\s*=\s*(\d+)/gm)) {
         if (k in e) expect((e as unknown as Record<string, number>)[k], `${name}.${k}`).toBe(Number(v));
@@ -83,9 +104,33 @@ describe('ONNX codec wire format', () => {
   it('decodes bytes written by hand from the protobuf spec', () => {
     // TensorProto { dims: [2, 300] (unpacked), data_type: 1, float_data: [1.5, -2] (packed), name: "w", raw_data: 01 02 }
     const bytes = new Uint8Array([
-      0x08, 0x02, 0x08, 0xac, 0x02, 0x10, 0x01, 0x22, 0x08, 0x00, 0x00, 0xc0, 0x3f, 0x00, 0x00, 0x00, 0xc0,
-      0x42, 0x01, 0x77, 0x4a, 0x02, 0x01, 0x02,
-      0xf8, 0x07, 0x05, // unknown field 127 (varint): skipped
+      0x08,
+      0x02,
+      0x08,
+      0xac,
+      0x02,
+      0x10,
+      0x01,
+      0x22,
+      0x08,
+      0x00,
+      0x00,
+      0xc0,
+      0x3f,
+      0x00,
+      0x00,
+      0x00,
+      0xc0,
+      0x42,
+      0x01,
+      0x77,
+      0x4a,
+      0x02,
+      0x01,
+      0x02,
+      0xf8,
+      0x07,
+      0x05, // unknown field 127 (varint): skipped
     ]);
     const t = P.decode<P.TensorProto>(P.TensorProtoDesc, bytes);
     expect(t.dims).toEqual([2n, 300n]);
@@ -98,7 +143,10 @@ describe('ONNX codec wire format', () => {
   });
   it('reads negative int64 (ten-byte varints) and oneofs', () => {
     // Dimension { dim_value: -1 }
-    const d = P.decode<P.TensorShapeProto_Dimension>(P.TensorShapeProto_DimensionDesc, new Uint8Array([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]));
+    const d = P.decode<P.TensorShapeProto_Dimension>(
+      P.TensorShapeProto_DimensionDesc,
+      new Uint8Array([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+    );
     expect(d.value).toEqual({ case: 'dimValue', value: -1n });
     const e = P.decode<P.TensorShapeProto_Dimension>(P.TensorShapeProto_DimensionDesc, new Uint8Array([0x12, 0x01, 0x4e]));
     expect(e.value).toEqual({ case: 'dimParam', value: 'N' });
@@ -108,13 +156,21 @@ describe('ONNX codec wire format', () => {
     const f32 = fc.float({ noNaN: true }).map((x) => Math.fround(x));
     fc.assert(
       fc.property(
-        fc.record({ name: fc.string(), dims: fc.array(int64, { maxLength: 5 }), dataType: fc.integer({ min: 0, max: 22 }), floatData: fc.array(f32, { maxLength: 20 }), int32Data: fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { maxLength: 5 }), rawData: fc.uint8Array({ maxLength: 40 }), doubleData: fc.array(fc.double({ noNaN: true }), { maxLength: 4 }) }),
+        fc.record({
+          name: fc.string(),
+          dims: fc.array(int64, { maxLength: 5 }),
+          dataType: fc.integer({ min: 0, max: 22 }),
+          floatData: fc.array(f32, { maxLength: 20 }),
+          int32Data: fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { maxLength: 5 }),
+          rawData: fc.uint8Array({ maxLength: 40 }),
+          doubleData: fc.array(fc.double({ noNaN: true }), { maxLength: 4 }),
+        }),
         (t) => {
           const back = P.decode<P.TensorProto>(P.TensorProtoDesc, P.encode(P.TensorProtoDesc, t));
           expect(back.name).toBe(t.name);
           expect(back.dims).toEqual(t.dims);
           expect(back.dataType).toBe(t.dataType);
-          expect(back.floatData.map((x) => Object.is(x, -0) ? 0 : x)).toEqual(t.floatData.map((x) => Object.is(x, -0) ? 0 : x));
+          expect(back.floatData.map((x) => (Object.is(x, -0) ? 0 : x))).toEqual(t.floatData.map((x) => (Object.is(x, -0) ? 0 : x)));
           expect(back.int32Data).toEqual(t.int32Data);
           expect([...back.rawData]).toEqual([...t.rawData]);
           expect(back.doubleData).toEqual(t.doubleData);
@@ -128,7 +184,9 @@ describe('ONNX codec wire format', () => {
     // the wire-level errors are @bufbuild/protobuf's, with our byte offset
     expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x08, 0xff]))).toThrow(/(premature EOF|truncated).* at byte \d+/);
     expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x0b]))).toThrow(/wire type.* at byte \d+/);
-    expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x08, ...new Array(11).fill(0xff), 0x01]))).toThrow(/invalid varint.* at byte \d+/);
+    expect(() => P.decode(P.TensorProtoDesc, new Uint8Array([0x08, ...new Array(11).fill(0xff), 0x01]))).toThrow(
+      /invalid varint.* at byte \d+/,
+    );
     // a nesting bomb: graph → node → attribute → graph … 100 deep
     let g: object = { name: 'leaf' };
     for (let i = 0; i < 100; i++) g = { node: [{ opType: 'If', attribute: [{ name: 'then_branch', type: 5, g }] }] };
@@ -154,8 +212,12 @@ describe('ONNX codec wire format', () => {
       expect(m.opsetImport.length, f).toBeGreaterThan(0);
       // re-encoding what we decoded and decoding again gives the same messages
       const again = P.decode<P.ModelProto>(P.ModelProtoDesc, P.encode(P.ModelProtoDesc, m));
-      expect(again.graph!.node.map((n) => [n.opType, n.input, n.output, n.attribute.map((a) => a.name)])).toEqual(m.graph!.node.map((n) => [n.opType, n.input, n.output, n.attribute.map((a) => a.name)]));
-      expect(again.graph!.initializer.map((t) => [t.name, t.dims, t.rawData.byteLength])).toEqual(m.graph!.initializer.map((t) => [t.name, t.dims, t.rawData.byteLength]));
+      expect(again.graph!.node.map((n) => [n.opType, n.input, n.output, n.attribute.map((a) => a.name)])).toEqual(
+        m.graph!.node.map((n) => [n.opType, n.input, n.output, n.attribute.map((a) => a.name)]),
+      );
+      expect(again.graph!.initializer.map((t) => [t.name, t.dims, t.rawData.byteLength])).toEqual(
+        m.graph!.initializer.map((t) => [t.name, t.dims, t.rawData.byteLength]),
+      );
     }
   });
 });

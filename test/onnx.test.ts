@@ -24,12 +24,21 @@ beforeAll(async () => {
 });
 
 /** Run a model file in onnxruntime-node and in ours on the same feeds; compare every output. */
-export async function compareWithOrt(bytes: Uint8Array, feeds: Record<string, { dtype: 'int64' | 'int32' | 'float32'; shape: number[]; data: number[] }>, label: string) {
+export async function compareWithOrt(
+  bytes: Uint8Array,
+  feeds: Record<string, { dtype: 'int64' | 'int32' | 'float32'; shape: number[]; data: number[] }>,
+  label: string,
+) {
   const session = await ort.InferenceSession.create(bytes);
   const ortFeeds: Record<string, ort.Tensor> = {};
   const ourFeeds: Record<string, ReturnType<typeof tensor>> = {};
   for (const [name, f] of Object.entries(feeds)) {
-    const data = f.dtype === 'int64' ? BigInt64Array.from(f.data.map(BigInt)) : f.dtype === 'int32' ? Int32Array.from(f.data) : Float32Array.from(f.data);
+    const data =
+      f.dtype === 'int64'
+        ? BigInt64Array.from(f.data.map(BigInt))
+        : f.dtype === 'int32'
+          ? Int32Array.from(f.data)
+          : Float32Array.from(f.data);
     ortFeeds[name] = new ort.Tensor(f.dtype, data, f.shape);
     ourFeeds[name] = f.dtype === 'float32' ? tensor(Float32Array.from(f.data), f.shape) : tensor(Int32Array.from(f.data), f.shape);
   }
@@ -56,14 +65,18 @@ describe('importOnnx matches onnxruntime-node', () => {
       }
       const rng = new Random(c.name.length);
       const n = c.input.shape.reduce((a, b) => a * b, 1);
-      const data = c.input.dtype === 'int64' ? Array.from({ length: n }, () => rng.int(c.input.vocab!)) : Array.from({ length: n }, () => rng.uniform(-1.5, 1.5));
+      const data =
+        c.input.dtype === 'int64'
+          ? Array.from({ length: n }, () => rng.int(c.input.vocab!))
+          : Array.from({ length: n }, () => rng.uniform(-1.5, 1.5));
       const feeds: Parameters<typeof compareWithOrt>[1] = { [c.input.name]: { dtype: c.input.dtype, shape: c.input.shape, data } };
       if (c.seqLens) feeds.L = { dtype: 'int32', shape: [c.seqLens.length], data: c.seqLens };
       if (c.sameAs) {
         // layout 1 (batch-first) against onnxruntime on the layout-0 twin with the same weights
         const [N, T, I] = c.input.shape;
         const tm = new Array<number>(n);
-        for (let b = 0; b < N; b++) for (let t = 0; t < T; t++) for (let i = 0; i < I; i++) tm[(t * N + b) * I + i] = data[(b * T + t) * I + i];
+        for (let b = 0; b < N; b++)
+          for (let t = 0; t < T; t++) for (let i = 0; i < I; i++) tm[(t * N + b) * I + i] = data[(b * T + t) * I + i];
         const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(new URL(`${c.sameAs}.onnx`, dir))));
         const want = await session.run({ X: new ort.Tensor('float32', Float32Array.from(tm), [T, N, I]) });
         const got = importOnnx(bytes).run({ X: tensor(Float32Array.from(data), c.input.shape) });
@@ -97,7 +110,10 @@ describe('importOnnx matches onnxruntime-node', () => {
       if (c.name.startsWith('torch_')) {
         const shape = [c.input.shape[0] + 2, c.input.shape[1] + 3, ...c.input.shape.slice(2)];
         const m = shape.reduce((a, b) => a * b, 1);
-        const d2 = c.input.dtype === 'int64' ? Array.from({ length: m }, () => rng.int(c.input.vocab!)) : Array.from({ length: m }, () => rng.uniform(-1, 1));
+        const d2 =
+          c.input.dtype === 'int64'
+            ? Array.from({ length: m }, () => rng.int(c.input.vocab!))
+            : Array.from({ length: m }, () => rng.uniform(-1, 1));
         await compareWithOrt(bytes, { [c.input.name]: { dtype: c.input.dtype, shape, data: d2 } }, `${c.name} (B+2, T+3)`);
       }
     });

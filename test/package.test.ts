@@ -24,8 +24,21 @@ describe('npm package', () => {
     const out = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], root));
     const files: string[] = out[0].files.map((f: { path: string }) => f.path);
     tarball = join(work, out[0].filename);
-    const wasm = ['recurrent_core_bg.wasm', 'recurrent_core_relaxed_bg.wasm', 'recurrent_core_mt_bg.wasm', 'recurrent_core_mt_relaxed_bg.wasm'];
-    for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', ...wasm.map((w) => `dist/${w}`)]) {
+    const wasm = [
+      'recurrent_core_bg.wasm',
+      'recurrent_core_relaxed_bg.wasm',
+      'recurrent_core_mt_bg.wasm',
+      'recurrent_core_mt_relaxed_bg.wasm',
+    ];
+    for (const f of [
+      'package.json',
+      'README.md',
+      'dist/index.js',
+      'dist/index.cjs',
+      'dist/index.d.ts',
+      'dist/index.d.cts',
+      ...wasm.map((w) => `dist/${w}`),
+    ]) {
       expect(files).toContain(f);
     }
     for (const f of files) {

@@ -1,14 +1,29 @@
 // Magnitude pruning: which weights go, that training keeps them at zero, the
 // cubic schedule, and sparse files.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FormatError, Random, Sequential, ValueError, init, layers, loadModel, optimizers, prune, readSafetensors, tensor } from '../ts/index.js';
+import {
+  FormatError,
+  Random,
+  Sequential,
+  ValueError,
+  init,
+  layers,
+  loadModel,
+  optimizers,
+  prune,
+  readSafetensors,
+  tensor,
+} from '../ts/index.js';
 
 beforeAll(async () => {
   await init();
 });
 
 function model(seed = 1) {
-  const m = new Sequential([layers.lstm({ units: 24, returnSequences: true, inputShape: [null, 5] }), layers.gru({ units: 16 }), layers.dense({ units: 3 })], { seed });
+  const m = new Sequential(
+    [layers.lstm({ units: 24, returnSequences: true, inputShape: [null, 5] }), layers.gru({ units: 16 }), layers.dense({ units: 3 })],
+    { seed },
+  );
   m.compile({ optimizer: optimizers.adam({ learningRate: 0.01 }), loss: 'mse' });
   m.build();
   return m;
@@ -16,7 +31,16 @@ function model(seed = 1) {
 
 const data = (seed: number) => {
   const r = new Random(seed);
-  return [tensor(Float32Array.from({ length: 64 * 8 * 5 }, () => r.next() * 2 - 1), [64, 8, 5]), tensor(Float32Array.from({ length: 64 * 3 }, () => r.next()), [64, 3])] as const;
+  return [
+    tensor(
+      Float32Array.from({ length: 64 * 8 * 5 }, () => r.next() * 2 - 1),
+      [64, 8, 5],
+    ),
+    tensor(
+      Float32Array.from({ length: 64 * 3 }, () => r.next()),
+      [64, 3],
+    ),
+  ] as const;
 };
 
 const matrices = (m: Sequential) => Object.entries(m.getWeights()).filter(([n]) => /weight/.test(n) && !/embedding/.test(n));
@@ -45,7 +69,8 @@ describe('prune', () => {
       }
       expect(maxPruned).toBeLessThanOrEqual(minKept);
     }
-    for (const name of Object.keys(after).filter((n) => n.includes('bias'))) expect(Array.from(after[name].data)).toEqual(Array.from(before[name].data));
+    for (const name of Object.keys(after).filter((n) => n.includes('bias')))
+      expect(Array.from(after[name].data)).toEqual(Array.from(before[name].data));
     // predict runs on the pruned weights (packed copies were refreshed)
     const ref = model(7);
     const names = (mm: Sequential) => mm.layers.map((l) => l.name);
@@ -63,7 +88,8 @@ describe('prune', () => {
     const h = await m.fit(x, y, { epochs: 3, batchSize: 16, seed: 2, callbacks: [pr] });
     expect(h.history.loss[2]).toBeLessThan(h.history.loss[0]);
     for (const [n, t] of matrices(m)) t.data.forEach((v, i) => zeros[n][i] && expect(v, n).toBe(0));
-    for (const [n, t] of matrices(m)) expect(Array.from(t.data).filter((v) => v === 0).length, n).toBeGreaterThanOrEqual(Math.floor(0.7 * t.data.length));
+    for (const [n, t] of matrices(m))
+      expect(Array.from(t.data).filter((v) => v === 0).length, n).toBeGreaterThanOrEqual(Math.floor(0.7 * t.data.length));
   });
 
   it('follows the cubic schedule during training and ends at the target', async () => {

@@ -8,7 +8,6 @@ import {
   FormatError,
   Random,
   Sequential,
-  ValueError,
   generateText,
   init,
   layers,
@@ -63,13 +62,26 @@ function dequantised(make: () => Layer[], file: Uint8Array): Sequential {
 }
 
 const cells: [string, () => Layer[]][] = [
-  ['LSTM', () => [layers.lstm({ units: 48, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5, activation: 'tanh' })]],
+  [
+    'LSTM',
+    () => [layers.lstm({ units: 48, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5, activation: 'tanh' })],
+  ],
   ['GRU (reset after)', () => [layers.gru({ units: 40, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5 })]],
-  ['GRU (reset before)', () => [layers.gru({ units: 40, resetAfter: false, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5 })]],
-  ['SimpleRNN relu', () => [layers.simpleRNN({ units: 33, activation: 'relu', returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5 })]],
+  [
+    'GRU (reset before)',
+    () => [layers.gru({ units: 40, resetAfter: false, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5 })],
+  ],
+  [
+    'SimpleRNN relu',
+    () => [layers.simpleRNN({ units: 33, activation: 'relu', returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 5 })],
+  ],
   [
     'stacked LSTM → GRU → last step',
-    () => [layers.lstm({ units: 32, returnSequences: true, inputShape: [null, 6] }), layers.gru({ units: 24 }), layers.dense({ units: 3, activation: 'softmax' })],
+    () => [
+      layers.lstm({ units: 32, returnSequences: true, inputShape: [null, 6] }),
+      layers.gru({ units: 24 }),
+      layers.dense({ units: 3, activation: 'softmax' }),
+    ],
   ],
 ];
 
@@ -105,7 +117,11 @@ describe('int8 models', () => {
         const xt = new Float32Array(5 * 6);
         for (let b = 0; b < 5; b++) xt.set(x.data.subarray((b * T + t) * 6, (b * T + t + 1) * 6), b * 6);
         last = s.step(xt).slice();
-        if (y.rank === 3) for (let b = 0; b < 5; b++) expect(Array.from(last.subarray(b * O, (b + 1) * O))).toEqual(Array.from(y.data.subarray((b * T + t) * O, (b * T + t + 1) * O)));
+        if (y.rank === 3)
+          for (let b = 0; b < 5; b++)
+            expect(Array.from(last.subarray(b * O, (b + 1) * O))).toEqual(
+              Array.from(y.data.subarray((b * T + t) * O, (b * T + t + 1) * O)),
+            );
       }
       if (y.rank === 2) expect(Array.from(last)).toEqual(Array.from(y.data));
       s.dispose();
@@ -144,7 +160,11 @@ describe('int8 models', () => {
   });
 
   it('masked many-to-one (maskZero embedding): each sample stops at its last real step, as the f32 model', () => {
-    const make = () => [layers.embedding({ inputDim: 20, outputDim: 8, maskZero: true, inputShape: [10] }), layers.lstm({ units: 32 }), layers.dense({ units: 1, activation: 'sigmoid' })];
+    const make = () => [
+      layers.embedding({ inputDim: 20, outputDim: 8, maskZero: true, inputShape: [10] }),
+      layers.lstm({ units: 32 }),
+      layers.dense({ units: 1, activation: 'sigmoid' }),
+    ];
     const m = new Sequential(make(), { seed: 6 });
     m.build();
     const r = new Random(5);
@@ -166,7 +186,14 @@ describe('int8 models', () => {
 
   it('generates text from an int8 character model', async () => {
     const tok = CharTokenizer.fromText('the quick brown fox jumps over the lazy dog');
-    const m = new Sequential([layers.embedding({ inputDim: tok.vocabSize, outputDim: 8, inputShape: [null] }), layers.gru({ units: 32, returnSequences: true }), layers.dense({ units: tok.vocabSize, activation: 'softmax' })], { seed: 3 });
+    const m = new Sequential(
+      [
+        layers.embedding({ inputDim: tok.vocabSize, outputDim: 8, inputShape: [null] }),
+        layers.gru({ units: 32, returnSequences: true }),
+        layers.dense({ units: tok.vocabSize, activation: 'softmax' }),
+      ],
+      { seed: 3 },
+    );
     m.build();
     const q = quantize(m, { dtype: 'int8' });
     const a = await generateText(q, { tokenizer: tok, prompt: 'the', length: 30, seed: 4 });
@@ -178,8 +205,20 @@ describe('int8 models', () => {
   // start: predict runs them layer by layer, each backward direction over
   // the reversed steps of every sample
   const backwards: [string, () => Layer[]][] = [
-    ['bidirectional LSTM (concat) → per-step dense', () => [layers.bidirectional({ layer: layers.lstm({ units: 24, returnSequences: true }), inputShape: [null, 6] }), layers.dense({ units: 4 })]],
-    ['bidirectional GRU (sum, last step) → dense', () => [layers.bidirectional({ layer: layers.gru({ units: 20 }), mergeMode: 'sum', inputShape: [null, 6] }), layers.dense({ units: 3 })]],
+    [
+      'bidirectional LSTM (concat) → per-step dense',
+      () => [
+        layers.bidirectional({ layer: layers.lstm({ units: 24, returnSequences: true }), inputShape: [null, 6] }),
+        layers.dense({ units: 4 }),
+      ],
+    ],
+    [
+      'bidirectional GRU (sum, last step) → dense',
+      () => [
+        layers.bidirectional({ layer: layers.gru({ units: 20 }), mergeMode: 'sum', inputShape: [null, 6] }),
+        layers.dense({ units: 3 }),
+      ],
+    ],
     [
       'bidirectional SimpleRNN (ave) → LSTM → bidirectional GRU reset-before (mul)',
       () => [
@@ -188,8 +227,18 @@ describe('int8 models', () => {
         layers.bidirectional({ layer: layers.gru({ units: 10, resetAfter: false, returnSequences: true }), mergeMode: 'mul' }),
       ],
     ],
-    ['goBackwards GRU (sequences) → dense', () => [layers.gru({ units: 20, goBackwards: true, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 4 })]],
-    ['LSTM → goBackwards LSTM (last step) → dense', () => [layers.lstm({ units: 16, returnSequences: true, inputShape: [null, 6] }), layers.lstm({ units: 12, goBackwards: true }), layers.dense({ units: 2 })]],
+    [
+      'goBackwards GRU (sequences) → dense',
+      () => [layers.gru({ units: 20, goBackwards: true, returnSequences: true, inputShape: [null, 6] }), layers.dense({ units: 4 })],
+    ],
+    [
+      'LSTM → goBackwards LSTM (last step) → dense',
+      () => [
+        layers.lstm({ units: 16, returnSequences: true, inputShape: [null, 6] }),
+        layers.lstm({ units: 12, goBackwards: true }),
+        layers.dense({ units: 2 }),
+      ],
+    ],
   ];
   for (const [label, make] of backwards) {
     it(`${label}: predict equals the f32 model on the dequantised weights within 2e-3`, () => {
@@ -220,7 +269,11 @@ describe('int8 models', () => {
     // the real steps (int8 leaves the padded ones zero; f32 runs the dense layer on them)
     const real = (a: ArrayLike<number>) => Array.from(a).filter((_, i) => Math.floor(i / 3) % 10 < lens[Math.floor(i / 30)]);
     expect(maxDiff(real(y), real(want))).toBeLessThan(2e-3);
-    expect(Array.from(y).filter((_, i) => Math.floor(i / 3) % 10 >= lens[Math.floor(i / 30)]).every((v) => v === 0)).toBe(true);
+    expect(
+      Array.from(y)
+        .filter((_, i) => Math.floor(i / 3) % 10 >= lens[Math.floor(i / 30)])
+        .every((v) => v === 0),
+    ).toBe(true);
     expect(Array.from(y)).toEqual(Array.from(q.predict(x, { batchSize: 7 }).data));
   });
 
@@ -312,7 +365,9 @@ describe('f16 models', () => {
   });
 
   it('keeps bidirectional models (they run on the f32 kernels)', () => {
-    const bi = new Sequential([layers.bidirectional({ layer: layers.gru({ units: 8 }), inputShape: [5, 3] }), layers.dense({ units: 2 })], { seed: 1 });
+    const bi = new Sequential([layers.bidirectional({ layer: layers.gru({ units: 8 }), inputShape: [5, 3] }), layers.dense({ units: 2 })], {
+      seed: 1,
+    });
     bi.build();
     const x = tensor(rnd(2 * 5 * 3, 7), [2, 5, 3]);
     expect(maxDiff(quantize(bi, { dtype: 'f16' }).predict(x).data, bi.predict(x).data)).toBeLessThan(1e-3);

@@ -56,7 +56,7 @@ describe('init() sources', () => {
     expect(r).toEqual({ simd: 'simd128', source: 'bytes', threads: 1, c: [4, 5, 10, 11] });
   });
   it('{ url }: fetched over HTTP', async () => {
-    const r = await runWith(`{ url: ${JSON.stringify(base + 'recurrent_core_bg.wasm')} }`);
+    const r = await runWith(`{ url: ${JSON.stringify(`${base}recurrent_core_bg.wasm`)} }`);
     expect(r).toEqual({ simd: 'simd128', source: 'url', threads: 1, c: [4, 5, 10, 11] });
   });
   it('{ module } of the threaded build with threads: 2 starts a helper', async () => {
@@ -65,6 +65,8 @@ describe('init() sources', () => {
     expect(r).toEqual({ simd: 'simd128', source: 'module', threads: 2, c: [4, 5, 10, 11] });
   });
   it('{ url } that does not exist: a clear InitError', async () => {
-    await expect(runWith(`{ url: ${JSON.stringify(base + 'missing.wasm')} }`)).rejects.toThrow(/InitError: could not load the recurrent-wasm WebAssembly core/);
+    await expect(runWith(`{ url: ${JSON.stringify(`${base}missing.wasm`)} }`)).rejects.toThrow(
+      /InitError: could not load the recurrent-wasm WebAssembly core/,
+    );
   });
 });

@@ -77,7 +77,14 @@ describe('runtime', () => {
 
   it('GEMM over a sweep of edge sizes (tails of the 4×8 tile and of the 256-deep k blocks)', () => {
     const rng = new Random(3);
-    for (const [m, k, n] of [[1, 1, 1], [1, 300, 33], [3, 257, 9], [5, 8, 31], [33, 17, 65], [65, 520, 7]]) {
+    for (const [m, k, n] of [
+      [1, 1, 1],
+      [1, 300, 33],
+      [3, 257, 9],
+      [5, 8, 31],
+      [33, 17, 65],
+      [65, 520, 7],
+    ]) {
       const a = randomArray(m * k, rng);
       const b = randomArray(k * n, rng);
       const c = matmul(a, b, m, k, n);

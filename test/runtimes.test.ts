@@ -86,7 +86,9 @@ beforeAll(async () => {
       path.startsWith('/isolated/') ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {},
   );
   // the thread scenario's numbers from the plain simd128 build in Node
-  threadReference = JSON.parse((await run(process.execPath, [join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"simd":"simd128"}', '1'])).stdout).runs[0];
+  threadReference = JSON.parse(
+    (await run(process.execPath, [join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"simd":"simd128"}', '1'])).stdout,
+  ).runs[0];
   base = server.base;
 }, 120_000);
 
@@ -111,7 +113,13 @@ describe('Node reference', () => {
   });
 });
 
-describe.skipIf(missing('Chromium', !!chromiumPath && existsSync(join(rt, 'playwright-core')), 'apt-get install chromium and run scripts/install-runtimes.sh'))('Chromium (Debian package, playwright-core)', () => {
+describe.skipIf(
+  missing(
+    'Chromium',
+    !!chromiumPath && existsSync(join(rt, 'playwright-core')),
+    'apt-get install chromium and run scripts/install-runtimes.sh',
+  ),
+)('Chromium (Debian package, playwright-core)', () => {
   // playwright-core lives in .tools/runtimes (not a devDependency): typed minimally here
   interface Page {
     on(ev: 'pageerror', f: (e: unknown) => void): void;
@@ -124,7 +132,15 @@ describe.skipIf(missing('Chromium', !!chromiumPath && existsSync(join(rt, 'playw
     const { chromium } = await import(join(rt, 'playwright-core/index.js'));
     browser = await chromium.launch({
       executablePath: chromiumPath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     // the bundler case: esbuild (tsup's) resolves 'recurrent-wasm' to dist/; the
     // .wasm files go next to the bundle, as a bundler's asset step would put them
@@ -164,7 +180,15 @@ describe.skipIf(missing('Chromium', !!chromiumPath && existsSync(join(rt, 'playw
     expectSame(await pageResult('/test/runtimes/bundle-page.html?simd=simd128'), 'chromium bundle');
   });
   it('training in a Web Worker (ModelWorker) keeps the page responsive and reports progress', async () => {
-    const r = (await pageResult('/test/runtimes/train-worker-page.html')) as unknown as { error?: string; events: number[]; worst: number; ticks: number; before: number; after: number; seconds: number };
+    const r = (await pageResult('/test/runtimes/train-worker-page.html')) as unknown as {
+      error?: string;
+      events: number[];
+      worst: number;
+      ticks: number;
+      before: number;
+      after: number;
+      seconds: number;
+    };
     expect(r.error).toBeUndefined();
     expect(r.events).toHaveLength(8);
     expect(r.after).toBeLessThan(r.before);
@@ -187,7 +211,11 @@ describe.skipIf(missing('Chromium', !!chromiumPath && existsSync(join(rt, 'playw
     expect({ ...d.runs[1], threads: 1, ms: 0 }).toEqual({ ...d.runs[0], threads: 1, ms: 0 });
   });
   it('threads: a page without cross-origin isolation stays on one thread and says why', async () => {
-    const r = (await pageResult('/test/runtimes/threads-page.html?simd=simd128')) as unknown as { error?: string; info: { threads: number; threadsNote?: string }; runs: ThreadRun[] };
+    const r = (await pageResult('/test/runtimes/threads-page.html?simd=simd128')) as unknown as {
+      error?: string;
+      info: { threads: number; threadsNote?: string };
+      runs: ThreadRun[];
+    };
     expect(r.error).toBeUndefined();
     expect(r.info.threads).toBe(1);
     expect(r.info.threadsNote).toMatch(/cross-origin isolated.*Cross-Origin-Opener-Policy/);
@@ -204,13 +232,30 @@ describe.skipIf(missing('Chromium', !!chromiumPath && existsSync(join(rt, 'playw
 
 describe.skipIf(missing('Deno', existsSync(bin('deno')), 'npm package deno (scripts/install-runtimes.sh)'))('Deno (npm package)', () => {
   it('imports the package from disk: identical numbers and text', async () => {
-    const { stdout } = await run(bin('deno'), ['run', '--allow-read', '--allow-env', join(root, 'test/runtimes/run-cli.mjs'), `file://${dist}/`, modelPath, 'simd128'], { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } });
+    const { stdout } = await run(
+      bin('deno'),
+      ['run', '--allow-read', '--allow-env', join(root, 'test/runtimes/run-cli.mjs'), `file://${dist}/`, modelPath, 'simd128'],
+      { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } },
+    );
     const r = JSON.parse(stdout);
     expect(r.runtime).toBe('deno');
     expectSame(r, 'deno');
   });
   it('threads: init({ threads: 2 }) runs a helper Worker; numbers identical to Node', async () => {
-    const { stdout } = await run(bin('deno'), ['run', '--allow-read', '--allow-env', join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"threads":2,"simd":"simd128"}', '1', '2'], { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } });
+    const { stdout } = await run(
+      bin('deno'),
+      [
+        'run',
+        '--allow-read',
+        '--allow-env',
+        join(root, 'test/runtimes/threads-cli.mjs'),
+        `file://${dist}/`,
+        '{"threads":2,"simd":"simd128"}',
+        '1',
+        '2',
+      ],
+      { env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } },
+    );
     const r = JSON.parse(stdout) as { info: { threads: number }; runs: ThreadRun[] };
     expect(r.info.threads).toBe(2);
     for (const x of r.runs) expect({ ...x, threads: 1, ms: 0 }).toEqual({ ...threadReference, threads: 1, ms: 0 });
@@ -225,26 +270,34 @@ describe.skipIf(missing('Bun', existsSync(bin('bun')), 'npm package bun (scripts
     expectSame(r, 'bun');
   });
   it('threads: init({ threads: 2 }) runs a helper Worker; numbers identical to Node', async () => {
-    const { stdout } = await run(bin('bun'), [join(root, 'test/runtimes/threads-cli.mjs'), `file://${dist}/`, '{"threads":2,"simd":"simd128"}', '1', '2']);
+    const { stdout } = await run(bin('bun'), [
+      join(root, 'test/runtimes/threads-cli.mjs'),
+      `file://${dist}/`,
+      '{"threads":2,"simd":"simd128"}',
+      '1',
+      '2',
+    ]);
     const r = JSON.parse(stdout) as { info: { threads: number }; runs: ThreadRun[] };
     expect(r.info.threads).toBe(2);
     for (const x of r.runs) expect({ ...x, threads: 1, ms: 0 }).toEqual({ ...threadReference, threads: 1, ms: 0 });
   });
 });
 
-describe.skipIf(missing('workerd', existsSync(bin('workerd')), 'npm package workerd (scripts/install-runtimes.sh)'))('workerd (Cloudflare Workers runtime)', () => {
-  let proc: ChildProcess;
-  let url = '';
-  beforeAll(async () => {
-    const dir = join(work, 'workerd');
-    mkdirSync(dir, { recursive: true });
-    for (const f of ['workerd.js', 'recurrent_core_bg.wasm']) copyFileSync(join(dist, f), join(dir, f));
-    for (const f of ['worker-edge.mjs', 'scenario.mjs']) copyFileSync(join(root, 'test/runtimes', f), join(dir, f));
-    copyFileSync(modelPath, join(dir, 'model.safetensors'));
-    const port = await freePort();
-    writeFileSync(
-      join(dir, 'config.capnp'),
-      `using Workerd = import "/workerd/workerd.capnp";
+describe.skipIf(missing('workerd', existsSync(bin('workerd')), 'npm package workerd (scripts/install-runtimes.sh)'))(
+  'workerd (Cloudflare Workers runtime)',
+  () => {
+    let proc: ChildProcess;
+    let url = '';
+    beforeAll(async () => {
+      const dir = join(work, 'workerd');
+      mkdirSync(dir, { recursive: true });
+      for (const f of ['workerd.js', 'recurrent_core_bg.wasm']) copyFileSync(join(dist, f), join(dir, f));
+      for (const f of ['worker-edge.mjs', 'scenario.mjs']) copyFileSync(join(root, 'test/runtimes', f), join(dir, f));
+      copyFileSync(modelPath, join(dir, 'model.safetensors'));
+      const port = await freePort();
+      writeFileSync(
+        join(dir, 'config.capnp'),
+        `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .worker) ],
   sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
@@ -260,53 +313,56 @@ const worker :Workerd.Worker = (
   compatibilityDate = "2025-01-01",
 );
 `,
-    );
-    proc = spawn(bin('workerd'), ['serve', join(dir, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    proc.stderr?.on('data', (d) => (log += d));
-    url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-      try {
-        await fetch(`${url}/memory`);
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
+      );
+      proc = spawn(bin('workerd'), ['serve', join(dir, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let log = '';
+      proc.stderr?.on('data', (d) => (log += d));
+      url = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 100; i++) {
+        try {
+          await fetch(`${url}/memory`);
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
-    }
-    throw new Error(`workerd did not start: ${log}`);
-  }, 60_000);
-  afterAll(() => proc?.kill());
+      throw new Error(`workerd did not start: ${log}`);
+    }, 60_000);
+    afterAll(() => proc?.kill());
 
-  it('runs the scenario with the wasm imported as a module: identical numbers and text', async () => {
-    expectSame((await (await fetch(`${url}/scenario`)).json()) as Result, 'workerd');
-  });
+    it('runs the scenario with the wasm imported as a module: identical numbers and text', async () => {
+      expectSame((await (await fetch(`${url}/scenario`)).json()) as Result, 'workerd');
+    });
 
-  it('answers predictions; bad requests get a clear 400 and the Worker keeps serving', async () => {
-    const post = (path: string, body: string | Uint8Array) => fetch(`${url}${path}`, { method: 'POST', body: body as BodyInit });
-    const ok = await post('/', JSON.stringify({ ids: [[2, 3, 4, 5, 6, 7, 8, 9, 10]] }));
-    expect(ok.status).toBe(200);
-    const y = ((await ok.json()) as { y: number[] }).y;
-    const lib = await import(join(dist, 'index.js'));
-    const local = lib.loadModel(new Uint8Array(readFileSync(modelPath))).predict(lib.tensor(new Int32Array([2, 3, 4, 5, 6, 7, 8, 9, 10]), [1, 9]));
-    expect(y).toEqual(Array.from(local.data));
-    const bad = [
-      ['/', '{"ids": [[1, 2], [3]]}', /ShapeError: ids rows must have equal lengths/],
-      ['/', '{"ids": [[1, 2, 999]]}', /ValueError: embedding_\d+: id 999 at \[0, 2\] is outside \[0, 30\)/],
-      ['/', 'not json', /SyntaxError|expected/],
-      ['/', '{"ids": [[1, 2, 3]], "state": {"format": "nope"}}', /not a recurrent-wasm session state/],
-      ['/load', readFileSync(modelPath).subarray(0, 100), /FormatError/],
-    ] as const;
-    for (const [path, body, msg] of bad) {
-      const r = await post(path, body as string);
-      expect(r.status, String(body).slice(0, 40)).toBeGreaterThanOrEqual(400);
-      expect(((await r.json()) as { error: string }).error).toMatch(msg);
-    }
-    const again = await post('/', JSON.stringify({ ids: [[2, 3, 4, 5, 6, 7, 8, 9, 10]] }));
-    expect(((await again.json()) as { y: number[] }).y).toEqual(y);
-  });
+    it('answers predictions; bad requests get a clear 400 and the Worker keeps serving', async () => {
+      const post = (path: string, body: string | Uint8Array) => fetch(`${url}${path}`, { method: 'POST', body: body as BodyInit });
+      const ok = await post('/', JSON.stringify({ ids: [[2, 3, 4, 5, 6, 7, 8, 9, 10]] }));
+      expect(ok.status).toBe(200);
+      const y = ((await ok.json()) as { y: number[] }).y;
+      const lib = await import(join(dist, 'index.js'));
+      const local = lib
+        .loadModel(new Uint8Array(readFileSync(modelPath)))
+        .predict(lib.tensor(new Int32Array([2, 3, 4, 5, 6, 7, 8, 9, 10]), [1, 9]));
+      expect(y).toEqual(Array.from(local.data));
+      const bad = [
+        ['/', '{"ids": [[1, 2], [3]]}', /ShapeError: ids rows must have equal lengths/],
+        ['/', '{"ids": [[1, 2, 999]]}', /ValueError: embedding_\d+: id 999 at \[0, 2\] is outside \[0, 30\)/],
+        ['/', 'not json', /SyntaxError|expected/],
+        ['/', '{"ids": [[1, 2, 3]], "state": {"format": "nope"}}', /not a recurrent-wasm session state/],
+        ['/load', readFileSync(modelPath).subarray(0, 100), /FormatError/],
+      ] as const;
+      for (const [path, body, msg] of bad) {
+        const r = await post(path, body as string);
+        expect(r.status, String(body).slice(0, 40)).toBeGreaterThanOrEqual(400);
+        expect(((await r.json()) as { error: string }).error).toMatch(msg);
+      }
+      const again = await post('/', JSON.stringify({ ids: [[2, 3, 4, 5, 6, 7, 8, 9, 10]] }));
+      expect(((await again.json()) as { y: number[] }).y).toEqual(y);
+    });
 
-  it('stays far inside the 128 MB memory budget of a Worker isolate', async () => {
-    const { wasmBytes } = (await (await fetch(`${url}/memory`)).json()) as { wasmBytes: number };
-    expect(wasmBytes).toBeLessThan(32 * 1024 * 1024);
-  });
-});
+    it('stays far inside the 128 MB memory budget of a Worker isolate', async () => {
+      const { wasmBytes } = (await (await fetch(`${url}/memory`)).json()) as { wasmBytes: number };
+      expect(wasmBytes).toBeLessThan(32 * 1024 * 1024);
+    });
+  },
+);

@@ -27,9 +27,18 @@ interface ThreadRun {
   steps: string[];
   q8predicted: string[];
 }
-const numbers = (r: ThreadRun) => ({ losses: r.losses, weights: r.weights, predicted: r.predicted, steps: r.steps, q8predicted: r.q8predicted });
+const numbers = (r: ThreadRun) => ({
+  losses: r.losses,
+  weights: r.weights,
+  predicted: r.predicted,
+  steps: r.steps,
+  q8predicted: r.q8predicted,
+});
 
-async function child(opts: { simd?: string; threads?: number | string; noSharedArrayBuffer?: boolean }, ...counts: number[]): Promise<{ info: lib.RuntimeInfo; runs: ThreadRun[] }> {
+async function child(
+  opts: { simd?: string; threads?: number | string; noSharedArrayBuffer?: boolean },
+  ...counts: number[]
+): Promise<{ info: lib.RuntimeInfo; runs: ThreadRun[] }> {
   // Node 20 validates relaxed SIMD only behind a flag
   const flags = opts.simd === 'relaxed' ? ['--experimental-wasm-relaxed-simd'] : [];
   const { stdout } = await run(process.execPath, [...flags, cli, dist, JSON.stringify(opts), ...counts.map(String)], { timeout: 120_000 });
@@ -38,10 +47,11 @@ async function child(opts: { simd?: string; threads?: number | string; noSharedA
 
 /** The plain single-threaded simd128 build's run, in a child process (computed once). */
 let plainRun: Promise<ThreadRun> | null = null;
-const plain = () => (plainRun ??= child({ simd: 'simd128' }, 1).then((r) => {
-  expect(r.info).toMatchObject({ simd: 'simd128', threads: 1 });
-  return r.runs[0]!;
-}));
+const plain = () =>
+  (plainRun ??= child({ simd: 'simd128' }, 1).then((r) => {
+    expect(r.info).toMatchObject({ simd: 'simd128', threads: 1 });
+    return r.runs[0]!;
+  }));
 
 let info: lib.RuntimeInfo;
 beforeAll(async () => {

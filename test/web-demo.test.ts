@@ -45,7 +45,10 @@ describe.skipIf(!present)('web demo (Vite build, Chromium)', () => {
     );
     base = `${server.base}/`;
     const { chromium } = await import(join(rt, 'playwright-core/index.js'));
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'] });
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -61,7 +64,9 @@ describe.skipIf(!present)('web demo (Vite build, Chromium)', () => {
     await page.waitForFunction('document.body.dataset.status === "idle"', undefined, { timeout: 30_000 });
     await page.click('#train');
     // the main thread answers timers while the worker trains: measure the worst gap
-    await page.evaluate(`(() => { window.__gaps = []; let t = performance.now(); window.__timer = setInterval(() => { const n = performance.now(); window.__gaps.push(n - t); t = n; }, 20); })()`);
+    await page.evaluate(
+      `(() => { window.__gaps = []; let t = performance.now(); window.__timer = setInterval(() => { const n = performance.now(); window.__gaps.push(n - t); t = n; }, 20); })()`,
+    );
     await page.waitForFunction('Number(document.body.dataset.epochs || 0) >= 2', undefined, { timeout: 90_000 });
     await page.click('#stop');
     await page.waitForFunction('document.body.dataset.status === "idle"', undefined, { timeout: 30_000 });
@@ -87,12 +92,21 @@ describe.skipIf(!present)('web demo (Vite build, Chromium)', () => {
     const text = readFileSync(join(root, 'data/sonnets.txt'), 'utf8').slice(0, 20_000);
     const tokenizer = lib.CharTokenizer.fromText(text);
     const V = tokenizer.vocabSize;
-    const m = new lib.Sequential([lib.layers.embedding({ inputDim: V, outputDim: 16, inputShape: [null] }), lib.layers.gru({ units: 48, returnSequences: true }), lib.layers.dense({ units: V, activation: 'softmax' })], { seed: 5 });
+    const m = new lib.Sequential(
+      [
+        lib.layers.embedding({ inputDim: V, outputDim: 16, inputShape: [null] }),
+        lib.layers.gru({ units: 48, returnSequences: true }),
+        lib.layers.dense({ units: V, activation: 'softmax' }),
+      ],
+      { seed: 5 },
+    );
     m.build();
     Object.assign(m.metadata, { task: 'text', tokenizer: JSON.stringify(tokenizer.toJSON()), seq_len: '32' });
     const file = join(mkdtempSync(join(tmpdir(), 'rw-web-')), 'pretrained.safetensors');
     writeFileSync(file, m.save());
-    const expected = 'Shall I compare thee' + (await lib.generateText(m, { tokenizer, prompt: 'Shall I compare thee', length: 200, temperature: 0.7, seed: 1 }));
+    const expected =
+      'Shall I compare thee' +
+      (await lib.generateText(m, { tokenizer, prompt: 'Shall I compare thee', length: 200, temperature: 0.7, seed: 1 }));
 
     const page = await browser.newPage();
     const errors: string[] = [];
@@ -100,8 +114,14 @@ describe.skipIf(!present)('web demo (Vite build, Chromium)', () => {
     await page.goto(base);
     await page.waitForFunction('document.body.dataset.status === "idle"', undefined, { timeout: 30_000 });
     await page.setInputFiles('#model-file', file);
-    await page.waitForFunction('document.body.dataset.loaded === "pretrained.safetensors" && document.getElementById("sample").textContent.length > 0', undefined, { timeout: 30_000 });
-    const r = await page.evaluate<{ info: string; sample: string }>(`({ info: document.getElementById('info').textContent, sample: document.getElementById('sample').textContent })`);
+    await page.waitForFunction(
+      'document.body.dataset.loaded === "pretrained.safetensors" && document.getElementById("sample").textContent.length > 0',
+      undefined,
+      { timeout: 30_000 },
+    );
+    const r = await page.evaluate<{ info: string; sample: string }>(
+      `({ info: document.getElementById('info').textContent, sample: document.getElementById('sample').textContent })`,
+    );
     expect(errors).toEqual([]);
     expect(r.info).toContain(`loaded pretrained.safetensors: ${m.countParams().toLocaleString('en-US')} parameters`);
     expect(r.sample).toBe(expected);

@@ -41,7 +41,14 @@ describe('ModelWorker (Node worker_threads)', () => {
     const m = makeModel();
     const [x] = data(37);
     const posted: unknown[] = [];
-    const spy = { postMessage: (msg: unknown, t?: Transferable[]) => { posted.push(msg); nodeWorker.postMessage(msg, t as never); }, on: nodeWorker.on.bind(nodeWorker), terminate: () => 0 };
+    const spy = {
+      postMessage: (msg: unknown, t?: Transferable[]) => {
+        posted.push(msg);
+        nodeWorker.postMessage(msg, t as never);
+      },
+      on: nodeWorker.on.bind(nodeWorker),
+      terminate: () => 0,
+    };
     const w = new lib.ModelWorker(spy as never);
     const a = m.predict(x);
     const b = await lib.predictParallel(m, x, [w]);
@@ -60,18 +67,29 @@ describe('ModelWorker (Node worker_threads)', () => {
     expect(sentModel).toEqual([true, false, true]); // first call, unchanged, after training
     expect((posted[0] as { x: { shape: number[] } }).x.shape).toEqual([18, 8, 3]); // the worker's share
     // a single sample: no split
-    expect(Array.from((await lib.predictParallel(m, lib.tensor(x.data.slice(0, 24), [1, 8, 3]), [w])).data)).toEqual(Array.from(m.predict(lib.tensor(x.data.slice(0, 24), [1, 8, 3])).data));
+    expect(Array.from((await lib.predictParallel(m, lib.tensor(x.data.slice(0, 24), [1, 8, 3]), [w])).data)).toEqual(
+      Array.from(m.predict(lib.tensor(x.data.slice(0, 24), [1, 8, 3])).data),
+    );
     expect(posted.length).toBe(3);
   });
 
   it('keeps at most maxModels copies for predict: the least recently used is dropped, and sent again when used', async () => {
     const posted: { model?: unknown; release?: string[]; keys?: string[]; type: string }[] = [];
     const own = new Worker(new URL('worker.js', dist)); // a worker holding no model yet
-    const spy = { postMessage: (msg: never, t?: Transferable[]) => { posted.push(msg); own.postMessage(msg, t as never); }, on: own.on.bind(own), terminate: () => own.terminate() };
+    const spy = {
+      postMessage: (msg: never, t?: Transferable[]) => {
+        posted.push(msg);
+        own.postMessage(msg, t as never);
+      },
+      on: own.on.bind(own),
+      terminate: () => own.terminate(),
+    };
     expect(() => new lib.ModelWorker(spy as never, { maxModels: 0 })).toThrow(/maxModels must be a positive integer/);
     const w = new lib.ModelWorker(spy as never, { maxModels: 2 });
     const [x] = data(3);
-    const ms = [4, 5, 6].map((seed) => new lib.Sequential([lib.layers.lstm({ units: 16, inputShape: [8, 3] }), lib.layers.dense({ units: 1 })], { seed }));
+    const ms = [4, 5, 6].map(
+      (seed) => new lib.Sequential([lib.layers.lstm({ units: 16, inputShape: [8, 3] }), lib.layers.dense({ units: 1 })], { seed }),
+    );
     const ask = async (m: (typeof ms)[number]) => {
       const y = await w.predict(m, x);
       expect(Array.from(y.data)).toEqual(Array.from(m.predict(x).data)); // the worker used this model's copy
@@ -96,7 +114,10 @@ describe('ModelWorker (Node worker_threads)', () => {
   });
 
   it('a model garbage-collected on this side releases its copy in the worker', () => {
-    const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('runtimes/worker-gc.mjs', import.meta.url)), dist.href], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('runtimes/worker-gc.mjs', import.meta.url)), dist.href], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ before: 2, after: 1 });
   });
@@ -112,7 +133,13 @@ describe('ModelWorker (Node worker_threads)', () => {
       worstGap = Math.max(worstGap, now - last);
       last = now;
     }, 5);
-    const { model, history, cancelled } = await worker.fit(makeModel(), x, y, { epochs: 6, batchSize: 16, seed: 3 }, { onProgress: (p) => events.push({ epoch: p.epoch, loss: p.logs.loss }) });
+    const { model, history, cancelled } = await worker.fit(
+      makeModel(),
+      x,
+      y,
+      { epochs: 6, batchSize: 16, seed: 3 },
+      { onProgress: (p) => events.push({ epoch: p.epoch, loss: p.logs.loss }) },
+    );
     clearInterval(timer);
     expect(cancelled).toBe(false);
     expect(events.map((e) => e.epoch)).toEqual([0, 1, 2, 3, 4, 5]);
@@ -152,14 +179,20 @@ describe('ModelWorker (Node worker_threads)', () => {
     const [x, y] = data(256);
     const ctl = new AbortController();
     const seen: number[] = [];
-    const r = await worker.fit(makeModel(), x, y, { epochs: 500, batchSize: 8 }, {
-      progressEvery: 'batch',
-      onProgress: (p) => {
-        seen.push(p.batch ?? -1);
-        if (seen.length === 3) ctl.abort();
+    const r = await worker.fit(
+      makeModel(),
+      x,
+      y,
+      { epochs: 500, batchSize: 8 },
+      {
+        progressEvery: 'batch',
+        onProgress: (p) => {
+          seen.push(p.batch ?? -1);
+          if (seen.length === 3) ctl.abort();
+        },
+        signal: ctl.signal,
       },
-      signal: ctl.signal,
-    });
+    );
     expect(r.cancelled).toBe(true);
     expect(r.history.epoch.length).toBeLessThan(100);
     expect(r.model.predict(x).shape).toEqual([256, 1]);
@@ -168,7 +201,9 @@ describe('ModelWorker (Node worker_threads)', () => {
 
   it('errors in the worker come back as errors with their name', async () => {
     const [x] = data(4);
-    await expect(worker.fit(makeModel(), x, lib.tensor(new Float32Array(8), [4, 2]), { epochs: 1 })).rejects.toThrow(/ShapeError|y must have samples of shape \[1\]/);
+    await expect(worker.fit(makeModel(), x, lib.tensor(new Float32Array(8), [4, 2]), { epochs: 1 })).rejects.toThrow(
+      /ShapeError|y must have samples of shape \[1\]/,
+    );
   });
 });
 

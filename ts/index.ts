@@ -20,7 +20,17 @@ export { Random } from './util/random.js';
 export { memoryStats } from './runtime/stats.js';
 export { Tensor, tensor, type DType, type NestedArray, type TensorLike } from './tensor.js';
 export { layers, Layer, Dense, Dropout, Embedding, LayerNormalization, Recurrent, LastStep } from './layers/index.js';
-export type { Shape, Regularizer, DenseArgs, DropoutArgs, EmbeddingArgs, LayerNormArgs, RecurrentArgs, MergeMode, BidirectionalArgs } from './layers/index.js';
+export type {
+  Shape,
+  Regularizer,
+  DenseArgs,
+  DropoutArgs,
+  EmbeddingArgs,
+  LayerNormArgs,
+  RecurrentArgs,
+  MergeMode,
+  BidirectionalArgs,
+} from './layers/index.js';
 export { Sequential, type CompileArgs, type FitArgs, type History } from './model/sequential.js';
 export { optimizers, schedules, type Optimizer, type OptimizerLike, type Schedule } from './model/optimizers.js';
 export { callbacks, EarlyStopping, type Callback, type Logs } from './model/callbacks.js';

@@ -93,7 +93,14 @@ export function tensor(data: TensorLike, shape?: number[], dtype?: DType): Tenso
   }
   if (ArrayBuffer.isView(data)) {
     const kind = dtype ?? (data instanceof Int32Array ? 'int32' : 'float32');
-    const arr = kind === 'int32' ? (data instanceof Int32Array ? data : Int32Array.from(data as Float32Array)) : data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+    const arr =
+      kind === 'int32'
+        ? data instanceof Int32Array
+          ? data
+          : Int32Array.from(data as Float32Array)
+        : data instanceof Float32Array
+          ? data
+          : Float32Array.from(data as ArrayLike<number>);
     return new Tensor(arr, shape ?? [arr.length]);
   }
   const inferred = inferShape(data as NestedArray, '');

@@ -7,7 +7,11 @@ import { serveModelWorker } from './worker/serve.js';
 
 type NodeParent = { on(t: 'message', f: (m: unknown) => void): void; postMessage(m: unknown, t?: unknown[]): void };
 
-const g = globalThis as unknown as { postMessage?: (m: unknown, t?: Transferable[]) => void; addEventListener?: (t: string, f: (e: { data: unknown }) => void) => void; process?: { getBuiltinModule?: (id: string) => unknown } };
+const g = globalThis as unknown as {
+  postMessage?: (m: unknown, t?: Transferable[]) => void;
+  addEventListener?: (t: string, f: (e: { data: unknown }) => void) => void;
+  process?: { getBuiltinModule?: (id: string) => unknown };
+};
 const wt = g.process?.getBuiltinModule?.('node:worker_threads') as { parentPort: NodeParent | null } | undefined;
 if (wt?.parentPort) {
   const parent = wt.parentPort;

@@ -18,7 +18,9 @@ const push = (id, label, t, flops, extra = {}) => out.push({ id, label, ...t, gf
 
 function sequences(s, seed) {
   const x = floats(s.B * s.T * s.I, seed);
-  return Array.from({ length: s.B }, (_, b) => Array.from({ length: s.T }, (_, t) => Array.from(x.subarray((b * s.T + t) * s.I, (b * s.T + t + 1) * s.I))));
+  return Array.from({ length: s.B }, (_, b) =>
+    Array.from({ length: s.T }, (_, t) => Array.from(x.subarray((b * s.T + t) * s.I, (b * s.T + t + 1) * s.I))),
+  );
 }
 const Net = { lstm: brain.recurrent.LSTMTimeStep, gru: brain.recurrent.GRUTimeStep };
 function net(s) {
@@ -38,7 +40,12 @@ for (const id of ['W2', 'W4']) {
   const n = net(s);
   const data = sequences(s, 12);
   n.train(data.slice(0, 1), { iterations: 1 });
-  const t = await time(() => { for (const seq of data) n.run(seq); }, { reps: reps(cfg, true), warmup: 1 });
+  const t = await time(
+    () => {
+      for (const seq of data) n.run(seq);
+    },
+    { reps: reps(cfg, true), warmup: 1 },
+  );
   push(id, `${id} ${s.cell.toUpperCase()} B=${s.B} T=${s.T} inference`, t, forwardFlops(s));
 }
 for (const id of ['W3', 'W3g']) {

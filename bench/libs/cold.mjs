@@ -13,7 +13,8 @@ const { readFileSync } = await builtin('node:fs');
 
 const [lib, dir] = process.argv.slice(2);
 const require = createRequire(import.meta.url);
-const I = 64, H = 256;
+const I = 64,
+  H = 256;
 const x = new Float32Array(I).fill(0.5);
 let first;
 if (lib === 'ours' || lib === 'ours-simd128') {
@@ -36,10 +37,21 @@ if (lib === 'ours' || lib === 'ours-simd128') {
   }
   await tf.setBackend(lib === 'tfjs-wasm' ? 'wasm' : 'cpu');
   const raw = new Float32Array(readFileSync(`${dir}/w1-keras.f32`).buffer.slice(0));
-  const layer = tf.layers.lstm({ units: H, stateful: true, batchInputShape: [1, 1, I], recurrentActivation: 'sigmoid', kernelInitializer: 'zeros', recurrentInitializer: 'zeros' });
+  const layer = tf.layers.lstm({
+    units: H,
+    stateful: true,
+    batchInputShape: [1, 1, I],
+    recurrentActivation: 'sigmoid',
+    kernelInitializer: 'zeros',
+    recurrentInitializer: 'zeros',
+  });
   const m = tf.sequential({ layers: [layer] });
   const G = 4 * H;
-  layer.setWeights([tf.tensor(raw.subarray(0, I * G), [I, G]), tf.tensor(raw.subarray(I * G, (I + H) * G), [H, G]), tf.tensor(raw.subarray((I + H) * G), [G])]);
+  layer.setWeights([
+    tf.tensor(raw.subarray(0, I * G), [I, G]),
+    tf.tensor(raw.subarray(I * G, (I + H) * G), [H, G]),
+    tf.tensor(raw.subarray((I + H) * G), [G]),
+  ]);
   first = m.predict(tf.tensor(x, [1, 1, I])).dataSync()[0];
 } else if (lib === 'brain.js') {
   const brain = createRequire(new URL('../../.tools/peers/package.json', import.meta.url))('brain.js');

@@ -25,15 +25,18 @@ const push = (id, label, t, flops, extra = {}) => out.push({ id, label, ...t, gf
   const wt = recurrentWeights('lstm', s.I, s.H);
   const step = await ort.InferenceSession.create(recurrentOnnx('lstm', s.I, s.H, wt, { step: true }), opts);
   const x = floats(s.T * s.I, 11);
-  const t = await time(async () => {
-    let h = new ort.Tensor('float32', new Float32Array(s.H), [1, 1, s.H]);
-    let c = new ort.Tensor('float32', new Float32Array(s.H), [1, 1, s.H]);
-    for (let k = 0; k < s.T; k++) {
-      const r = await step.run({ X: new ort.Tensor('float32', x.subarray(k * s.I, (k + 1) * s.I), [1, 1, s.I]), H0: h, C0: c });
-      h = r.Y_h;
-      c = r.Y_c;
-    }
-  }, { reps: reps(cfg), warmup: 3 });
+  const t = await time(
+    async () => {
+      let h = new ort.Tensor('float32', new Float32Array(s.H), [1, 1, s.H]);
+      let c = new ort.Tensor('float32', new Float32Array(s.H), [1, 1, s.H]);
+      for (let k = 0; k < s.T; k++) {
+        const r = await step.run({ X: new ort.Tensor('float32', x.subarray(k * s.I, (k + 1) * s.I), [1, 1, s.I]), H0: h, C0: c });
+        h = r.Y_h;
+        c = r.Y_c;
+      }
+    },
+    { reps: reps(cfg), warmup: 3 },
+  );
   push('W1', `W1 LSTM B=1, ${s.T} steps, one call per step`, t, forwardFlops(s), { perStepUs: (t.median * 1000) / s.T });
   const seq = await ort.InferenceSession.create(recurrentOnnx('lstm', s.I, s.H, wt), opts);
   const xt = new ort.Tensor('float32', x, [s.T, 1, s.I]);
@@ -48,7 +51,13 @@ for (const id of ['W2', 'W4']) {
   push(id, `${id} ${s.cell.toUpperCase()} B=${s.B} T=${s.T} inference`, t, forwardFlops(s));
 }
 // The GEMM ceiling of the same machine: one MatMul node (MLAS natively, ORT's wasm kernels on the web)
-for (const [mm, kk, nn] of cfg.smoke ? [[32, 256, 1024]] : [[32, 256, 1024], [3200, 64, 1024], [3200, 320, 1024]]) {
+for (const [mm, kk, nn] of cfg.smoke
+  ? [[32, 256, 1024]]
+  : [
+      [32, 256, 1024],
+      [3200, 64, 1024],
+      [3200, 320, 1024],
+    ]) {
   const sess = await ort.InferenceSession.create(matmulOnnx(mm, kk, nn, floats(kk * nn, 2)), opts);
   const a = new ort.Tensor('float32', floats(mm * kk, 1), [mm, kk]);
   const t = await time(() => sess.run({ A: a }), { reps: reps(cfg) * 2, warmup: 3 });

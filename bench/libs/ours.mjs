@@ -12,7 +12,10 @@ const out = [];
 const push = (id, label, t, flops, extra = {}) => out.push({ id, label, ...t, gflops: flops ? flops / t.median / 1e6 : null, ...extra });
 
 function recurrentModel(spec, returnSequences = true, extra = []) {
-  const m = new lib.Sequential([lib.layers[spec.cell]({ name: 'rnn', units: spec.H, returnSequences, inputShape: [null, spec.I] }), ...extra], { seed: 1 });
+  const m = new lib.Sequential(
+    [lib.layers[spec.cell]({ name: 'rnn', units: spec.H, returnSequences, inputShape: [null, spec.I] }), ...extra],
+    { seed: 1 },
+  );
   const wt = recurrentWeights(spec.cell, spec.I, spec.H);
   m.setWeights({ 'rnn.weight_ih_l0': wt.w_ih, 'rnn.weight_hh_l0': wt.w_hh, 'rnn.bias_ih_l0': wt.b_ih, 'rnn.bias_hh_l0': wt.b_hh });
   return m;
@@ -34,7 +37,10 @@ async function batchInference(predict) {
 // its own wasm instance (predictParallel); the other workloads do not apply
 if (cfg.workers > 1) {
   const { Worker } = await import('node:worker_threads');
-  const workers = Array.from({ length: cfg.workers - 1 }, () => new lib.ModelWorker(new Worker(new URL('../../dist/worker.js', import.meta.url))));
+  const workers = Array.from(
+    { length: cfg.workers - 1 },
+    () => new lib.ModelWorker(new Worker(new URL('../../dist/worker.js', import.meta.url))),
+  );
   await batchInference((m, x, batchSize) => lib.predictParallel(m, x, workers, { batchSize }));
   for (const wk of workers) wk.terminate();
   emit(`recurrent-wasm (${info.simd}) ${cfg.workers} workers`, out);
@@ -48,7 +54,13 @@ if (cfg.workers > 1) {
   const sess = m.session();
   const x = floats(s.T * s.I, 11);
   const steps = Array.from({ length: s.T }, (_, t) => x.subarray(t * s.I, (t + 1) * s.I));
-  const t = await time(() => { sess.reset(); for (const xt of steps) sess.step(xt); }, { reps: reps(cfg) * 2, warmup: 5 });
+  const t = await time(
+    () => {
+      sess.reset();
+      for (const xt of steps) sess.step(xt);
+    },
+    { reps: reps(cfg) * 2, warmup: 5 },
+  );
   push('W1', `W1 LSTM B=1, ${s.T} steps, one call per step`, t, forwardFlops(s), { perStepUs: (t.median * 1000) / s.T });
   const xt = lib.tensor(x, [1, s.T, s.I]);
   const t2 = await time(() => m.predict(xt), { reps: reps(cfg) * 2, warmup: 5 });
@@ -66,7 +78,10 @@ for (const id of ['W3', 'W3g']) {
   const k = 4; // batches per timed fit
   const x = lib.tensor(floats(k * s.B * s.T * s.I, 13), [k * s.B, s.T, s.I]);
   const y = lib.tensor(floats(k * s.B, 14), [k * s.B, 1]);
-  const t = await time(() => m.fit(x, y, { epochs: 1, batchSize: s.B, shuffle: false, yieldEveryMs: 1e9 }), { reps: reps(cfg, true), warmup: 1 });
+  const t = await time(() => m.fit(x, y, { epochs: 1, batchSize: s.B, shuffle: false, yieldEveryMs: 1e9 }), {
+    reps: reps(cfg, true),
+    warmup: 1,
+  });
   const per = { median: t.median / k, min: t.min / k, max: t.max / k, n: t.n };
   push(id, `${id} ${s.cell.toUpperCase()} B=${s.B} T=${s.T} training step`, per, trainFlops(s));
   m.dispose();
@@ -75,14 +90,21 @@ for (const id of ['W3', 'W3g']) {
 {
   const s = w.W5;
   const m = new lib.Sequential(
-    [lib.layers.embedding({ inputDim: s.V, outputDim: s.E, inputShape: [null] }), lib.layers.lstm({ units: s.H, returnSequences: true }), lib.layers.dense({ units: s.V, activation: 'softmax' })],
+    [
+      lib.layers.embedding({ inputDim: s.V, outputDim: s.E, inputShape: [null] }),
+      lib.layers.lstm({ units: s.H, returnSequences: true }),
+      lib.layers.dense({ units: s.V, activation: 'softmax' }),
+    ],
     { seed: 2 },
   );
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
   const k = 4;
   const x = lib.tensor(ints(k * s.B * s.T, 15, s.V), [k * s.B, s.T]);
   const y = lib.tensor(ints(k * s.B * s.T, 16, s.V), [k * s.B, s.T]);
-  const t = await time(() => m.fit(x, y, { epochs: 1, batchSize: s.B, shuffle: false, yieldEveryMs: 1e9 }), { reps: reps(cfg, true), warmup: 1 });
+  const t = await time(() => m.fit(x, y, { epochs: 1, batchSize: s.B, shuffle: false, yieldEveryMs: 1e9 }), {
+    reps: reps(cfg, true),
+    warmup: 1,
+  });
   push('W5', `W5 char-LM B=${s.B} T=${s.T} training step`, { median: t.median / k, min: t.min / k, max: t.max / k, n: t.n }, trainFlops(s));
   m.dispose();
 }
@@ -90,9 +112,19 @@ for (const id of ['W3', 'W3g']) {
 if (info.threads === 1) {
   const file = info.simd === 'relaxed' ? 'recurrent_core_relaxed_bg.wasm' : 'recurrent_core_bg.wasm';
   const glue = await import(new URL('../../ts/wasm/recurrent_core.js', import.meta.url).href);
-  const ex = await glue.default({ module_or_path: await WebAssembly.compile(readFileSync(new URL(`../../dist/${file}`, import.meta.url))) });
-  for (const [mm, kk, nn] of cfg.smoke ? [[32, 256, 1024]] : [[32, 256, 1024], [3200, 64, 1024], [3200, 320, 1024]]) {
-    const pa = glue.alloc(mm * kk * 4), pb = glue.alloc(kk * nn * 4), pc = glue.alloc(mm * nn * 4);
+  const ex = await glue.default({
+    module_or_path: await WebAssembly.compile(readFileSync(new URL(`../../dist/${file}`, import.meta.url))),
+  });
+  for (const [mm, kk, nn] of cfg.smoke
+    ? [[32, 256, 1024]]
+    : [
+        [32, 256, 1024],
+        [3200, 64, 1024],
+        [3200, 320, 1024],
+      ]) {
+    const pa = glue.alloc(mm * kk * 4),
+      pb = glue.alloc(kk * nn * 4),
+      pc = glue.alloc(mm * nn * 4);
     const mem = new Float32Array(ex.memory.buffer);
     mem.set(floats(mm * kk, 1), pa / 4);
     mem.set(floats(kk * nn, 2), pb / 4);

@@ -46,10 +46,13 @@ function setRnnWeights(layer, s) {
   setRnnWeights(layer, s);
   const x = floats(s.T * s.I, 11);
   const steps = Array.from({ length: s.T }, (_, t) => tf.tensor(x.subarray(t * s.I, (t + 1) * s.I), [1, 1, s.I]));
-  const t = await time(async () => {
-    m.resetStates();
-    for (const xt of steps) tf.tidy(() => m.predict(xt)).dataSync();
-  }, { reps: reps(cfg), warmup: 2 });
+  const t = await time(
+    async () => {
+      m.resetStates();
+      for (const xt of steps) tf.tidy(() => m.predict(xt)).dataSync();
+    },
+    { reps: reps(cfg), warmup: 2 },
+  );
   push('W1', `W1 LSTM B=1, ${s.T} steps, one call per step`, t, forwardFlops(s), { perStepUs: (t.median * 1000) / s.T });
   const m2 = tf.sequential({ layers: [rnnLayer(s, { inputShape: [s.T, s.I], returnSequences: true })] });
   setRnnWeights(m2.layers[0], s);
@@ -79,7 +82,16 @@ for (const id of ['W3', 'W3g']) {
   const s = w.W5;
   // one-hot input: the wasm backend has no gradient for Gather (UnsortedSegmentSum)
   const m = tf.sequential({
-    layers: [tf.layers.lstm({ units: s.H, returnSequences: true, recurrentActivation: 'sigmoid', recurrentInitializer: 'glorotUniform', inputShape: [s.T, s.V] }), tf.layers.dense({ units: s.V, activation: 'softmax' })],
+    layers: [
+      tf.layers.lstm({
+        units: s.H,
+        returnSequences: true,
+        recurrentActivation: 'sigmoid',
+        recurrentInitializer: 'glorotUniform',
+        inputShape: [s.T, s.V],
+      }),
+      tf.layers.dense({ units: s.V, activation: 'softmax' }),
+    ],
   });
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
   const x = tf.oneHot(tf.tensor(ints(s.B * s.T, 15, s.V), [s.B, s.T], 'int32'), s.V).toFloat();

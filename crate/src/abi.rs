@@ -180,8 +180,18 @@ fn status(r: Result<(), i32>) -> i32 {
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm(
-    m: usize, n: usize, k: usize, a: usize, rsa: usize, csa: usize, b: usize, rsb: usize, csb: usize, c: usize,
-    rsc: usize, accumulate: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: usize,
+    rsa: usize,
+    csa: usize,
+    b: usize,
+    rsb: usize,
+    csb: usize,
+    c: usize,
+    rsc: usize,
+    accumulate: bool,
 ) -> i32 {
     let extent = |rows: usize, cols: usize, rs: usize, cs: usize| -> Option<usize> {
         if rows == 0 || cols == 0 {
@@ -199,7 +209,16 @@ pub fn sgemm(
         ck.add(c, extent(m, n, rsc, 1), true, true)?;
         ck.disjoint()?;
         unsafe {
-            gemm::sgemm(m, n, k, MatRef::new(a as *const f32, rsa, csa), MatRef::new(b as *const f32, rsb, csb), c as *mut f32, rsc, accumulate);
+            gemm::sgemm(
+                m,
+                n,
+                k,
+                MatRef::new(a as *const f32, rsa, csa),
+                MatRef::new(b as *const f32, rsb, csb),
+                c as *mut f32,
+                rsc,
+                accumulate,
+            );
         }
         Ok(())
     })())
@@ -271,8 +290,24 @@ unsafe fn check_lengths(lengths: usize, b: usize, t: usize) -> Result<(), i32> {
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn recurrent_forward(
-    cell: u32, flags: u32, t: usize, b: usize, i: usize, h: usize, dirs: usize, x: usize, h0: usize, c0: usize,
-    lengths: usize, params: usize, packed: usize, y: usize, hn: usize, cn: usize, work: usize, rec_mask: usize,
+    cell: u32,
+    flags: u32,
+    t: usize,
+    b: usize,
+    i: usize,
+    h: usize,
+    dirs: usize,
+    x: usize,
+    h0: usize,
+    c0: usize,
+    lengths: usize,
+    params: usize,
+    packed: usize,
+    y: usize,
+    hn: usize,
+    cn: usize,
+    work: usize,
+    rec_mask: usize,
 ) -> i32 {
     status((|| {
         let c = Cell::from_u32(cell).ok_or(E_CELL)?;
@@ -327,9 +362,26 @@ pub fn recurrent_forward(
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn recurrent_backward(
-    cell: u32, flags: u32, t: usize, b: usize, i: usize, h: usize, dirs: usize, x: usize, lengths: usize,
-    params: usize, packed: usize, work: usize, dy: usize, dhn: usize, dcn: usize, dx: usize, dh0: usize, dc0: usize,
-    grads: usize, rec_mask: usize,
+    cell: u32,
+    flags: u32,
+    t: usize,
+    b: usize,
+    i: usize,
+    h: usize,
+    dirs: usize,
+    x: usize,
+    lengths: usize,
+    params: usize,
+    packed: usize,
+    work: usize,
+    dy: usize,
+    dhn: usize,
+    dcn: usize,
+    dx: usize,
+    dh0: usize,
+    dc0: usize,
+    grads: usize,
+    rec_mask: usize,
 ) -> i32 {
     status((|| {
         let c = Cell::from_u32(cell).ok_or(E_CELL)?;
@@ -403,7 +455,17 @@ pub fn dense_forward(rows: usize, i: usize, o: usize, x: usize, w: usize, b: usi
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn dense_backward(
-    rows: usize, i: usize, o: usize, x: usize, w: usize, y: usize, dy: usize, act: u32, dw: usize, db: usize, dx: usize,
+    rows: usize,
+    i: usize,
+    o: usize,
+    x: usize,
+    w: usize,
+    y: usize,
+    dy: usize,
+    act: u32,
+    dw: usize,
+    db: usize,
+    dx: usize,
 ) -> i32 {
     status((|| {
         let a = crate::dense::Act::from_u32(act).ok_or(E_CELL)?;
@@ -418,8 +480,17 @@ pub fn dense_backward(
         ck.disjoint()?;
         unsafe {
             crate::dense::backward(
-                rows, i, o, x as *const f32, w as *const f32, y as *const f32, dy as *mut f32, a, dw as *mut f32,
-                db as *mut f32, dx as *mut f32,
+                rows,
+                i,
+                o,
+                x as *const f32,
+                w as *const f32,
+                y as *const f32,
+                dy as *mut f32,
+                a,
+                dw as *mut f32,
+                db as *mut f32,
+                dx as *mut f32,
             )
         };
         Ok(())
@@ -491,7 +562,9 @@ pub fn loss(kind: u32, rows: usize, n: usize, pred: usize, target: usize, weight
                 }
             }
         }
-        Ok::<f64, i32>(unsafe { crate::loss::loss(k, rows, n, pred as *const f32, target as *const u8, weights as *const f32, grad as *mut f32) })
+        Ok::<f64, i32>(unsafe {
+            crate::loss::loss(k, rows, n, pred as *const f32, target as *const u8, weights as *const f32, grad as *mut f32)
+        })
     })();
     match r {
         Ok(v) => {
@@ -600,7 +673,16 @@ pub fn layernorm_forward(rows: usize, n: usize, x: usize, gamma: usize, beta: us
         ck.add(stats, cells::mul(rows, 2), true, true)?;
         ck.disjoint()?;
         unsafe {
-            crate::layernorm::forward(rows, n, x as *const f32, gamma as *const f32, beta as *const f32, eps, y as *mut f32, stats as *mut f32)
+            crate::layernorm::forward(
+                rows,
+                n,
+                x as *const f32,
+                gamma as *const f32,
+                beta as *const f32,
+                eps,
+                y as *mut f32,
+                stats as *mut f32,
+            )
         };
         Ok(())
     })())
@@ -611,7 +693,15 @@ pub fn layernorm_forward(rows: usize, n: usize, x: usize, gamma: usize, beta: us
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn layernorm_backward(
-    rows: usize, n: usize, x: usize, gamma: usize, stats: usize, dy: usize, dgamma: usize, dbeta: usize, dx: usize,
+    rows: usize,
+    n: usize,
+    x: usize,
+    gamma: usize,
+    stats: usize,
+    dy: usize,
+    dgamma: usize,
+    dbeta: usize,
+    dx: usize,
 ) -> i32 {
     status((|| {
         let mut ck = Check::new();
@@ -625,8 +715,15 @@ pub fn layernorm_backward(
         ck.disjoint()?;
         unsafe {
             crate::layernorm::backward(
-                rows, n, x as *const f32, gamma as *const f32, stats as *const f32, dy as *const f32, dgamma as *mut f32,
-                dbeta as *mut f32, dx as *mut f32,
+                rows,
+                n,
+                x as *const f32,
+                gamma as *const f32,
+                stats as *const f32,
+                dy as *const f32,
+                dgamma as *mut f32,
+                dbeta as *mut f32,
+                dx as *mut f32,
             )
         };
         Ok(())
@@ -671,7 +768,10 @@ std::thread_local! {
 unsafe fn program_key(prog: &[u32], mut sink: impl FnMut(usize) -> bool) -> bool {
     use crate::stream::*;
     prog.iter().all(|&w| sink(w as usize))
-        && prog.chunks_exact(RECORD).filter(|r| r[0] == OP_RECUR_Q8).all(|r| core::slice::from_raw_parts(r[6] as usize as *const u32, 6).iter().all(|&w| sink(w as usize)))
+        && prog
+            .chunks_exact(RECORD)
+            .filter(|r| r[0] == OP_RECUR_Q8)
+            .all(|r| core::slice::from_raw_parts(r[6] as usize as *const u32, 6).iter().all(|&w| sink(w as usize)))
 }
 
 /// [`check_program_full`], skipped when the program and arguments equal the
@@ -697,7 +797,12 @@ fn check_program(program: usize, records: usize, b: usize, apack: usize, apack_l
     CHECKED.with_borrow_mut(|k| {
         k.clear();
         k.extend_from_slice(&args);
-        unsafe { program_key(prog, |w| { k.push(w); true }) };
+        unsafe {
+            program_key(prog, |w| {
+                k.push(w);
+                true
+            })
+        };
     });
     Ok(prog)
 }
@@ -829,8 +934,20 @@ pub fn stream_step(program: usize, records: usize, b: usize, apack: usize, apack
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn stream_run(
-    program: usize, records: usize, b: usize, t: usize, active: usize, x: usize, inp: usize, f: usize, out: usize, o: usize, y: usize,
-    last_only: bool, apack: usize, apack_len: usize,
+    program: usize,
+    records: usize,
+    b: usize,
+    t: usize,
+    active: usize,
+    x: usize,
+    inp: usize,
+    f: usize,
+    out: usize,
+    o: usize,
+    y: usize,
+    last_only: bool,
+    apack: usize,
+    apack_len: usize,
 ) -> i32 {
     status((|| {
         let prog = check_program(program, records, b, apack, apack_len)?;

@@ -32,10 +32,13 @@ const EXP_HI: f32 = 88.0;
 const EXP_LO: f32 = -87.0;
 const LOG2E: f32 = core::f32::consts::LOG2_E;
 // ln2 split in a part exact in f32 and a correction (Cody–Waite).
+#[allow(clippy::excessive_precision)] // exactly 0.693359375 = 355/512 in f32: the split needs every digit
 const LN2_HI: f32 = 0.693_359_375;
+#[allow(clippy::excessive_precision)] // the constant as published; the f32 it rounds to is what runs
 const LN2_LO: f32 = -2.121_944_4e-4;
 
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // coefficients as published; the f32 they round to is what runs
 pub fn exp(x: F32x4) -> F32x4 {
     let x = x.min(F32x4::splat(EXP_HI)).max(F32x4::splat(EXP_LO));
     // n = round(x·log2 e) by adding 1.5·2^23: the sum's low mantissa bits hold
@@ -44,11 +47,7 @@ pub fn exp(x: F32x4) -> F32x4 {
     let magic = F32x4::splat(12_582_912.0);
     let t = x.mul(F32x4::splat(LOG2E)).add(magic);
     let n = t.sub(magic);
-    let r = n
-        .mul(F32x4::splat(LN2_HI))
-        .neg()
-        .add(x)
-        .sub(n.mul(F32x4::splat(LN2_LO)));
+    let r = n.mul(F32x4::splat(LN2_HI)).neg().add(x).sub(n.mul(F32x4::splat(LN2_LO)));
     let mut p = F32x4::splat(1.987_569_1e-4);
     p = p.mul_add(r, F32x4::splat(1.398_199_9e-3));
     p = p.mul_add(r, F32x4::splat(8.333_452e-3));
@@ -73,6 +72,7 @@ pub fn sigmoid_gate(x: F32x4) -> F32x4 {
 }
 
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // coefficients as published; the f32 they round to is what runs
 pub fn tanh(x: F32x4) -> F32x4 {
     // Rational minimax approximation (the coefficients of Eigen's `ptanh_float`):
     // odd degree-13 numerator over even degree-6 denominator on |x| ≤ 7.9053,

@@ -111,8 +111,17 @@ pub unsafe fn bias_act(rows: usize, o: usize, y: *mut f32, b: *const f32, act: A
 /// As [`forward`], plus `dy [rows, o]`, `dw [o, i]`, `db [o]`, `dx [rows, i]`.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn backward(
-    rows: usize, i: usize, o: usize, x: *const f32, w: *const f32, y: *const f32, dy: *mut f32, act: Act, dw: *mut f32,
-    db: *mut f32, dx: *mut f32,
+    rows: usize,
+    i: usize,
+    o: usize,
+    x: *const f32,
+    w: *const f32,
+    y: *const f32,
+    dy: *mut f32,
+    act: Act,
+    dw: *mut f32,
+    db: *mut f32,
+    dx: *mut f32,
 ) {
     let one = F32x4::splat(1.0);
     for r in 0..rows {
@@ -204,11 +213,22 @@ mod tests {
             let mut db = vec![0.0f32; o];
             let mut dx = vec![f32::NAN; rows * i];
             unsafe {
-                backward(rows, i, o, xf.as_ptr(), wf.as_ptr(), y.as_ptr(), dy.as_mut_ptr(), act, dw.as_mut_ptr(), db.as_mut_ptr(), dx.as_mut_ptr())
+                backward(
+                    rows,
+                    i,
+                    o,
+                    xf.as_ptr(),
+                    wf.as_ptr(),
+                    y.as_ptr(),
+                    dy.as_mut_ptr(),
+                    act,
+                    dw.as_mut_ptr(),
+                    db.as_mut_ptr(),
+                    dx.as_mut_ptr(),
+                )
             };
-            let loss = |x: &[f64], w: &[f64], b: &[f64]| -> f64 {
-                reference(rows, i, o, x, w, b, act).iter().zip(&wy).map(|(a, c)| a * c).sum()
-            };
+            let loss =
+                |x: &[f64], w: &[f64], b: &[f64]| -> f64 { reference(rows, i, o, x, w, b, act).iter().zip(&wy).map(|(a, c)| a * c).sum() };
             let eps = 1e-6;
             let check = |name: &str, analytic: &[f32], which: usize| {
                 let (mut xv, mut wv, mut bv) = (x.clone(), w.clone(), b.clone());

@@ -197,7 +197,12 @@ unsafe fn pack_panel_rows(src: &[Option<*const f32>; NR], len: usize, dst: *mut 
         // all eight columns present: four rows at a time through two 4×4 transposes
         while p0 + 4 <= len {
             for (half, r) in [[r0, r1, r2, r3], [r4, r5, r6, r7]].into_iter().enumerate() {
-                let t = F32x4::transpose4(F32x4::load(r[0].add(p0)), F32x4::load(r[1].add(p0)), F32x4::load(r[2].add(p0)), F32x4::load(r[3].add(p0)));
+                let t = F32x4::transpose4(
+                    F32x4::load(r[0].add(p0)),
+                    F32x4::load(r[1].add(p0)),
+                    F32x4::load(r[2].add(p0)),
+                    F32x4::load(r[3].add(p0)),
+                );
                 for (q, v) in t.into_iter().enumerate() {
                     v.store(dst.add((p0 + q) * NR + 4 * half));
                 }
@@ -489,10 +494,8 @@ fn pack_buffers() -> (*mut f32, *mut f32) {
     PACK.with(|p| {
         // Safety: only this thread touches its buffers, and no reference
         // escapes this closure: callers get raw pointers.
-        let bufs = unsafe { &mut *p.get() }.get_or_insert_with(|| PackBuffers {
-            a: vec![0.0; packed_a_len(MC, KC)],
-            b: vec![0.0; KC * NC],
-        });
+        let bufs =
+            unsafe { &mut *p.get() }.get_or_insert_with(|| PackBuffers { a: vec![0.0; packed_a_len(MC, KC)], b: vec![0.0; KC * NC] });
         (bufs.a.as_mut_ptr(), bufs.b.as_mut_ptr())
     })
 }
@@ -671,7 +674,15 @@ mod tests {
     fn threaded_products_equal_serial_bit_for_bit() {
         crate::pool::start_native(3);
         let mut seed = 11u64;
-        for &(m, n, k) in &[(1usize, 1024usize, 320usize), (1, 203, 77), (32, 1024, 256), (7, 259, 300), (1600, 1024, 64), (1024, 256, 1600), (65, 300, 257)] {
+        for &(m, n, k) in &[
+            (1usize, 1024usize, 320usize),
+            (1, 203, 77),
+            (32, 1024, 256),
+            (7, 259, 300),
+            (1600, 1024, 64),
+            (1024, 256, 1600),
+            (65, 300, 257),
+        ] {
             let a = rand_vec(m * k, &mut seed);
             let b = rand_vec(k * n, &mut seed);
             let (av, bv) = (MatRef::rows(a.as_ptr(), k), MatRef::rows(b.as_ptr(), n));

@@ -38,8 +38,15 @@ pub unsafe fn forward(rows: usize, n: usize, x: *const f32, gamma: *const f32, b
 /// As [`forward`], with `dy, dx [rows, n]`, `dgamma, dbeta [n]` (accumulated).
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn backward(
-    rows: usize, n: usize, x: *const f32, gamma: *const f32, stats: *const f32, dy: *const f32, dgamma: *mut f32,
-    dbeta: *mut f32, dx: *mut f32,
+    rows: usize,
+    n: usize,
+    x: *const f32,
+    gamma: *const f32,
+    stats: *const f32,
+    dy: *const f32,
+    dgamma: *mut f32,
+    dbeta: *mut f32,
+    dx: *mut f32,
 ) {
     let nf = n as f64;
     for r in 0..rows {
@@ -90,14 +97,24 @@ mod tests {
         let mut st = vec![0.0f32; rows * 2];
         unsafe { forward(rows, n, x.as_ptr(), gamma.as_ptr(), beta.as_ptr(), eps, y.as_mut_ptr(), st.as_mut_ptr()) };
         let (mut dg, mut db, mut dx) = (vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; rows * n]);
-        unsafe { backward(rows, n, x.as_ptr(), gamma.as_ptr(), st.as_ptr(), wy.as_ptr(), dg.as_mut_ptr(), db.as_mut_ptr(), dx.as_mut_ptr()) };
+        unsafe {
+            backward(rows, n, x.as_ptr(), gamma.as_ptr(), st.as_ptr(), wy.as_ptr(), dg.as_mut_ptr(), db.as_mut_ptr(), dx.as_mut_ptr())
+        };
         let h = 1e-3f32;
         let num = |which: usize, k: usize| -> f64 {
             let (mut a, mut g, mut b) = (x.clone(), gamma.clone(), beta.clone());
-            let v = match which { 0 => &mut a, 1 => &mut g, _ => &mut b };
+            let v = match which {
+                0 => &mut a,
+                1 => &mut g,
+                _ => &mut b,
+            };
             v[k] += h;
             let lp = loss(&a, &g, &b);
-            let v = match which { 0 => &mut a, 1 => &mut g, _ => &mut b };
+            let v = match which {
+                0 => &mut a,
+                1 => &mut g,
+                _ => &mut b,
+            };
             v[k] -= 2.0 * h;
             let lm = loss(&a, &g, &b);
             (lp - lm) / (2.0 * h as f64)

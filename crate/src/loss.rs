@@ -139,7 +139,16 @@ pub unsafe fn loss(kind: Loss, rows: usize, n: usize, pred: *const f32, target: 
                         for j in 0..n {
                             let d = pv(j) - tv(j);
                             s += d.abs();
-                            put(j, if d > 0.0 { 1.0 } else if d < 0.0 { -1.0 } else { 0.0 } / nf);
+                            put(
+                                j,
+                                if d > 0.0 {
+                                    1.0
+                                } else if d < 0.0 {
+                                    -1.0
+                                } else {
+                                    0.0
+                                } / nf,
+                            );
                         }
                         s / nf
                     }
@@ -251,7 +260,9 @@ mod tests {
         let mut seed = 11u64;
         for kind in [Loss::Mse, Loss::Mae, Loss::Bce, Loss::BceLogits, Loss::Cce, Loss::CceLogits, Loss::SparseCce, Loss::SparseCceLogits] {
             let logits = matches!(kind, Loss::BceLogits | Loss::CceLogits | Loss::SparseCceLogits | Loss::Mse | Loss::Mae);
-            let pred: Vec<f32> = (0..rows * n).map(|_| if logits { (lcg(&mut seed) * 4.0 - 2.0) as f32 } else { (0.05 + 0.9 * lcg(&mut seed)) as f32 }).collect();
+            let pred: Vec<f32> = (0..rows * n)
+                .map(|_| if logits { (lcg(&mut seed) * 4.0 - 2.0) as f32 } else { (0.05 + 0.9 * lcg(&mut seed)) as f32 })
+                .collect();
             let target_f: Vec<f32> = (0..rows * n).map(|_| lcg(&mut seed) as f32).collect();
             let target_i: Vec<i32> = (0..rows).map(|r| (r % n) as i32).collect();
             let weights: Vec<f32> = vec![1.0, 0.5, 0.0, 2.0, 1.0];
@@ -324,16 +335,20 @@ mod tests {
             for k in 0..rows * n {
                 let mut zz = z.clone();
                 zz[k] += 1e-3;
-                let lp = unsafe { loss(Loss::DistillLogits, rows, n, zz.as_ptr(), t.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
+                let lp =
+                    unsafe { loss(Loss::DistillLogits, rows, n, zz.as_ptr(), t.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
                 zz[k] -= 2e-3;
-                let lm = unsafe { loss(Loss::DistillLogits, rows, n, zz.as_ptr(), t.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
+                let lm =
+                    unsafe { loss(Loss::DistillLogits, rows, n, zz.as_ptr(), t.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
                 let num = (lp - lm) / 2e-3;
                 assert!((num - g[k] as f64).abs() < 2e-3 * (1.0 + num.abs()), "τ {tau} α {alpha} [{k}]: {} vs {num}", g[k]);
             }
             if alpha == 0.0 {
                 let c: Vec<i32> = (0..rows).map(|r| (r % n) as i32).collect();
-                let sparse = unsafe { loss(Loss::SparseCceLogits, rows, n, z.as_ptr(), c.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
-                let d = unsafe { loss(Loss::DistillLogits, rows, n, z.as_ptr(), t.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
+                let sparse =
+                    unsafe { loss(Loss::SparseCceLogits, rows, n, z.as_ptr(), c.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
+                let d =
+                    unsafe { loss(Loss::DistillLogits, rows, n, z.as_ptr(), t.as_ptr() as *const u8, w.as_ptr(), core::ptr::null_mut()) };
                 assert!((sparse - d).abs() < 1e-12);
             }
         }

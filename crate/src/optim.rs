@@ -209,7 +209,13 @@ pub unsafe fn regularize(n: usize, w: *const f32, g: *mut f32, l1: f32, l2: f32)
     for k in 0..n {
         let wv = *w.add(k);
         pen += (l1 * wv.abs()) as f64 + (l2 * wv * wv) as f64;
-        let sgn = if wv > 0.0 { 1.0 } else if wv < 0.0 { -1.0 } else { 0.0 };
+        let sgn = if wv > 0.0 {
+            1.0
+        } else if wv < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
         *g.add(k) += l1 * sgn + 2.0 * l2 * wv;
     }
     pen

@@ -267,7 +267,19 @@ pub fn act_scratch_len(b: usize, k: usize) -> Option<usize> {
 /// `act_scratch_len(b, k)` bytes, 4-byte aligned; `packed`, `s_w` as in
 /// [`gemv`]; `y` `b` rows of `n` floats at stride `sy`.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn gemm_rows(b: usize, k: usize, n: usize, a: *const f32, sa: usize, scratch: *mut u8, packed: *const i8, s_w: *const f32, y: *mut f32, sy: usize, acc: bool) {
+pub unsafe fn gemm_rows(
+    b: usize,
+    k: usize,
+    n: usize,
+    a: *const f32,
+    sa: usize,
+    scratch: *mut u8,
+    packed: *const i8,
+    s_w: *const f32,
+    y: *mut f32,
+    sy: usize,
+    acc: bool,
+) {
     let (scales, rows) = (scratch as *mut f32, scratch.add(4 * b) as *mut i16);
     let alen = act_len(k);
     for r in 0..b {
@@ -547,7 +559,19 @@ mod tests {
                 unsafe {
                     quantize_rows(n, k, w.as_ptr(), true, q.as_mut_ptr(), s_w.as_mut_ptr());
                     pack(k, n, q.as_ptr(), packed.as_mut_ptr());
-                    gemm_rows(b, k, n, a.as_ptr(), sa, scratch.as_mut_ptr() as *mut u8, packed.as_ptr(), s_w.as_ptr(), y.as_mut_ptr(), sy, acc);
+                    gemm_rows(
+                        b,
+                        k,
+                        n,
+                        a.as_ptr(),
+                        sa,
+                        scratch.as_mut_ptr() as *mut u8,
+                        packed.as_ptr(),
+                        s_w.as_ptr(),
+                        y.as_mut_ptr(),
+                        sy,
+                        acc,
+                    );
                     for r in 0..b {
                         let s_a = quantize_act(k, a[r * sa..].as_ptr(), a16.as_mut_ptr());
                         gemv(k, n, a16.as_ptr(), s_a, packed.as_ptr(), s_w.as_ptr(), want[r * sy..].as_mut_ptr(), acc);

@@ -30,6 +30,9 @@ mod imp {
         }
     }
 
+    // Named methods rather than operator traits: each kernel line spells the
+    // lane operation it issues, and `mul_add` sits beside `mul` and `add`.
+    #[allow(clippy::should_implement_trait)]
     impl F32x4 {
         #[inline(always)]
         pub fn zero() -> Self {
@@ -205,14 +208,29 @@ mod imp {
         ($a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
             let (l, r) = ($a.0, $b.0);
             F32x4([
-                { let ($x, $y) = (l[0], r[0]); $e },
-                { let ($x, $y) = (l[1], r[1]); $e },
-                { let ($x, $y) = (l[2], r[2]); $e },
-                { let ($x, $y) = (l[3], r[3]); $e },
+                {
+                    let ($x, $y) = (l[0], r[0]);
+                    $e
+                },
+                {
+                    let ($x, $y) = (l[1], r[1]);
+                    $e
+                },
+                {
+                    let ($x, $y) = (l[2], r[2]);
+                    $e
+                },
+                {
+                    let ($x, $y) = (l[3], r[3]);
+                    $e
+                },
             ])
         }};
     }
 
+    // Named methods rather than operator traits: each kernel line spells the
+    // lane operation it issues, and `mul_add` sits beside `mul` and `add`.
+    #[allow(clippy::should_implement_trait)]
     impl F32x4 {
         #[inline(always)]
         pub fn zero() -> Self {

@@ -105,14 +105,16 @@ pub unsafe fn step(program: &[u32], b: usize, apack: *mut f32) {
                 crate::embedding::forward(b, e, ids, table, out);
             }
             OP_DENSE => {
-                let (inp, w, bias, i, o, act, out) = (ptr(rec[1]), ptr(rec[2]), ptr(rec[3]), rec[4] as usize, rec[5] as usize, rec[6], ptr(rec[7]));
+                let (inp, w, bias, i, o, act, out) =
+                    (ptr(rec[1]), ptr(rec[2]), ptr(rec[3]), rec[4] as usize, rec[5] as usize, rec[6], ptr(rec[7]));
                 crate::dense::forward(b, i, o, inp, w, bias, out, crate::dense::Act::from_u32(act).unwrap_or(crate::dense::Act::Linear));
             }
             OP_RECUR => RecurStep::from_record(rec).run(b, apack),
             OP_RECUR_Q8 => RecurStepQ8::from_record(rec).run(b),
             OP_DENSE_Q8 => dense_q8(rec, b),
             OP_LNORM => {
-                let (inp, g, beta, n, eps, stats, out) = (ptr(rec[1]), ptr(rec[2]), ptr(rec[3]), rec[4] as usize, f32::from_bits(rec[5]), ptr(rec[6]), ptr(rec[7]));
+                let (inp, g, beta, n, eps, stats, out) =
+                    (ptr(rec[1]), ptr(rec[2]), ptr(rec[3]), rec[4] as usize, f32::from_bits(rec[5]), ptr(rec[6]), ptr(rec[7]));
                 crate::layernorm::forward(b, n, inp, g, beta, eps, out, stats);
             }
             _ => {}
@@ -300,7 +302,11 @@ pub struct Q8Weights {
 
 /// Columns of the packed `W_hh` of an int8 layer.
 pub fn q8_h_cols(cell: Cell, h: usize) -> usize {
-    if cell == Cell::GruResetBefore { 2 * h } else { cell.gates() * h }
+    if cell == Cell::GruResetBefore {
+        2 * h
+    } else {
+        cell.gates() * h
+    }
 }
 
 /// A recurrent step on int8 weights: the same gates as [`RecurStep`], with the
@@ -413,14 +419,10 @@ impl RecurStepQ8 {
         } else {
             quant::gemm_rows(b, h, hcols, hs, h, scratch, qh, sh, z, cols, true);
         }
-        self.st.epilogue(
-            b,
-            (xh, h),
-            &|rh, nh| {
-                let s = quant::quantize_act(h, rh, a16);
-                quant::gemv(h, h, a16, s, qn, sn, nh, false);
-            },
-        );
+        self.st.epilogue(b, (xh, h), &|rh, nh| {
+            let s = quant::quantize_act(h, rh, a16);
+            quant::gemv(h, h, a16, s, qn, sn, nh, false);
+        });
     }
 }
 
@@ -466,10 +468,23 @@ mod tests {
                 let mut cn = vec![0.0; b * h];
                 unsafe {
                     forward(&Forward {
-                        cell, dims: d, training: false, repack: true, reverse: false, gate, rec_mask: core::ptr::null(),
-                        x: x.as_ptr(), h0: core::ptr::null(), c0: core::ptr::null(), lengths: core::ptr::null(),
-                        params: params.as_ptr(), packed: packed.as_mut_ptr(), y: y.as_mut_ptr(), hn: hn.as_mut_ptr(),
-                        cn: if cell == Cell::Lstm { cn.as_mut_ptr() } else { core::ptr::null_mut() }, work: work.as_mut_ptr(),
+                        cell,
+                        dims: d,
+                        training: false,
+                        repack: true,
+                        reverse: false,
+                        gate,
+                        rec_mask: core::ptr::null(),
+                        x: x.as_ptr(),
+                        h0: core::ptr::null(),
+                        c0: core::ptr::null(),
+                        lengths: core::ptr::null(),
+                        params: params.as_ptr(),
+                        packed: packed.as_mut_ptr(),
+                        y: y.as_mut_ptr(),
+                        hn: hn.as_mut_ptr(),
+                        cn: if cell == Cell::Lstm { cn.as_mut_ptr() } else { core::ptr::null_mut() },
+                        work: work.as_mut_ptr(),
                     });
                 }
                 // streaming
@@ -488,13 +503,28 @@ mod tests {
                 for step_t in 0..t {
                     xin.copy_from_slice(&x[step_t * b * i..(step_t + 1) * b * i]);
                     let st = RecurStep {
-                        cell, gate, inp: xin.as_ptr(), i, h, packed: sp.as_ptr(), b_ih, b_hh, hs: hs.as_mut_ptr(),
-                        cs: cs.as_mut_ptr(), xh: xh.as_mut_ptr(), z: z.as_mut_ptr(), out: out.as_mut_ptr(),
+                        cell,
+                        gate,
+                        inp: xin.as_ptr(),
+                        i,
+                        h,
+                        packed: sp.as_ptr(),
+                        b_ih,
+                        b_hh,
+                        hs: hs.as_mut_ptr(),
+                        cs: cs.as_mut_ptr(),
+                        xh: xh.as_mut_ptr(),
+                        z: z.as_mut_ptr(),
+                        out: out.as_mut_ptr(),
                     };
                     unsafe { st.run(b, apack.as_mut_ptr()) };
                     for k in 0..b * h {
                         let want = y[step_t * b * h + k];
-                        assert!((out[k] - want).abs() <= 2e-6 * (1.0 + want.abs()), "{cell:?} {gate:?} t{step_t} [{k}]: {} vs {want}", out[k]);
+                        assert!(
+                            (out[k] - want).abs() <= 2e-6 * (1.0 + want.abs()),
+                            "{cell:?} {gate:?} t{step_t} [{k}]: {} vs {want}",
+                            out[k]
+                        );
                     }
                 }
             }
@@ -548,8 +578,19 @@ mod tests {
                     *v = (((step_t * 31 + e * 7) % 19) as f32 / 19.0 - 0.5) * 3.0;
                 }
                 let st = |hs: &mut Vec<f32>, cs: &mut Vec<f32>, xh: &mut Vec<f32>, z: &mut Vec<f32>, out: &mut Vec<f32>| RecurStep {
-                    cell, gate: GateAct::Sigmoid, inp: xin.as_ptr(), i, h, packed: sp.as_ptr(), b_ih, b_hh, hs: hs.as_mut_ptr(),
-                    cs: cs.as_mut_ptr(), xh: xh.as_mut_ptr(), z: z.as_mut_ptr(), out: out.as_mut_ptr(),
+                    cell,
+                    gate: GateAct::Sigmoid,
+                    inp: xin.as_ptr(),
+                    i,
+                    h,
+                    packed: sp.as_ptr(),
+                    b_ih,
+                    b_hh,
+                    hs: hs.as_mut_ptr(),
+                    cs: cs.as_mut_ptr(),
+                    xh: xh.as_mut_ptr(),
+                    z: z.as_mut_ptr(),
+                    out: out.as_mut_ptr(),
                 };
                 unsafe { st(&mut hs, &mut cs, &mut xh, &mut z, &mut out).run(b, apack.as_mut_ptr()) };
                 let q = RecurStepQ8 {

@@ -37,7 +37,11 @@ function batchData(rng, count) {
 function newModel() {
   const V = state.tokenizer.vocabSize;
   const m = new Sequential(
-    [layers.embedding({ inputDim: V, outputDim: 32, inputShape: [null] }), layers.lstm({ units: Number($('units').value), returnSequences: true }), layers.dense({ units: V, activation: 'softmax' })],
+    [
+      layers.embedding({ inputDim: V, outputDim: 32, inputShape: [null] }),
+      layers.lstm({ units: Number($('units').value), returnSequences: true }),
+      layers.dense({ units: V, activation: 'softmax' }),
+    ],
     { seed: 1, name: 'sonnets-lstm' },
   );
   m.compile({ optimizer: optimizers.adam({ learningRate: 0.01, clipNorm: 5 }), loss: 'sparseCategoricalCrossentropy' });
@@ -49,7 +53,9 @@ function newModel() {
 function drawLoss() {
   const c = $('loss');
   const g = c.getContext('2d');
-  const W = c.width, H = c.height, pad = 36;
+  const W = c.width,
+    H = c.height,
+    pad = 36;
   g.clearRect(0, 0, W, H);
   g.fillStyle = '#fff';
   g.fillRect(0, 0, W, H);
@@ -58,7 +64,8 @@ function drawLoss() {
   g.font = '12px system-ui';
   g.fillText('training loss (cross-entropy) per step', pad, 16);
   if (L.length < 2) return;
-  const hi = Math.max(...L), lo = Math.min(...L);
+  const hi = Math.max(...L),
+    lo = Math.min(...L);
   const sx = (i) => pad + (i / (L.length - 1)) * (W - pad - 10);
   const sy = (v) => H - 24 - ((v - lo) / (hi - lo || 1)) * (H - 54);
   g.strokeStyle = '#ddd';
@@ -102,18 +109,25 @@ async function train() {
   while (!state.abort.signal.aborted) {
     const [x, y] = batchData(rng, STEPS_PER_EPOCH * BATCH);
     const t0 = performance.now();
-    const r = await state.worker.fit(state.model, x, y, { epochs: 1, batchSize: BATCH, seed: state.epochs + 1 }, {
-      progressEvery: 'batch',
-      signal: state.abort.signal,
-      onProgress: (p) => {
-        if (p.batch === null) return;
-        state.losses.push(p.logs.loss);
-        drawLoss();
-        const perStep = (performance.now() - t0) / (p.batch + 1);
-        const threads = document.body.dataset.threads ? ` · ${document.body.dataset.threads} thread(s)` : '';
-        $('stats').textContent = `epoch ${state.epochs + 1}, step ${p.batch + 1}/${STEPS_PER_EPOCH}: loss ${p.logs.loss.toFixed(3)} · ${perStep.toFixed(0)} ms/step (batch ${BATCH} × ${SEQ} characters)${threads}`;
+    const r = await state.worker.fit(
+      state.model,
+      x,
+      y,
+      { epochs: 1, batchSize: BATCH, seed: state.epochs + 1 },
+      {
+        progressEvery: 'batch',
+        signal: state.abort.signal,
+        onProgress: (p) => {
+          if (p.batch === null) return;
+          state.losses.push(p.logs.loss);
+          drawLoss();
+          const perStep = (performance.now() - t0) / (p.batch + 1);
+          const threads = document.body.dataset.threads ? ` · ${document.body.dataset.threads} thread(s)` : '';
+          $('stats').textContent =
+            `epoch ${state.epochs + 1}, step ${p.batch + 1}/${STEPS_PER_EPOCH}: loss ${p.logs.loss.toFixed(3)} · ${perStep.toFixed(0)} ms/step (batch ${BATCH} × ${SEQ} characters)${threads}`;
+        },
       },
-    });
+    );
     state.model.dispose();
     state.model = r.model;
     document.body.dataset.threads = String(r.threads);
@@ -138,7 +152,11 @@ async function useText(text, name) {
   info(`${name}: ${state.ids.length.toLocaleString()} characters, ${state.tokenizer.vocabSize - 2} distinct`);
 }
 
-$('train').onclick = () => train().catch((e) => { info(`error: ${e.message}`); setStatus('idle'); });
+$('train').onclick = () =>
+  train().catch((e) => {
+    info(`error: ${e.message}`);
+    setStatus('idle');
+  });
 $('stop').onclick = () => state.abort?.abort();
 $('generate').onclick = () => sample().catch((e) => info(`error: ${e.message}`));
 $('temperature').oninput = () => ($('temp-out').textContent = $('temperature').value);
@@ -152,7 +170,8 @@ $('model-file').onchange = async (e) => {
   if (!f) return;
   try {
     const m = loadModel(new Uint8Array(await f.arrayBuffer()));
-    if (m.metadata.task !== 'text' || !m.metadata.tokenizer) throw new Error('not a character model (train one here or with `recurrent-wasm train --data file.txt`)');
+    if (m.metadata.task !== 'text' || !m.metadata.tokenizer)
+      throw new Error('not a character model (train one here or with `recurrent-wasm train --data file.txt`)');
     state.model?.dispose();
     state.model = m;
     state.tokenizer = CharTokenizer.fromJSON(JSON.parse(m.metadata.tokenizer));

@@ -10,7 +10,8 @@ const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-E
 function copyLibrary() {
   const lib = new URL('public/lib/', here);
   mkdirSync(lib, { recursive: true });
-  for (const f of ['index.js', 'worker.js', 'recurrent_core_bg.wasm', 'recurrent_core_relaxed_bg.wasm']) copyFileSync(new URL(`../../dist/${f}`, here), new URL(f, lib));
+  for (const f of ['index.js', 'worker.js', 'recurrent_core_bg.wasm', 'recurrent_core_relaxed_bg.wasm'])
+    copyFileSync(new URL(`../../dist/${f}`, here), new URL(f, lib));
   // the threaded builds, when the package has them (init({ threads }) in the worker)
   for (const f of ['recurrent_core_mt_bg.wasm', 'recurrent_core_mt_relaxed_bg.wasm']) {
     if (existsSync(new URL(`../../dist/${f}`, here))) copyFileSync(new URL(`../../dist/${f}`, here), new URL(f, lib));

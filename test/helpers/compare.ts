@@ -16,7 +16,9 @@ export function expectClose(what: string, got: ArrayLike<number> | undefined, wa
   expect(got, `${what}: missing`).toBeDefined();
   expect(got!.length, `${what}: length`).toBe(want.length);
   const bad = mismatches(got!, want, atol, rtol);
-  expect(bad.length, `${what}: ${bad.length} of ${want.length} outside ${atol}+${rtol}·|want|; first: ${bad.slice(0, 5).join('; ')}`).toBe(0);
+  expect(bad.length, `${what}: ${bad.length} of ${want.length} outside ${atol}+${rtol}·|want|; first: ${bad.slice(0, 5).join('; ')}`).toBe(
+    0,
+  );
 }
 
 /** Largest `|got − want| / (atol + rtol·|want|)`: below 1 means within tolerance. */

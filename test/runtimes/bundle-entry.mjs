@@ -7,6 +7,6 @@ const simd = new URLSearchParams(location.search).get('simd') ?? undefined;
     const bytes = new Uint8Array(await (await fetch('/model.safetensors')).arrayBuffer());
     window.__result = await scenario(lib, bytes, simd ? { simd } : undefined);
   } catch (e) {
-    window.__result = { error: String(e && e.stack || e) };
+    window.__result = { error: String(e?.stack || e) };
   }
 })();

@@ -29,10 +29,19 @@ for (const m of held) m.dispose();
 
 // every kind of call, after the limit
 const out = {};
-const model = new lib.Sequential([lib.layers.lstm({ units: 8, returnSequences: true, inputShape: [4, 3] }), lib.layers.dense({ units: 2 })], { seed: 1 });
+const model = new lib.Sequential(
+  [lib.layers.lstm({ units: 8, returnSequences: true, inputShape: [4, 3] }), lib.layers.dense({ units: 2 })],
+  { seed: 1 },
+);
 model.compile({ optimizer: 'adam', loss: 'mse' });
-const x = lib.tensor(Array.from({ length: 2 * 4 * 3 }, (_, i) => Math.sin(i)), [2, 4, 3]);
-const y = lib.tensor(Array.from({ length: 2 * 4 * 2 }, (_, i) => Math.cos(i)), [2, 4, 2]);
+const x = lib.tensor(
+  Array.from({ length: 2 * 4 * 3 }, (_, i) => Math.sin(i)),
+  [2, 4, 3],
+);
+const y = lib.tensor(
+  Array.from({ length: 2 * 4 * 2 }, (_, i) => Math.cos(i)),
+  [2, 4, 2],
+);
 out.matmul = Array.from(lib.matmul([1, 2, 3, 4], [5, 6, 7, 8], 2, 2, 2));
 out.predict = Array.from(model.predict(x).data.slice(0, 4));
 out.fit = (await model.fit(x, y, { epochs: 2, batchSize: 2, shuffle: false })).history.loss;

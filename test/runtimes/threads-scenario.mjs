@@ -35,7 +35,9 @@ function digest(a) {
 
 async function run(lib) {
   const { Sequential, layers, tensor } = lib;
-  const B = 24, T = 12, I = 20;
+  const B = 24,
+    T = 12,
+    I = 20;
   const m = new Sequential(
     [
       layers.bidirectional({ layer: layers.lstm({ units: 96, returnSequences: true }), inputShape: [T, I] }),
@@ -47,14 +49,19 @@ async function run(lib) {
   );
   m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
   const x = tensor(floats(B * T * I, 1), [B, T, I]);
-  const y = tensor(Int32Array.from({ length: B }, (_, i) => (i * 7) % 5), [B]);
+  const y = tensor(
+    Int32Array.from({ length: B }, (_, i) => (i * 7) % 5),
+    [B],
+  );
   const h = await m.fit(x, y, { epochs: 3, batchSize: 12, shuffle: false });
   const weights = digest(m.getWeightsFlat());
   const predicted = digest(m.predict(x).data);
   m.dispose();
 
   // streaming, f32 and int8 (the int8 GEMV is split between threads too)
-  const s = new Sequential([layers.lstm({ units: 128, returnSequences: true, inputShape: [null, 32] }), layers.dense({ units: 8 })], { seed: 6 });
+  const s = new Sequential([layers.lstm({ units: 128, returnSequences: true, inputShape: [null, 32] }), layers.dense({ units: 8 })], {
+    seed: 6,
+  });
   const steps = [];
   const q = lib.quantize(s, { dtype: 'int8' });
   for (const model of [s, q]) {
@@ -68,9 +75,15 @@ async function run(lib) {
   // threads in pairs (odd batches leave a part an odd row, the kernel's
   // one-row tail; the reset-before GRU's second product uses each part's own
   // scratch)
-  const g = new Sequential([layers.gru({ units: 72, resetAfter: false, returnSequences: true, inputShape: [null, 16] }), layers.lstm({ units: 48 })], { seed: 7 });
+  const g = new Sequential(
+    [layers.gru({ units: 72, resetAfter: false, returnSequences: true, inputShape: [null, 16] }), layers.lstm({ units: 48 })],
+    { seed: 7 },
+  );
   const gq = lib.quantize(g, { dtype: 'int8' });
-  const q8predicted = [digest(q.predict(tensor(floats(5 * 4 * 32, 4), [5, 4, 32])).data), digest(gq.predict(tensor(floats(7 * 9 * 16, 3), [7, 9, 16])).data)];
+  const q8predicted = [
+    digest(q.predict(tensor(floats(5 * 4 * 32, 4), [5, 4, 32])).data),
+    digest(gq.predict(tensor(floats(7 * 9 * 16, 3), [7, 9, 16])).data),
+  ];
   gq.dispose();
   g.dispose();
   q.dispose();

@@ -10,7 +10,9 @@ const nw = new Worker(new URL('worker.js', dist));
 const w = new lib.ModelWorker(nw);
 const x = lib.tensor(new Float32Array(2 * 4 * 3).fill(0.1), [2, 4, 3]);
 const make = (seed) => new lib.Sequential([lib.layers.gru({ units: 8, inputShape: [4, 3] })], { seed });
-await (async () => { await w.predict(make(1), x); })(); // the model is unreachable after this
+await (async () => {
+  await w.predict(make(1), x);
+})(); // the model is unreachable after this
 const keep = make(2);
 await w.predict(keep, x);
 const before = w.cachedModels;

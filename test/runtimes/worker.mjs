@@ -6,6 +6,6 @@ self.onmessage = async (e) => {
     const bytes = new Uint8Array(await (await fetch('/model.safetensors')).arrayBuffer());
     self.postMessage(await scenario(lib, bytes, e.data?.simd ? { simd: e.data.simd } : undefined));
   } catch (err) {
-    self.postMessage({ error: String(err && err.stack || err) });
+    self.postMessage({ error: String(err?.stack || err) });
   }
 };

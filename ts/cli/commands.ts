@@ -4,7 +4,21 @@
  */
 import { renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { CharTokenizer, generate, init, layers, loadModel, loadQuantizedModel, prune, quantize, QuantizedModel, readSafetensors, Sequential, tensor, type Tensor } from 'recurrent-wasm';
+import {
+  CharTokenizer,
+  generate,
+  init,
+  layers,
+  loadModel,
+  loadQuantizedModel,
+  prune,
+  quantize,
+  QuantizedModel,
+  readSafetensors,
+  Sequential,
+  tensor,
+  type Tensor,
+} from 'recurrent-wasm';
 import { CliError, parseCsv, readFileChecked, scale, type Scaling } from './data.js';
 import { lineChart } from './plot.js';
 
@@ -30,7 +44,8 @@ function writeAtomic(path: string, bytes: Uint8Array): void {
 export function pruneCmd(path: string, o: { sparsity: number; out?: string }): string {
   if (!(o.sparsity > 0 && o.sparsity < 1)) throw new CliError(`--sparsity must be in (0, 1); got ${o.sparsity}`);
   const { model } = openModel(path);
-  if (model instanceof QuantizedModel) throw new CliError(`${basename(path)} is quantised (${model.dtype}); prune the f32 model, then quantise`);
+  if (model instanceof QuantizedModel)
+    throw new CliError(`${basename(path)} is quantised (${model.dtype}); prune the f32 model, then quantise`);
   const dense = model.save().length;
   const report = prune(model, { sparsity: o.sparsity }).report();
   const out = o.out ?? path.replace(/(\.safetensors)?$/, `.pruned.safetensors`);
@@ -53,7 +68,8 @@ export interface QuantizeCliOptions {
 /** Write an int8 or f16 copy of a model file; returns the summary line. */
 export async function quantizeCmd(path: string, o: QuantizeCliOptions): Promise<string> {
   const { model } = openModel(path);
-  if (model instanceof QuantizedModel) throw new CliError(`${basename(path)} is already quantised (${model.dtype}); quantise the f32 model`);
+  if (model instanceof QuantizedModel)
+    throw new CliError(`${basename(path)} is already quantised (${model.dtype}); quantise the f32 model`);
   let q: QuantizedModel;
   try {
     q = quantize(model, { dtype: o.dtype, perChannel: !o.perTensor });
@@ -81,14 +97,17 @@ export interface GenerateCliOptions {
 export async function generateCmd(path: string, o: GenerateCliOptions, write: (s: string) => void): Promise<void> {
   const { model } = openModel(path);
   const tok = model.metadata.tokenizer;
-  if (model.metadata.task !== 'text' || !tok) throw new CliError(`${basename(path)} is not a text model (train one with \`recurrent-wasm train --data file.txt\`)`);
+  if (model.metadata.task !== 'text' || !tok)
+    throw new CliError(`${basename(path)} is not a text model (train one with \`recurrent-wasm train --data file.txt\`)`);
   const tokenizer = CharTokenizer.fromJSON(JSON.parse(tok));
   const prompt = o.prompt ?? tokenizer.tokens[2 + Math.floor(Math.random() * (tokenizer.vocabSize - 2))];
   if (!Number.isInteger(o.length) || o.length < 0) throw new CliError(`--length must be a non-negative integer; got ${o.length}`);
   if (!(o.temperature >= 0)) throw new CliError(`--temperature must be ≥ 0; got ${o.temperature}`);
-  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1)) throw new CliError(`--top-k must be a positive integer; got ${o.topK}`);
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 1))
+    throw new CliError(`--top-k must be a positive integer; got ${o.topK}`);
   write(prompt);
-  for await (const t of generate(model, { tokenizer, prompt, length: o.length, temperature: o.temperature, topK: o.topK, seed: o.seed })) write(t);
+  for await (const t of generate(model, { tokenizer, prompt, length: o.length, temperature: o.temperature, topK: o.topK, seed: o.seed }))
+    write(t);
   write('\n');
   model.dispose();
 }
@@ -102,7 +121,7 @@ export interface PredictCliOptions {
 }
 
 function toCsv(columns: string[], rows: number[][]): string {
-  return [columns.join(','), ...rows.map((r) => r.map((v) => String(Number(v.toPrecision(7)))).join(','))].join('\n') + '\n';
+  return `${[columns.join(','), ...rows.map((r) => r.map((v) => String(Number(v.toPrecision(7)))).join(','))].join('\n')}\n`;
 }
 
 /**
@@ -122,9 +141,11 @@ export function predictCmd(path: string, o: PredictCliOptions): string {
     const sc: Scaling = JSON.parse(md.scaling);
     const seqLen = Number(md.seq_len);
     const csv = parseCsv(raw, name);
-    if (csv.columns.length !== columns.length) throw new CliError(`${name} has ${csv.columns.length} columns; the model was trained on ${columns.length} (${columns.join(', ')})`);
+    if (csv.columns.length !== columns.length)
+      throw new CliError(`${name} has ${csv.columns.length} columns; the model was trained on ${columns.length} (${columns.join(', ')})`);
     if (csv.rows < seqLen) throw new CliError(`${name} has ${csv.rows} rows; the model reads windows of ${seqLen}`);
-    if (o.horizon > 0 && targets.length !== columns.length) throw new CliError('--horizon needs a model that forecasts every column (trained without --target)');
+    if (o.horizon > 0 && targets.length !== columns.length)
+      throw new CliError('--horizon needs a model that forecasts every column (trained without --target)');
     const C = columns.length;
     const x = scale(csv, sc);
     const n = csv.rows - seqLen + 1;
@@ -151,7 +172,11 @@ export function predictCmd(path: string, o: PredictCliOptions): string {
         o.plot,
         lineChart(
           [
-            { name: `${columns[t]} (input)`, y: Array.from({ length: csv.rows }, (_, i) => csv.values[i * C + t]), x: Array.from({ length: csv.rows }, (_, i) => i + 1) },
+            {
+              name: `${columns[t]} (input)`,
+              y: Array.from({ length: csv.rows }, (_, i) => csv.values[i * C + t]),
+              x: Array.from({ length: csv.rows }, (_, i) => i + 1),
+            },
             { name: 'forecast', y: rows.map((r) => r.values[0]), x: rows.map((r) => r.row), dashed: true },
           ],
           { title: `${basename(path)} on ${name}`, xLabel: 'row', yLabel: columns[t] },
@@ -160,7 +185,12 @@ export function predictCmd(path: string, o: PredictCliOptions): string {
     }
     model.dispose();
     const cols = targets.map((t) => columns[t]);
-    return o.format === 'json' ? JSON.stringify(rows.map((r) => ({ row: r.row, ...Object.fromEntries(cols.map((c, k) => [c, r.values[k]])) }))) + '\n' : toCsv(['row', ...cols], rows.map((r) => [r.row, ...r.values]));
+    return o.format === 'json'
+      ? `${JSON.stringify(rows.map((r) => ({ row: r.row, ...Object.fromEntries(cols.map((c, k) => [c, r.values[k]])) })))}\n`
+      : toCsv(
+          ['row', ...cols],
+          rows.map((r) => [r.row, ...r.values]),
+        );
   }
   if (md.task === 'text') throw new CliError(`${basename(path)} is a text model: use \`recurrent-wasm generate\``);
   // a model trained through the API: JSON [batch, time, features] (or [batch, features]), or CSV rows reshaped
@@ -171,8 +201,12 @@ export function predictCmd(path: string, o: PredictCliOptions): string {
       const csv = parseCsv(raw, name);
       const inShape = model.builtInputShape;
       const per = inShape.reduce<number>((a, d) => a * (d ?? NaN), 1);
-      if (!Number.isInteger(per)) throw new CliError(`the model's input shape [${inShape.map((d) => d ?? 'None')}] has a free dimension: pass --input as JSON nested arrays`);
-      if (csv.columns.length !== per) throw new CliError(`${name} has ${csv.columns.length} values per row; the model takes [${inShape}] = ${per}`);
+      if (!Number.isInteger(per))
+        throw new CliError(
+          `the model's input shape [${inShape.map((d) => d ?? 'None')}] has a free dimension: pass --input as JSON nested arrays`,
+        );
+      if (csv.columns.length !== per)
+        throw new CliError(`${name} has ${csv.columns.length} values per row; the model takes [${inShape}] = ${per}`);
       x = tensor(Float32Array.from(csv.values), [csv.rows, ...(inShape as number[])]);
     }
   } catch (e) {
@@ -186,10 +220,13 @@ export function predictCmd(path: string, o: PredictCliOptions): string {
     throw new CliError(`${name} does not fit the model: ${(e as Error).message}`);
   }
   model.dispose();
-  if (o.format === 'json') return JSON.stringify(y.array()) + '\n';
+  if (o.format === 'json') return `${JSON.stringify(y.array())}\n`;
   const width = y.size / y.shape[0];
   const rows = Array.from({ length: y.shape[0] }, (_, i) => Array.from(y.data.subarray(i * width, (i + 1) * width)));
-  return toCsv(Array.from({ length: width }, (_, i) => `y${i}`), rows);
+  return toCsv(
+    Array.from({ length: width }, (_, i) => `y${i}`),
+    rows,
+  );
 }
 
 /** Layers, parameter counts, tensors and dtypes, file size and training metadata. */
@@ -209,25 +246,40 @@ export function inspectCmd(path: string): string {
     if (n.startsWith('optimizer.')) opt++;
     dtypes.set(t.dtype, (dtypes.get(t.dtype) ?? 0) + 1);
   }
-  lines.push(`tensors: ${[...dtypes].map(([d, c]) => `${c} × ${d}`).join(', ')}${opt ? ` (${opt} optimizer-state tensors: training can resume exactly)` : ''}`);
+  lines.push(
+    `tensors: ${[...dtypes].map(([d, c]) => `${c} × ${d}`).join(', ')}${opt ? ` (${opt} optimizer-state tensors: training can resume exactly)` : ''}`,
+  );
   const md = model.metadata;
   if (md.task) {
     const h = md.history ? (JSON.parse(md.history) as { loss: number[]; val_loss: number[] }) : null;
-    lines.push(`trained by the CLI on ${md.data ?? '?'}: ${md.task === 'text' ? 'character language model' : 'time-series forecaster'}, windows of ${md.seq_len}, ${md.epochs ?? 0} epochs`);
-    if (h?.loss.length) lines.push(`last epoch: loss ${h.loss[h.loss.length - 1].toFixed(4)}${h.val_loss.length ? `, val_loss ${h.val_loss[h.val_loss.length - 1].toFixed(4)}` : ''}`);
+    lines.push(
+      `trained by the CLI on ${md.data ?? '?'}: ${md.task === 'text' ? 'character language model' : 'time-series forecaster'}, windows of ${md.seq_len}, ${md.epochs ?? 0} epochs`,
+    );
+    if (h?.loss.length)
+      lines.push(
+        `last epoch: loss ${h.loss[h.loss.length - 1].toFixed(4)}${h.val_loss.length ? `, val_loss ${h.val_loss[h.val_loss.length - 1].toFixed(4)}` : ''}`,
+      );
     if (md.task === 'text') lines.push(`vocabulary: ${JSON.parse(md.tokenizer).tokens.length - 2} characters`);
-    if (md.task === 'series') lines.push(`columns: ${JSON.parse(md.columns).join(', ')}; forecasts: ${(JSON.parse(md.targets) as number[]).map((t) => JSON.parse(md.columns)[t]).join(', ')}`);
+    if (md.task === 'series')
+      lines.push(
+        `columns: ${JSON.parse(md.columns).join(', ')}; forecasts: ${(JSON.parse(md.targets) as number[]).map((t) => JSON.parse(md.columns)[t]).join(', ')}`,
+      );
   }
-  const other = Object.keys(md).filter((k) => !['task', 'data', 'seq_len', 'tokenizer', 'columns', 'targets', 'scaling', 'history', 'epochs'].includes(k));
+  const other = Object.keys(md).filter(
+    (k) => !['task', 'data', 'seq_len', 'tokenizer', 'columns', 'targets', 'scaling', 'history', 'epochs'].includes(k),
+  );
   if (other.length) lines.push(`metadata: ${other.join(', ')}`);
   model.dispose();
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** A quick in-process benchmark (the full comparison with peers: `npm run bench -- --peers` in the repository). */
 export async function benchCmd(log: (s: string) => void, quick: boolean): Promise<void> {
   const info = await init();
-  const I = 64, H = 256, T = quick ? 20 : 100, B = 32;
+  const I = 64,
+    H = 256,
+    T = quick ? 20 : 100,
+    B = 32;
   const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
   const time = async (fn: () => unknown, reps: number) => {
     await fn();
@@ -246,7 +298,10 @@ export async function benchCmd(log: (s: string) => void, quick: boolean): Promis
   const m = new Sequential([layers.lstm({ units: H, returnSequences: true, inputShape: [null, I] })], { seed: 1 });
   const s = m.session();
   const steps = Array.from({ length: T }, (_, t) => rnd(I).map((v) => v * (t + 1) * 0.01));
-  const w1 = await time(() => { s.reset(); for (const x of steps) s.step(x); }, 10);
+  const w1 = await time(() => {
+    s.reset();
+    for (const x of steps) s.step(x);
+  }, 10);
   log(`  streaming, batch 1, one call per step: ${((w1 * 1000) / T).toFixed(1)} µs/step`);
   const x = tensor(rnd(B * T * I), [B, T, I]);
   const w2 = await time(() => m.predict(x, { batchSize: B }), quick ? 3 : 7);

@@ -9,7 +9,10 @@ import { CharTokenizer, tensor, type Tensor } from 'recurrent-wasm';
 
 /** An error meant for the user: printed as one line, exit code 1. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'CliError';
   }
@@ -57,7 +60,8 @@ export function parseCsv(text: string, file: string): Csv {
     if (cells.length !== width) throw new CliError(`${file} line ${ln + 1}: ${cells.length} values; expected ${width}`);
     for (let c = 0; c < cells.length; c++) {
       const v = Number(cells[c]);
-      if (cells[c] === '' || !Number.isFinite(v)) throw new CliError(`${file} line ${ln + 1}, column ${c + 1}: ${JSON.stringify(cells[c])} is not a number`);
+      if (cells[c] === '' || !Number.isFinite(v))
+        throw new CliError(`${file} line ${ln + 1}, column ${c + 1}: ${JSON.stringify(cells[c])} is not a number`);
       vals.push(v);
     }
     rows++;
@@ -73,7 +77,8 @@ export interface Scaling {
 
 export function fitScaling(csv: Csv): Scaling {
   const C = csv.columns.length;
-  const mean = new Array(C).fill(0), std = new Array(C).fill(0);
+  const mean = new Array(C).fill(0),
+    std = new Array(C).fill(0);
   for (let r = 0; r < csv.rows; r++) for (let c = 0; c < C; c++) mean[c] += csv.values[r * C + c] / csv.rows;
   for (let r = 0; r < csv.rows; r++) for (let c = 0; c < C; c++) std[c] += (csv.values[r * C + c] - mean[c]) ** 2 / csv.rows;
   return { mean, std: std.map((v) => Math.sqrt(v) || 1) };
@@ -87,7 +92,13 @@ export function scale(csv: Csv, s: Scaling): Float32Array {
 }
 
 /** Windows of `seqLen` rows (all columns) → the next row's `targets`. */
-export function seriesWindows(x: Float32Array, rows: number, C: number, seqLen: number, targets: number[]): { x: Tensor; y: Tensor; n: number } {
+export function seriesWindows(
+  x: Float32Array,
+  rows: number,
+  C: number,
+  seqLen: number,
+  targets: number[],
+): { x: Tensor; y: Tensor; n: number } {
   const n = rows - seqLen;
   if (n < 2) throw new CliError(`the series has ${rows} rows; --seq-len ${seqLen} needs at least ${seqLen + 2}`);
   const xs = new Float32Array(n * seqLen * C);
@@ -103,8 +114,10 @@ export function seriesWindows(x: Float32Array, rows: number, C: number, seqLen: 
 export function textWindows(ids: Int32Array, seqLen: number): { x: Tensor; y: Tensor; n: number } {
   const stride = Math.max(1, seqLen >> 1);
   const n = Math.floor((ids.length - seqLen - 1) / stride) + 1;
-  if (ids.length < seqLen + 2 || n < 2) throw new CliError(`the text has ${ids.length} characters; --seq-len ${seqLen} needs at least ${seqLen * 2 + 2}`);
-  const x = new Int32Array(n * seqLen), y = new Int32Array(n * seqLen);
+  if (ids.length < seqLen + 2 || n < 2)
+    throw new CliError(`the text has ${ids.length} characters; --seq-len ${seqLen} needs at least ${seqLen * 2 + 2}`);
+  const x = new Int32Array(n * seqLen),
+    y = new Int32Array(n * seqLen);
   for (let i = 0; i < n; i++) {
     x.set(ids.subarray(i * stride, i * stride + seqLen), i * seqLen);
     y.set(ids.subarray(i * stride + 1, i * stride + seqLen + 1), i * seqLen);
@@ -112,9 +125,7 @@ export function textWindows(ids: Int32Array, seqLen: number): { x: Tensor; y: Te
   return { x: tensor(x, [n, seqLen]), y: tensor(y, [n, seqLen]), n };
 }
 
-export type Dataset =
-  | { kind: 'text'; file: string; text: string; tokenizer: CharTokenizer }
-  | { kind: 'series'; file: string; csv: Csv };
+export type Dataset = { kind: 'text'; file: string; text: string; tokenizer: CharTokenizer } | { kind: 'series'; file: string; csv: Csv };
 
 export function readDataset(path: string): Dataset {
   const bytes = readFileChecked(path, 'data file');

@@ -51,8 +51,10 @@ export async function demo(o: { seconds: number; out: string; units: number }, i
       (h.val_loss.length ? `, validation ${h.val_loss[0].toFixed(3)} → ${h.val_loss[h.val_loss.length - 1].toFixed(3)}` : ''),
   );
   io.log(`saved ${r.out} (loss curve: ${r.lossSvg})\n`);
-  io.log('generate:  npx recurrent-wasm generate ' + r.out + ' --prompt "Shall I" --length 400 --temperature 0.7');
+  io.log(`generate:  npx recurrent-wasm generate ${r.out} --prompt "Shall I" --length 400 --temperature 0.7`);
   const rel = relative(process.cwd(), data);
-  io.log(`continue:  npx recurrent-wasm train --data ${/\s/.test(rel) ? JSON.stringify(rel) : rel} --resume ${r.out} --out ${r.out} --epochs 10`);
+  io.log(
+    `continue:  npx recurrent-wasm train --data ${/\s/.test(rel) ? JSON.stringify(rel) : rel} --resume ${r.out} --out ${r.out} --epochs 10`,
+  );
   r.model.dispose();
 }

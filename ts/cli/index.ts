@@ -43,7 +43,7 @@ const threadsArg = (v: string) => {
   }
   return v;
 };
-const io: TrainIo = { log: (s) => process.stderr.write(s + '\n'), bar: !!process.stderr.isTTY };
+const io: TrainIo = { log: (s) => process.stderr.write(`${s}\n`), bar: !!process.stderr.isTTY };
 
 function fail(e: unknown): never {
   const known = e instanceof CliError || e instanceof RecurrentWasmError;
@@ -70,7 +70,12 @@ const program = new Command()
   .description('Recurrent neural networks (LSTM, GRU, SimpleRNN) on a WebAssembly SIMD core: train, generate, predict.')
   .version(pkg.version)
   .option('--verbose', 'print stack traces on errors')
-  .option('--threads <n>', "threads for the matrix products: a number or 'auto' (every CPU, up to 8); results do not depend on it", threadsArg, 'auto')
+  .option(
+    '--threads <n>',
+    "threads for the matrix products: a number or 'auto' (every CPU, up to 8); results do not depend on it",
+    threadsArg,
+    'auto',
+  )
   .showHelpAfterError('(run with --help for usage)');
 
 program
@@ -94,11 +99,17 @@ program
   .option('--seed <n>', 'seed for initialisation and shuffling', int('--seed'), 1)
   .option('--sample <chars>', 'text: characters sampled after each epoch (0 = none)', int('--sample'), 160)
   .option('--plot', 'CSV: also write a forecast-vs-truth chart (<out>.forecast.svg)', false)
-  .option('--prune <sparsity>', 'magnitude-prune the weight matrices to this fraction of zeros during the run (saved sparse)', num('--prune'))
+  .option(
+    '--prune <sparsity>',
+    'magnitude-prune the weight matrices to this fraction of zeros during the run (saved sparse)',
+    num('--prune'),
+  )
   .action(
     action(async (o) => {
       const r = await train(o, io);
-      io.log(`saved ${r.out} after ${r.epochs} epochs (${r.seconds.toFixed(1)} s); loss curve ${r.lossSvg}${r.forecastSvg ? `; forecast ${r.forecastSvg}` : ''}`);
+      io.log(
+        `saved ${r.out} after ${r.epochs} epochs (${r.seconds.toFixed(1)} s); loss curve ${r.lossSvg}${r.forecastSvg ? `; forecast ${r.forecastSvg}` : ''}`,
+      );
       r.model.dispose();
       if (r.stopped === 'interrupt') process.exit(130);
     }),
@@ -145,14 +156,16 @@ program
 
 program
   .command('bench')
-  .description('benchmarks: in a repository checkout the full suite (bench/run.mjs; --peers adds TF.js, ONNX Runtime, brain.js), otherwise a quick in-process one')
+  .description(
+    'benchmarks: in a repository checkout the full suite (bench/run.mjs; --peers adds TF.js, ONNX Runtime, brain.js), otherwise a quick in-process one',
+  )
   .option('--quick', 'smaller sizes', false)
   .option('--peers', 'suite: compare with the peer libraries side by side', false)
   .option('--suite <name>', 'suite: cells (kernels alone) or quant (f32/f16/int8)')
   .action(
     action(async (o) => {
       const suite = fileURLToPath(new URL('../bench/run.mjs', import.meta.url));
-      if (!existsSync(suite)) return benchCmd((s) => process.stdout.write(s + '\n'), o.quick);
+      if (!existsSync(suite)) return benchCmd((s) => process.stdout.write(`${s}\n`), o.quick);
       const args = [suite, ...(o.suite ? [o.suite] : []), ...(o.peers ? ['--peers'] : []), ...(o.quick ? ['--smoke'] : [])];
       const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
       if (r.status !== 0) throw new CliError(`the benchmark suite exited with ${r.status ?? r.signal}`);

@@ -40,26 +40,44 @@ function ticks(lo: number, hi: number, count = 5): number[] {
 const fmt = (v: number) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(1) : String(Number(v.toPrecision(4))));
 
 export function lineChart(series: Series[], o: ChartOptions): string {
-  const W = o.width ?? 720, H = o.height ?? 400;
+  const W = o.width ?? 720,
+    H = o.height ?? 400;
   const m = { l: 64, r: 16, t: 36, b: 48 };
-  const pw = W - m.l - m.r, ph = H - m.t - m.b;
+  const pw = W - m.l - m.r,
+    ph = H - m.t - m.b;
   const ty = (v: number) => (o.logY ? Math.log10(v) : v);
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    x1 = -Infinity,
+    y0 = Infinity,
+    y1 = -Infinity;
   const pts = series.map((s) => {
     const p: [number, number][] = [];
     for (let i = 0; i < s.y.length; i++) {
-      const x = s.x ? s.x[i] : i, y = s.y[i];
+      const x = s.x ? s.x[i] : i,
+        y = s.y[i];
       if (!Number.isFinite(x) || !Number.isFinite(y) || (o.logY && y <= 0)) continue;
       p.push([x, ty(y)]);
-      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, ty(y)); y1 = Math.max(y1, ty(y));
+      x0 = Math.min(x0, x);
+      x1 = Math.max(x1, x);
+      y0 = Math.min(y0, ty(y));
+      y1 = Math.max(y1, ty(y));
     }
     return p;
   });
-  if (!Number.isFinite(x0)) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
+  if (!Number.isFinite(x0)) {
+    x0 = 0;
+    x1 = 1;
+    y0 = 0;
+    y1 = 1;
+  }
   if (x1 === x0) x1 = x0 + 1;
-  if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
+  if (y1 === y0) {
+    y0 -= 0.5;
+    y1 += 0.5;
+  }
   const pad = (y1 - y0) * 0.05;
-  y0 -= pad; y1 += pad;
+  y0 -= pad;
+  y1 += pad;
   const sx = (x: number) => m.l + ((x - x0) / (x1 - x0)) * pw;
   const sy = (y: number) => m.t + ph - ((y - y0) / (y1 - y0)) * ph;
   const parts: string[] = [
@@ -80,15 +98,20 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   }
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`);
   if (o.xLabel) parts.push(`<text x="${m.l + pw / 2}" y="${H - 10}" text-anchor="middle">${esc(o.xLabel)}</text>`);
-  if (o.yLabel) parts.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}${o.logY ? ' (log)' : ''}</text>`);
+  if (o.yLabel)
+    parts.push(
+      `<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}${o.logY ? ' (log)' : ''}</text>`,
+    );
   series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length];
     const d = pts[k].map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
     if (d) parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`);
     const ly = m.t + 14 + k * 16;
-    parts.push(`<line x1="${m.l + pw - 130}" x2="${m.l + pw - 110}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`);
+    parts.push(
+      `<line x1="${m.l + pw - 130}" x2="${m.l + pw - 110}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`,
+    );
     parts.push(`<text x="${m.l + pw - 104}" y="${ly}">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');
-  return parts.join('\n') + '\n';
+  return `${parts.join('\n')}\n`;
 }

@@ -8,8 +8,29 @@
 import { writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import cliProgress from 'cli-progress';
-import { CharTokenizer, Sequential, generateText, layers, loadModelFile, optimizers, prune, saveModelFile, type Layer, type Pruner } from 'recurrent-wasm';
-import { CliError, fitScaling, readDataset, resolveColumns, scale, seriesWindows, textWindows, type Dataset, type Scaling } from './data.js';
+import {
+  CharTokenizer,
+  Sequential,
+  generateText,
+  layers,
+  loadModelFile,
+  optimizers,
+  prune,
+  saveModelFile,
+  type Layer,
+  type Pruner,
+} from 'recurrent-wasm';
+import {
+  CliError,
+  fitScaling,
+  readDataset,
+  resolveColumns,
+  scale,
+  seriesWindows,
+  textWindows,
+  type Dataset,
+  type Scaling,
+} from './data.js';
 import { lineChart } from './plot.js';
 
 export interface TrainOptions {
@@ -83,11 +104,16 @@ function buildModel(o: TrainOptions, ds: Dataset, inFeatures: number, outFeature
 }
 
 function checkPositive(name: string, v: number, integer = true): void {
-  if (!(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v))) throw new CliError(`--${name} must be a positive ${integer ? 'integer' : 'number'}; got ${v}`);
+  if (!(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v)))
+    throw new CliError(`--${name} must be a positive ${integer ? 'integer' : 'number'}; got ${v}`);
 }
 
 export async function train(o: TrainOptions, io: TrainIo): Promise<TrainResult> {
-  for (const k of ['units', 'layers', 'epochs', 'batchSize', 'embedding'] as const) checkPositive(k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), o[k]);
+  for (const k of ['units', 'layers', 'epochs', 'batchSize', 'embedding'] as const)
+    checkPositive(
+      k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+      o[k],
+    );
   checkPositive('lr', o.lr, false);
   if (o.seqLen !== undefined) checkPositive('seq-len', o.seqLen);
   if (!(o.valSplit >= 0 && o.valSplit < 0.5)) throw new CliError(`--val-split must be in [0, 0.5); got ${o.valSplit}`);
@@ -110,13 +136,17 @@ export async function train(o: TrainOptions, io: TrainIo): Promise<TrainResult> 
       throw new CliError(`--resume ${o.resume}: ${(e as Error).message}`);
     }
     const md = model.metadata;
-    if (md.task !== ds.kind) throw new CliError(`--resume: ${o.resume} is a ${md.task ?? 'non-CLI'} model but ${ds.file} is ${ds.kind === 'text' ? 'text' : 'a CSV series'}`);
+    if (md.task !== ds.kind)
+      throw new CliError(
+        `--resume: ${o.resume} is a ${md.task ?? 'non-CLI'} model but ${ds.file} is ${ds.kind === 'text' ? 'text' : 'a CSV series'}`,
+      );
     seqLen = o.seqLen ?? Number(md.seq_len);
     history = JSON.parse(md.history ?? '{"loss":[],"val_loss":[]}');
     done = Number(md.epochs ?? 0);
     if (ds.kind === 'text') ds.tokenizer = CharTokenizer.fromJSON(JSON.parse(md.tokenizer));
     else {
-      if (md.columns !== JSON.stringify(ds.csv.columns)) throw new CliError(`--resume: the model was trained on columns ${md.columns}; ${ds.file} has ${JSON.stringify(ds.csv.columns)}`);
+      if (md.columns !== JSON.stringify(ds.csv.columns))
+        throw new CliError(`--resume: the model was trained on columns ${md.columns}; ${ds.file} has ${JSON.stringify(ds.csv.columns)}`);
       scaling = JSON.parse(md.scaling);
       targets = JSON.parse(md.targets);
     }
@@ -126,12 +156,21 @@ export async function train(o: TrainOptions, io: TrainIo): Promise<TrainResult> 
       scaling = fitScaling(ds.csv);
       targets = resolveColumns(o.target, ds.csv.columns);
     }
-    model = buildModel(o, ds, ds.kind === 'series' ? ds.csv.columns.length : 0, ds.kind === 'text' ? ds.tokenizer.vocabSize : targets.length);
+    model = buildModel(
+      o,
+      ds,
+      ds.kind === 'series' ? ds.csv.columns.length : 0,
+      ds.kind === 'text' ? ds.tokenizer.vocabSize : targets.length,
+    );
   }
 
-  const data = ds.kind === 'text' ? textWindows(ds.tokenizer.encode(ds.text), seqLen) : seriesWindows(scale(ds.csv, scaling!), ds.csv.rows, ds.csv.columns.length, seqLen, targets);
+  const data =
+    ds.kind === 'text'
+      ? textWindows(ds.tokenizer.encode(ds.text), seqLen)
+      : seriesWindows(scale(ds.csv, scaling!), ds.csv.rows, ds.csv.columns.length, seqLen, targets);
   const nVal = Math.floor(data.n * o.valSplit);
-  if (o.valSplit > 0 && nVal < 1) throw new CliError(`--val-split ${o.valSplit} of ${data.n} windows leaves no validation windows; use more data or --val-split 0`);
+  if (o.valSplit > 0 && nVal < 1)
+    throw new CliError(`--val-split ${o.valSplit} of ${data.n} windows leaves no validation windows; use more data or --val-split 0`);
   Object.assign(model.metadata, {
     task: ds.kind,
     data: ds.file,
@@ -245,9 +284,16 @@ export async function train(o: TrainOptions, io: TrainIo): Promise<TrainResult> 
     lineChart(
       [
         { name: 'training loss', y: history.loss, x: history.loss.map((_, i) => i + 1) },
-        ...(history.val_loss.length ? [{ name: 'validation loss', y: history.val_loss, x: history.val_loss.map((_, i) => i + 1), dashed: true }] : []),
+        ...(history.val_loss.length
+          ? [{ name: 'validation loss', y: history.val_loss, x: history.val_loss.map((_, i) => i + 1), dashed: true }]
+          : []),
       ],
-      { title: `${basename(out)}: loss per epoch`, xLabel: 'epoch', yLabel: ds.kind === 'text' ? 'cross-entropy' : 'MSE (scaled)', logY: ds.kind === 'text' },
+      {
+        title: `${basename(out)}: loss per epoch`,
+        xLabel: 'epoch',
+        yLabel: ds.kind === 'text' ? 'cross-entropy' : 'MSE (scaled)',
+        logY: ds.kind === 'text',
+      },
     ),
   );
   let forecastSvg: string | undefined;

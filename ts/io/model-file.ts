@@ -52,12 +52,14 @@ function toSparse(data: Float32Array): { mask: Uint8Array; values: Float32Array 
 }
 
 function fromSparse(n: number, mask: Uint8Array, values: Float32Array, name: string): Float32Array {
-  if (mask.length !== Math.ceil(n / 8)) throw new FormatError(`model file: "${name}.mask" has ${mask.length} bytes; ${n} elements need ${Math.ceil(n / 8)}`);
+  if (mask.length !== Math.ceil(n / 8))
+    throw new FormatError(`model file: "${name}.mask" has ${mask.length} bytes; ${n} elements need ${Math.ceil(n / 8)}`);
   const out = new Float32Array(n);
   let k = 0;
   for (let i = 0; i < n; i++) {
     if (mask[i >> 3] & (1 << (i & 7))) {
-      if (k >= values.length) throw new FormatError(`model file: "${name}.mask" marks more non-zeros than "${name}.values" holds (${values.length})`);
+      if (k >= values.length)
+        throw new FormatError(`model file: "${name}.mask" marks more non-zeros than "${name}.values" holds (${values.length})`);
       out[i] = values[k++];
     }
   }
@@ -97,10 +99,12 @@ export function layerFromConfig(c: LayerConfig): Layer {
     case 'GRU':
     case 'Bidirectional': {
       const cell = cfg.cell as 'rnn' | 'lstm' | 'gru';
-      if (!['rnn', 'lstm', 'gru'].includes(cell)) throw new FormatError(`model file: layer ${String(cfg.name)} has unknown cell ${JSON.stringify(cell)}`);
+      if (!['rnn', 'lstm', 'gru'].includes(cell))
+        throw new FormatError(`model file: layer ${String(cfg.name)} has unknown cell ${JSON.stringify(cell)}`);
       const { cell: _c, bidirectional, mergeMode, ...args } = cfg;
       void _c;
-      if (bidirectional) return new Recurrent(cell, args as unknown as RecurrentArgs, { mergeMode: mergeMode as MergeMode, name: args.name as string });
+      if (bidirectional)
+        return new Recurrent(cell, args as unknown as RecurrentArgs, { mergeMode: mergeMode as MergeMode, name: args.name as string });
       return new Recurrent(cell, args as unknown as RecurrentArgs);
     }
     default:
@@ -110,16 +114,32 @@ export function layerFromConfig(c: LayerConfig): Layer {
 
 export function optimizerFromConfig(c: Record<string, unknown>): Optimizer | null {
   if (typeof c.learningRate !== 'number') return null; // a schedule (a function) is not serialisable
-  const common = { learningRate: c.learningRate, clipNorm: (c.clipNorm as number) || undefined, clipValue: (c.clipValue as number) || undefined };
+  const common = {
+    learningRate: c.learningRate,
+    clipNorm: (c.clipNorm as number) || undefined,
+    clipValue: (c.clipValue as number) || undefined,
+  };
   switch (c.kind) {
     case 'sgd':
       return optimizers.sgd({ ...common, momentum: c.momentum as number, nesterov: c.nesterov as boolean });
     case 'adam':
       return optimizers.adam({ ...common, beta1: c.beta1 as number, beta2: c.beta2 as number, epsilon: c.eps as number });
     case 'adamw':
-      return optimizers.adamw({ ...common, beta1: c.beta1 as number, beta2: c.beta2 as number, epsilon: c.eps as number, weightDecay: c.weightDecay as number });
+      return optimizers.adamw({
+        ...common,
+        beta1: c.beta1 as number,
+        beta2: c.beta2 as number,
+        epsilon: c.eps as number,
+        weightDecay: c.weightDecay as number,
+      });
     case 'rmsprop':
-      return optimizers.rmsprop({ ...common, rho: c.rho as number, momentum: c.momentum as number, epsilon: c.eps as number, centered: c.centered as boolean });
+      return optimizers.rmsprop({
+        ...common,
+        rho: c.rho as number,
+        momentum: c.momentum as number,
+        epsilon: c.eps as number,
+        centered: c.centered as boolean,
+      });
     default:
       throw new FormatError(`model file: unknown optimizer ${JSON.stringify(c.kind)}`);
   }
@@ -160,9 +180,12 @@ export function saveModel(model: Sequential, opts: SaveOptions = {}): Uint8Array
 export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = {}): Sequential {
   const file = readSafetensors(bytes, limits);
   if (file.metadata.format !== FORMAT) {
-    throw new FormatError(`model file: not a ${FORMAT} model (metadata format is ${JSON.stringify(file.metadata.format ?? null)}); use importPyTorch for plain state dicts`);
+    throw new FormatError(
+      `model file: not a ${FORMAT} model (metadata format is ${JSON.stringify(file.metadata.format ?? null)}); use importPyTorch for plain state dicts`,
+    );
   }
-  if (file.metadata.version !== FORMAT_VERSION) throw new FormatError(`model file: unsupported version ${JSON.stringify(file.metadata.version)}`);
+  if (file.metadata.version !== FORMAT_VERSION)
+    throw new FormatError(`model file: unsupported version ${JSON.stringify(file.metadata.version)}`);
   if (/"dtype"\s*:\s*"int8"/.test(file.metadata.quantization ?? '')) {
     throw new FormatError('model file: the weights are int8-quantised; load the file with loadQuantizedModel (inference only)');
   }
@@ -172,7 +195,8 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
   } catch {
     throw new FormatError('model file: the model config in the metadata is not valid JSON');
   }
-  if (!config || config.class !== 'Sequential' || !Array.isArray(config.layers)) throw new FormatError('model file: the config does not describe a Sequential model');
+  if (config?.class !== 'Sequential' || !Array.isArray(config.layers))
+    throw new FormatError('model file: the config does not describe a Sequential model');
   let model: Sequential;
   try {
     model = new Sequential(config.layers.map(layerFromConfig), { name: config.name });
@@ -193,7 +217,8 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
     if (sparse.includes(name)) {
       const m = file.tensors.get(`${name}.mask`);
       const v = file.tensors.get(`${name}.values`);
-      if (!m || m.dtype !== 'U8' || !v || v.dtype !== 'F32') throw new FormatError(`model file: sparse "${name}" needs a U8 "${name}.mask" and an F32 "${name}.values"`);
+      if (m?.dtype !== 'U8' || !v || v.dtype !== 'F32')
+        throw new FormatError(`model file: sparse "${name}" needs a U8 "${name}.mask" and an F32 "${name}.values"`);
       weights[name] = fromSparse(
         shape.reduce((a, b) => a * b, 1),
         m.bytes,
@@ -204,7 +229,8 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
     }
     const t = file.tensors.get(name);
     if (!t) throw new FormatError(`model file: tensor "${name}" is missing`);
-    if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') throw new FormatError(`model file: "${name}" has dtype ${t.dtype}; expected F32`);
+    if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16')
+      throw new FormatError(`model file: "${name}" has dtype ${t.dtype}; expected F32`);
     if (JSON.stringify(t.shape) !== JSON.stringify(shape)) {
       throw new FormatError(`model file: "${name}" has shape ${JSON.stringify(t.shape)}; the config needs ${JSON.stringify(shape)}`);
     }
@@ -245,7 +271,11 @@ export async function loadModelFile(path: string, limits: ReadLimits = {}): Prom
   return loadModel(new Uint8Array(await fs.readFile(path)), limits);
 }
 
-type Fs = { readFile(p: string): Promise<Uint8Array>; writeFile(p: string, d: Uint8Array): Promise<void>; rename(a: string, b: string): Promise<void> };
+type Fs = {
+  readFile(p: string): Promise<Uint8Array>;
+  writeFile(p: string, d: Uint8Array): Promise<void>;
+  rename(a: string, b: string): Promise<void>;
+};
 
 async function nodeFs(): Promise<Fs> {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;

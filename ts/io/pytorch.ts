@@ -74,20 +74,23 @@ interface RecurrentInfo {
 function recurrentInfo(m: Module): RecurrentInfo {
   const w0 = m.tensors.get('weight_ih_l0');
   const h0 = m.tensors.get('weight_hh_l0');
-  if (!w0 || !h0 || w0.shape.length !== 2 || h0.shape.length !== 2) throw new FormatError(`importPyTorch: "${m.prefix}" lacks 2-D weight_ih_l0 / weight_hh_l0`);
+  if (!w0 || !h0 || w0.shape.length !== 2 || h0.shape.length !== 2)
+    throw new FormatError(`importPyTorch: "${m.prefix}" lacks 2-D weight_ih_l0 / weight_hh_l0`);
   if ([...m.tensors.keys()].some((k) => k.startsWith('weight_hr'))) {
     throw new FormatError(`importPyTorch: "${m.prefix}" is an LSTM with proj_size > 0 (weight_hr_l*), which is not supported`);
   }
   const hidden = h0.shape[1];
   const G = h0.shape[0] / hidden;
   const cell = G === 4 ? 'lstm' : G === 3 ? 'gru' : G === 1 ? 'rnn' : null;
-  if (!cell || !Number.isInteger(G)) throw new FormatError(`importPyTorch: "${m.prefix}".weight_hh_l0 has shape ${JSON.stringify(h0.shape)}: not an RNN, GRU or LSTM`);
+  if (!cell || !Number.isInteger(G))
+    throw new FormatError(`importPyTorch: "${m.prefix}".weight_hh_l0 has shape ${JSON.stringify(h0.shape)}: not an RNN, GRU or LSTM`);
   let numLayers = 0;
   while (m.tensors.has(`weight_ih_l${numLayers}`)) numLayers++;
   const bidirectional = m.tensors.has('weight_ih_l0_reverse');
   for (const k of m.tensors.keys()) {
     const mm = /^(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$/.exec(k);
-    if (!mm || Number(mm[3]) >= numLayers || (mm[4] && !bidirectional)) throw new FormatError(`importPyTorch: unexpected tensor "${m.prefix}.${k}"`);
+    if (!mm || Number(mm[3]) >= numLayers || (mm[4] && !bidirectional))
+      throw new FormatError(`importPyTorch: unexpected tensor "${m.prefix}.${k}"`);
   }
   if (!m.tensors.has('bias_ih_l0')) throw new FormatError(`importPyTorch: "${m.prefix}" has bias=False, which is not supported`);
   return { cell, inputSize: w0.shape[1], hidden, numLayers, bidirectional };
@@ -98,7 +101,9 @@ function kindOf(m: Module): 'recurrent' | 'linear' | 'embedding' {
   const w = m.tensors.get('weight');
   if (w && w.shape.length === 2 && m.tensors.has('bias') && m.tensors.size === 2) return 'linear';
   if (w && w.shape.length === 2 && m.tensors.size === 1) return 'embedding';
-  throw new FormatError(`importPyTorch: cannot tell what module "${m.prefix}" is (tensors: ${[...m.tensors.keys()].join(', ')}); pass a spec`);
+  throw new FormatError(
+    `importPyTorch: cannot tell what module "${m.prefix}" is (tensors: ${[...m.tensors.keys()].join(', ')}); pass a spec`,
+  );
 }
 
 /** Infer the module order: embedding, recurrent modules chained by sizes, then linears chained by sizes. */
@@ -187,7 +192,7 @@ function importPyTorchUnchecked(bytes: Uint8Array | ArrayBuffer, spec: PyTorchSp
     if (l.type === 'embedding') {
       if (i !== 0) throw new FormatError('importPyTorch: an embedding must come first');
       const w = m.tensors.get('weight');
-      if (!w || w.shape.length !== 2) throw new FormatError(`importPyTorch: "${l.module}.weight" must be [num_embeddings, embedding_dim]`);
+      if (w?.shape.length !== 2) throw new FormatError(`importPyTorch: "${l.module}.weight" must be [num_embeddings, embedding_dim]`);
       layers.push(new Embedding({ name, inputDim: w.shape[0], outputDim: w.shape[1], maskZero: l.maskZero }));
       weights[`${name}.weight`] = take(m, 'weight', w.shape);
       idsInput = true;
@@ -195,7 +200,7 @@ function importPyTorchUnchecked(bytes: Uint8Array | ArrayBuffer, spec: PyTorchSp
     }
     if (l.type === 'linear') {
       const w = m.tensors.get('weight');
-      if (!w || w.shape.length !== 2) throw new FormatError(`importPyTorch: "${l.module}.weight" must be [out, in]`);
+      if (w?.shape.length !== 2) throw new FormatError(`importPyTorch: "${l.module}.weight" must be [out, in]`);
       const [out, inn] = w.shape;
       layers.push(new Dense({ name, units: out, activation: l.activation ?? 'linear' }));
       weights[`${name}.weight`] = take(m, 'weight', [out, inn]);
@@ -204,7 +209,8 @@ function importPyTorchUnchecked(bytes: Uint8Array | ArrayBuffer, spec: PyTorchSp
       return;
     }
     const r = recurrentInfo(m);
-    if (r.cell !== l.type) throw new FormatError(`importPyTorch: "${l.module}" holds ${r.cell.toUpperCase()} weights, not ${l.type.toUpperCase()}`);
+    if (r.cell !== l.type)
+      throw new FormatError(`importPyTorch: "${l.module}" holds ${r.cell.toUpperCase()} weights, not ${l.type.toUpperCase()}`);
     if (i === 0) firstInput = r.inputSize;
     const D = r.bidirectional ? 2 : 1;
     const G = { rnn: 1, lstm: 4, gru: 3 }[r.cell] * r.hidden;

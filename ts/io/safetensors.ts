@@ -18,11 +18,38 @@
 import { FormatError } from '../errors.js';
 
 export type SafeDType =
-  | 'BOOL' | 'U8' | 'I8' | 'I16' | 'U16' | 'F16' | 'BF16' | 'I32' | 'U32' | 'F32' | 'F64' | 'I64' | 'U64'
-  | 'F8_E5M2' | 'F8_E4M3';
+  | 'BOOL'
+  | 'U8'
+  | 'I8'
+  | 'I16'
+  | 'U16'
+  | 'F16'
+  | 'BF16'
+  | 'I32'
+  | 'U32'
+  | 'F32'
+  | 'F64'
+  | 'I64'
+  | 'U64'
+  | 'F8_E5M2'
+  | 'F8_E4M3';
 
 const DTYPE_BYTES: Record<SafeDType, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2, I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
 };
 
 export interface SafeTensor {
@@ -57,7 +84,8 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer, limits: ReadLim
     throw new FormatError(`safetensors: header length ${hi * 2 ** 32 + lo} exceeds the limit of ${maxHeader} bytes`);
   }
   const n = lo;
-  if (8 + n > buf.byteLength) throw new FormatError(`safetensors: header length ${n} runs past the end of the ${buf.byteLength}-byte buffer`);
+  if (8 + n > buf.byteLength)
+    throw new FormatError(`safetensors: header length ${n} runs past the end of the ${buf.byteLength}-byte buffer`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n));
@@ -78,7 +106,8 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer, limits: ReadLim
   const entries: { name: string; dtype: SafeDType; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError('safetensors: __metadata__ must be an object of strings');
+      if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+        throw new FormatError('safetensors: __metadata__ must be an object of strings');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== 'string') throw new FormatError(`safetensors: __metadata__["${k}"] is not a string`);
         metadata[k] = v;
@@ -87,7 +116,8 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer, limits: ReadLim
     }
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError(`safetensors: entry "${name}" is not an object`);
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) throw new FormatError(`safetensors: "${name}" has unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES))
+      throw new FormatError(`safetensors: "${name}" has unknown dtype ${JSON.stringify(e.dtype)}`);
     if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
       throw new FormatError(`safetensors: "${name}" has an invalid shape ${JSON.stringify(e.shape)}`);
     }
@@ -98,11 +128,14 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer, limits: ReadLim
     let elements = 1;
     for (const d of e.shape as number[]) {
       elements *= d;
-      if (elements > maxElements) throw new FormatError(`safetensors: "${name}" has ${JSON.stringify(e.shape)} elements, above the limit of ${maxElements}`);
+      if (elements > maxElements)
+        throw new FormatError(`safetensors: "${name}" has ${JSON.stringify(e.shape)} elements, above the limit of ${maxElements}`);
     }
     const bytes = elements * DTYPE_BYTES[e.dtype as SafeDType];
     if (off[1] - off[0] !== bytes) {
-      throw new FormatError(`safetensors: "${name}" ${e.dtype} ${JSON.stringify(e.shape)} needs ${bytes} bytes but its offsets span ${off[1] - off[0]}`);
+      throw new FormatError(
+        `safetensors: "${name}" ${e.dtype} ${JSON.stringify(e.shape)} needs ${bytes} bytes but its offsets span ${off[1] - off[0]}`,
+      );
     }
     entries.push({ name, dtype: e.dtype as SafeDType, shape: e.shape as number[], begin: off[0], end: off[1] });
   }
@@ -110,13 +143,16 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer, limits: ReadLim
   let at = 0;
   for (const e of entries) {
     if (e.begin !== at) {
-      throw new FormatError(`safetensors: "${e.name}" starts at byte ${e.begin} of the data but the previous tensor ended at ${at} (${e.begin > at ? 'gap' : 'overlap'})`);
+      throw new FormatError(
+        `safetensors: "${e.name}" starts at byte ${e.begin} of the data but the previous tensor ended at ${at} (${e.begin > at ? 'gap' : 'overlap'})`,
+      );
     }
     at = e.end;
   }
   if (at !== dataLen) throw new FormatError(`safetensors: the tensors cover ${at} bytes but the data section has ${dataLen}`);
   const tensors = new Map<string, SafeTensor>();
-  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, bytes: buf.subarray(dataStart + e.begin, dataStart + e.end) });
+  for (const e of entries)
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, bytes: buf.subarray(dataStart + e.begin, dataStart + e.end) });
   return { tensors, metadata };
 }
 
@@ -227,7 +263,9 @@ export function writeSafetensors(tensors: TensorToWrite[], metadata: Record<stri
     const bytes = t.data instanceof Float32Array ? littleEndianF32(t.data) : t.data;
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (bytes.byteLength !== n * DTYPE_BYTES[t.dtype]) {
-      throw new FormatError(`safetensors: "${t.name}" ${t.dtype} ${JSON.stringify(t.shape)} needs ${n * DTYPE_BYTES[t.dtype]} bytes; got ${bytes.byteLength}`);
+      throw new FormatError(
+        `safetensors: "${t.name}" ${t.dtype} ${JSON.stringify(t.shape)} needs ${n * DTYPE_BYTES[t.dtype]} bytes; got ${bytes.byteLength}`,
+      );
     }
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + bytes.byteLength] };
     chunks.push(bytes);

@@ -46,7 +46,10 @@ interface KerasLayer {
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, float16: 2, uint16: 2, uint8: 1, bool: 1 };
 
 /** Decode the weight groups: each group's shards concatenated, entries read in order. */
-function decodeWeights(manifest: { paths: string[]; weights: ManifestEntry[] }[], shards: ArrayBuffer[]): { name: string; shape: number[]; data: Float32Array }[] {
+function decodeWeights(
+  manifest: { paths: string[]; weights: ManifestEntry[] }[],
+  shards: ArrayBuffer[],
+): { name: string; shape: number[]; data: Float32Array }[] {
   const total = manifest.reduce((a, g) => a + (Array.isArray(g?.paths) ? g.paths.length : 0), 0);
   if (shards.length !== total) throw new FormatError(`importTfjs: the manifest lists ${total} weight file(s); got ${shards.length}`);
   const out: { name: string; shape: number[]; data: Float32Array }[] = [];
@@ -73,7 +76,8 @@ function decodeWeights(manifest: { paths: string[]; weights: ManifestEntry[] }[]
       const q = e.quantization;
       const stored = q ? q.dtype : e.dtype;
       const bytes = DTYPE_BYTES[stored];
-      if (!bytes || !['float32', 'int32'].includes(e.dtype)) throw new FormatError(`importTfjs: "${e.name}" has unsupported dtype ${stored}`);
+      if (!bytes || !['float32', 'int32'].includes(e.dtype))
+        throw new FormatError(`importTfjs: "${e.name}" has unsupported dtype ${stored}`);
       if (at + n * bytes > size) throw new FormatError(`importTfjs: "${e.name}" runs past the end of its weight data (${size} bytes)`);
       const data = new Float32Array(n);
       for (let i = 0; i < n; i++) {
@@ -109,7 +113,8 @@ function layerList(topology: Record<string, unknown>): KerasLayer[] {
     for (let i = 1; i < layers.length; i++) {
       const nodes = JSON.stringify(layers[i].inbound_nodes ?? []);
       const prev = String((layers[i - 1].config as Record<string, unknown>).name);
-      if (!nodes.includes(`"${prev}"`)) throw new FormatError(`importTfjs: functional models are imported only when they are a chain (layer ${i} does not follow ${prev})`);
+      if (!nodes.includes(`"${prev}"`))
+        throw new FormatError(`importTfjs: functional models are imported only when they are a chain (layer ${i} does not follow ${prev})`);
     }
     return layers;
   }
@@ -121,7 +126,8 @@ const snake = (s: string) => s.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
 function act(v: unknown, where: string): string {
   if (v === undefined || v === null) return 'linear';
   if (typeof v === 'string') return snake(v);
-  if (typeof v === 'object' && typeof (v as KerasLayer).class_name === 'string') return snake((v as KerasLayer).class_name).replace(/^_/, '');
+  if (typeof v === 'object' && typeof (v as KerasLayer).class_name === 'string')
+    return snake((v as KerasLayer).class_name).replace(/^_/, '');
   throw new FormatError(`importTfjs: ${where}: unreadable activation ${JSON.stringify(v)}`);
 }
 
@@ -135,7 +141,10 @@ export interface TfjsModelJson {
  * Import a layers model. `weightData` is the concatenation of all shards, or
  * the shards in manifest order.
  */
-export function importTfjs(modelJson: TfjsModelJson | string, weightData: ArrayBuffer | ArrayBufferView | (ArrayBuffer | ArrayBufferView)[]): Sequential {
+export function importTfjs(
+  modelJson: TfjsModelJson | string,
+  weightData: ArrayBuffer | ArrayBufferView | (ArrayBuffer | ArrayBufferView)[],
+): Sequential {
   try {
     return importTfjsUnchecked(modelJson, weightData);
   } catch (e) {
@@ -144,7 +153,10 @@ export function importTfjs(modelJson: TfjsModelJson | string, weightData: ArrayB
   }
 }
 
-function importTfjsUnchecked(modelJson: TfjsModelJson | string, weightData: ArrayBuffer | ArrayBufferView | (ArrayBuffer | ArrayBufferView)[]): Sequential {
+function importTfjsUnchecked(
+  modelJson: TfjsModelJson | string,
+  weightData: ArrayBuffer | ArrayBufferView | (ArrayBuffer | ArrayBufferView)[],
+): Sequential {
   let mj: TfjsModelJson;
   try {
     mj = typeof modelJson === 'string' ? JSON.parse(modelJson) : modelJson;
@@ -154,13 +166,17 @@ function importTfjsUnchecked(modelJson: TfjsModelJson | string, weightData: Arra
   if (!mj || typeof mj !== 'object' || !mj.modelTopology || !Array.isArray(mj.weightsManifest)) {
     throw new FormatError('importTfjs: expected a layers-model model.json with modelTopology and weightsManifest');
   }
-  if (mj.format && mj.format !== 'layers-model') throw new FormatError(`importTfjs: format "${mj.format}" is not a layers model (graph models are not supported)`);
-  const toBuf = (b: ArrayBuffer | ArrayBufferView) => (b instanceof ArrayBuffer ? b : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+  if (mj.format && mj.format !== 'layers-model')
+    throw new FormatError(`importTfjs: format "${mj.format}" is not a layers model (graph models are not supported)`);
+  const toBuf = (b: ArrayBuffer | ArrayBufferView) =>
+    b instanceof ArrayBuffer ? b : (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
   let shards = Array.isArray(weightData) ? weightData.map(toBuf) : [toBuf(weightData)];
   const nPaths = mj.weightsManifest.reduce((a, g) => a + (g?.paths?.length ?? 0), 0);
   if (!Array.isArray(weightData) && nPaths > 1) {
     // one concatenated buffer for several shards: split it by the groups' sizes
-    const sizes = mj.weightsManifest.map((g) => (g.weights ?? []).reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1) * (DTYPE_BYTES[e.quantization?.dtype ?? e.dtype] ?? 4), 0));
+    const sizes = mj.weightsManifest.map((g) =>
+      (g.weights ?? []).reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1) * (DTYPE_BYTES[e.quantization?.dtype ?? e.dtype] ?? 4), 0),
+    );
     const all = new Uint8Array(shards[0]);
     shards = [];
     let o = 0;
@@ -185,7 +201,8 @@ function importTfjsUnchecked(modelJson: TfjsModelJson | string, weightData: Arra
       const parts = w.name.split('/');
       return parts[parts.length - 1] === r && (sub === undefined || parts.some((p) => p.startsWith(sub)));
     });
-    if (hit.length !== 1) throw new FormatError(`importTfjs: ${where}: expected one "${r}" weight${sub ? ` under ${sub}*` : ''}; found ${hit.length}`);
+    if (hit.length !== 1)
+      throw new FormatError(`importTfjs: ${where}: expected one "${r}" weight${sub ? ` under ${sub}*` : ''}; found ${hit.length}`);
     return hit[0];
   };
 
@@ -227,7 +244,8 @@ function importTfjsUnchecked(modelJson: TfjsModelJson | string, weightData: Arra
     switch (cls) {
       case 'Dense': {
         const a = act(c.activation, where);
-        if (!['linear', 'relu', 'tanh', 'sigmoid', 'softmax'].includes(a)) throw new FormatError(`importTfjs: ${where}: activation "${a}" is not supported`);
+        if (!['linear', 'relu', 'tanh', 'sigmoid', 'softmax'].includes(a))
+          throw new FormatError(`importTfjs: ${where}: activation "${a}" is not supported`);
         layers.push(new Dense({ name, units: Number(c.units), activation: a as DenseActivation, useBias: c.use_bias !== false }));
         const k = role(ws, 'kernel', where);
         ours[`${name}.weight`] = transpose(k);
@@ -264,10 +282,12 @@ function importTfjsUnchecked(modelJson: TfjsModelJson | string, weightData: Arra
         const inner = bidi ? (c.layer as KerasLayer) : kl;
         const ic = inner?.config ?? {};
         const icls = inner?.class_name;
-        if (!['SimpleRNN', 'LSTM', 'GRU'].includes(icls)) throw new FormatError(`importTfjs: ${where}: unsupported inner layer ${JSON.stringify(icls)}`);
+        if (!['SimpleRNN', 'LSTM', 'GRU'].includes(icls))
+          throw new FormatError(`importTfjs: ${where}: unsupported inner layer ${JSON.stringify(icls)}`);
         const iwhere = `${where}${bidi ? ` > ${icls}` : ''}`;
         if (ic.return_state) throw new FormatError(`importTfjs: ${iwhere}: return_state is not supported in an imported Sequential`);
-        if (ic.stateful) throw new FormatError(`importTfjs: ${iwhere}: stateful layers are not imported (re-create with stateful: true and setWeights)`);
+        if (ic.stateful)
+          throw new FormatError(`importTfjs: ${iwhere}: stateful layers are not imported (re-create with stateful: true and setWeights)`);
         if (ic.use_bias === false) throw new FormatError(`importTfjs: ${iwhere}: use_bias=false is not supported`);
         const cell = icls === 'SimpleRNN' ? 'rnn' : icls === 'LSTM' ? 'lstm' : 'gru';
         const activation = act(ic.activation, iwhere);
@@ -297,23 +317,32 @@ function importTfjsUnchecked(modelJson: TfjsModelJson | string, weightData: Arra
         layers.push(bidi ? new Recurrent(cell, args, { mergeMode: mergeMode as MergeMode, name }) : new Recurrent(cell, args));
         const G = cell === 'lstm' ? 4 : cell === 'gru' ? 3 : 1;
         const perm = cell === 'gru' ? [1, 0, 2] : G === 4 ? [0, 1, 2, 3] : [0];
-        for (const [d, sub] of (bidi ? [[0, 'forward'], [1, 'backward']] : [[0, undefined]]) as [number, string | undefined][]) {
+        for (const [d, sub] of (bidi
+          ? [
+              [0, 'forward'],
+              [1, 'backward'],
+            ]
+          : [[0, undefined]]) as [number, string | undefined][]) {
           const sfx = d === 1 ? '_reverse' : '';
           const k = role(ws, 'kernel', iwhere, sub);
           const r = role(ws, 'recurrent_kernel', iwhere, sub);
           const b = role(ws, 'bias', iwhere, sub);
           const H = Number(ic.units);
           if (k.shape[1] !== G * H || r.shape[0] !== H || r.shape[1] !== G * H) {
-            throw new FormatError(`importTfjs: ${iwhere}: kernel ${JSON.stringify(k.shape)} / recurrent_kernel ${JSON.stringify(r.shape)} do not fit ${G}×${H} gates`);
+            throw new FormatError(
+              `importTfjs: ${iwhere}: kernel ${JSON.stringify(k.shape)} / recurrent_kernel ${JSON.stringify(r.shape)} do not fit ${G}×${H} gates`,
+            );
           }
           ours[`${name}.weight_ih_l0${sfx}`] = gateMatrix(k, G, perm);
           ours[`${name}.weight_hh_l0${sfx}`] = gateMatrix(r, G, perm);
           if (cell === 'gru' && resetAfter) {
-            if (b.shape.length !== 2 || b.shape[0] !== 2) throw new FormatError(`importTfjs: ${iwhere}: reset_after GRU bias must be [2, 3H]; got ${JSON.stringify(b.shape)}`);
+            if (b.shape.length !== 2 || b.shape[0] !== 2)
+              throw new FormatError(`importTfjs: ${iwhere}: reset_after GRU bias must be [2, 3H]; got ${JSON.stringify(b.shape)}`);
             ours[`${name}.bias_ih_l0${sfx}`] = gateVector(b.data.slice(0, G * H), G, perm);
             ours[`${name}.bias_hh_l0${sfx}`] = gateVector(b.data.slice(G * H), G, perm);
           } else {
-            if (b.shape.length !== 1) throw new FormatError(`importTfjs: ${iwhere}: bias must be [${G * H}]; got ${JSON.stringify(b.shape)}`);
+            if (b.shape.length !== 1)
+              throw new FormatError(`importTfjs: ${iwhere}: bias must be [${G * H}]; got ${JSON.stringify(b.shape)}`);
             ours[`${name}.bias_ih_l0${sfx}`] = gateVector(b.data, G, perm);
             ours[`${name}.bias_hh_l0${sfx}`] = new Float32Array(G * H);
           }

@@ -109,7 +109,9 @@ export abstract class Layer {
     this.trainable = args.trainable ?? true;
     if (args.inputShape !== undefined) {
       if (!Array.isArray(args.inputShape) || args.inputShape.some((d) => d !== null && (!Number.isInteger(d) || d <= 0))) {
-        throw new ShapeError(`${this.name}: inputShape must be an array of positive integers (or null); got ${JSON.stringify(args.inputShape)}`);
+        throw new ShapeError(
+          `${this.name}: inputShape must be an array of positive integers (or null); got ${JSON.stringify(args.inputShape)}`,
+        );
       }
     }
   }

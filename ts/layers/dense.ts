@@ -42,10 +42,12 @@ export class Dense extends Layer {
 
   constructor(private readonly args: DenseArgs) {
     super(args, 'dense');
-    if (!Number.isInteger(args.units) || args.units <= 0) throw new ValueError(`${this.name}: units must be a positive integer; got ${args.units}`);
+    if (!Number.isInteger(args.units) || args.units <= 0)
+      throw new ValueError(`${this.name}: units must be a positive integer; got ${args.units}`);
     this.units = args.units;
     this.activation = args.activation ?? 'linear';
-    if (!(this.activation in ACT_CODE)) throw new ValueError(`${this.name}: unknown activation "${this.activation}" (linear, relu, tanh, sigmoid, softmax)`);
+    if (!(this.activation in ACT_CODE))
+      throw new ValueError(`${this.name}: unknown activation "${this.activation}" (linear, relu, tanh, sigmoid, softmax)`);
     this.useBias = args.useBias ?? true;
   }
 
@@ -56,9 +58,19 @@ export class Dense extends Layer {
     this.inF = F;
     const U = this.units;
     // Keras kernel [F, U] → our weight [U, F]: element (f, u) at u·F + f
-    this.weight = this.addParam('weight', [U, F], initMatrix(this.args.kernelInitializer ?? 'glorotUniform', F, U, { fanIn: F, fanOut: U }, (f, u) => u * F + f), this.args.kernelRegularizer);
+    this.weight = this.addParam(
+      'weight',
+      [U, F],
+      initMatrix(this.args.kernelInitializer ?? 'glorotUniform', F, U, { fanIn: F, fanOut: U }, (f, u) => u * F + f),
+      this.args.kernelRegularizer,
+    );
     if (this.useBias) {
-      this.bias = this.addParam('bias', [U], initMatrix(this.args.biasInitializer ?? 'zeros', 1, U, { fanIn: F, fanOut: U }, (_r, u) => u), this.args.biasRegularizer);
+      this.bias = this.addParam(
+        'bias',
+        [U],
+        initMatrix(this.args.biasInitializer ?? 'zeros', 1, U, { fanIn: F, fanOut: U }, (_r, u) => u),
+        this.args.biasRegularizer,
+      );
     }
     this.outputShape = [...inputShape.slice(0, -1), U];
     return this.outputShape;
@@ -71,7 +83,16 @@ export class Dense extends Layer {
     const act = this.emitLogits && (this.activation === 'softmax' || this.activation === 'sigmoid') ? 0 : ACT_CODE[this.activation];
     checkStatus(
       `${this.name} forward`,
-      this.core().dense_forward(rows, F, this.units, x.buf.ptr, this.paramPtr(this.weight!), this.bias ? this.paramPtr(this.bias) : 0, y.ptr, act),
+      this.core().dense_forward(
+        rows,
+        F,
+        this.units,
+        x.buf.ptr,
+        this.paramPtr(this.weight!),
+        this.bias ? this.paramPtr(this.bias) : 0,
+        y.ptr,
+        act,
+      ),
     );
     if (step.training) {
       this.lastX = x;
@@ -90,8 +111,17 @@ export class Dense extends Layer {
     checkStatus(
       `${this.name} backward`,
       this.core().dense_backward(
-        rows, this.inF, this.units, x.buf.ptr, this.paramPtr(this.weight!), this.lastY.ptr, dy.ptr, this.lastAct,
-        this.gradPtr(this.weight!), this.bias ? this.gradPtr(this.bias) : 0, dx ? dx.ptr : 0,
+        rows,
+        this.inF,
+        this.units,
+        x.buf.ptr,
+        this.paramPtr(this.weight!),
+        this.lastY.ptr,
+        dy.ptr,
+        this.lastAct,
+        this.gradPtr(this.weight!),
+        this.bias ? this.gradPtr(this.bias) : 0,
+        dx ? dx.ptr : 0,
       ),
     );
     this.lastX = null;
@@ -100,6 +130,15 @@ export class Dense extends Layer {
 
   getConfig(): Record<string, unknown> {
     const { kernelRegularizer, biasRegularizer } = this.args;
-    return { name: this.name, units: this.units, activation: this.activation, useBias: this.useBias, inputShape: this.inputShape ?? undefined, trainable: this.trainable, kernelRegularizer, biasRegularizer };
+    return {
+      name: this.name,
+      units: this.units,
+      activation: this.activation,
+      useBias: this.useBias,
+      inputShape: this.inputShape ?? undefined,
+      trainable: this.trainable,
+      kernelRegularizer,
+      biasRegularizer,
+    };
   }
 }

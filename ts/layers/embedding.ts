@@ -8,7 +8,7 @@
  */
 import { ValueError } from '../errors.js';
 import type { Initializer } from '../model/initializers.js';
-import { WasmArray } from '../runtime/memory.js';
+import type { WasmArray } from '../runtime/memory.js';
 import { checkStatus } from '../runtime/status.js';
 import { initMatrix, Layer, type Activation, type LayerArgs, type ParamSpec, type Regularizer, type Shape, type StepInfo } from './base.js';
 
@@ -45,7 +45,12 @@ export class Embedding extends Layer {
     this.expectRank(inputShape, [1], 'integer ids of shape [time]');
     const V = this.inputDim;
     const E = this.outputDim;
-    this.weight = this.addParam('weight', [V, E], initMatrix(this.args.embeddingsInitializer ?? 'uniform', V, E, { fanIn: V, fanOut: E }, (v, e) => v * E + e), this.args.embeddingsRegularizer);
+    this.weight = this.addParam(
+      'weight',
+      [V, E],
+      initMatrix(this.args.embeddingsInitializer ?? 'uniform', V, E, { fanIn: V, fanOut: E }, (v, e) => v * E + e),
+      this.args.embeddingsRegularizer,
+    );
     this.outputShape = [inputShape[0], E];
     return this.outputShape;
   }
@@ -80,7 +85,10 @@ export class Embedding extends Layer {
       lengthsBuf.set(lengths);
     }
     const y = this.buf().get('y', rows * this.outputDim);
-    checkStatus(`${this.name} forward`, this.core().embedding_forward(rows, this.inputDim, this.outputDim, x.buf.ptr, this.paramPtr(this.weight!), y.ptr));
+    checkStatus(
+      `${this.name} forward`,
+      this.core().embedding_forward(rows, this.inputDim, this.outputDim, x.buf.ptr, this.paramPtr(this.weight!), y.ptr),
+    );
     if (step.training) {
       this.lastIds = x.buf;
       this.lastRows = rows;
@@ -99,6 +107,14 @@ export class Embedding extends Layer {
   }
 
   getConfig(): Record<string, unknown> {
-    return { name: this.name, inputDim: this.inputDim, outputDim: this.outputDim, maskZero: this.maskZero, inputShape: this.inputShape ?? undefined, trainable: this.trainable, embeddingsRegularizer: this.args.embeddingsRegularizer };
+    return {
+      name: this.name,
+      inputDim: this.inputDim,
+      outputDim: this.outputDim,
+      maskZero: this.maskZero,
+      inputShape: this.inputShape ?? undefined,
+      trainable: this.trainable,
+      embeddingsRegularizer: this.args.embeddingsRegularizer,
+    };
   }
 }

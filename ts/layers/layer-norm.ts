@@ -30,8 +30,16 @@ export class LayerNormalization extends Layer {
     const F = inputShape[inputShape.length - 1];
     if (F === null || F === undefined) throw new ValueError(`${this.name}: the last dimension must be known`);
     this.n = F;
-    this.gamma = this.addParam('weight', [F], initMatrix('ones', 1, F, { fanIn: F, fanOut: F }, (_r, c) => c));
-    this.beta = this.addParam('bias', [F], initMatrix('zeros', 1, F, { fanIn: F, fanOut: F }, (_r, c) => c));
+    this.gamma = this.addParam(
+      'weight',
+      [F],
+      initMatrix('ones', 1, F, { fanIn: F, fanOut: F }, (_r, c) => c),
+    );
+    this.beta = this.addParam(
+      'bias',
+      [F],
+      initMatrix('zeros', 1, F, { fanIn: F, fanOut: F }, (_r, c) => c),
+    );
     this.outputShape = [...inputShape];
     return this.outputShape;
   }
@@ -42,7 +50,16 @@ export class LayerNormalization extends Layer {
     const stats = this.buf().get('stats', rows * 2);
     checkStatus(
       `${this.name} forward`,
-      this.core().layernorm_forward(rows, this.n, x.buf.ptr, this.paramPtr(this.gamma!), this.paramPtr(this.beta!), this.epsilon, y.ptr, stats.ptr),
+      this.core().layernorm_forward(
+        rows,
+        this.n,
+        x.buf.ptr,
+        this.paramPtr(this.gamma!),
+        this.paramPtr(this.beta!),
+        this.epsilon,
+        y.ptr,
+        stats.ptr,
+      ),
     );
     if (step.training) {
       this.lastX = x;
@@ -58,8 +75,15 @@ export class LayerNormalization extends Layer {
     checkStatus(
       `${this.name} backward`,
       this.core().layernorm_backward(
-        rows, this.n, this.lastX.buf.ptr, this.paramPtr(this.gamma!), this.buf().get('stats', rows * 2).ptr, dy.ptr,
-        this.gradPtr(this.gamma!), this.gradPtr(this.beta!), dx ? dx.ptr : 0,
+        rows,
+        this.n,
+        this.lastX.buf.ptr,
+        this.paramPtr(this.gamma!),
+        this.buf().get('stats', rows * 2).ptr,
+        dy.ptr,
+        this.gradPtr(this.gamma!),
+        this.gradPtr(this.beta!),
+        dx ? dx.ptr : 0,
       ),
     );
     this.lastX = null;

@@ -24,7 +24,17 @@ import { ValueError } from '../errors.js';
 import type { Initializer } from '../model/initializers.js';
 import { RecurrentKernel, type CellType, type GateActivation } from '../ops/recurrent.js';
 import type { WasmArray } from '../runtime/memory.js';
-import { initMatrix, Layer, type Activation, type LayerArgs, type ParamRegions, type ParamSpec, type Regularizer, type Shape, type StepInfo } from './base.js';
+import {
+  initMatrix,
+  Layer,
+  type Activation,
+  type LayerArgs,
+  type ParamRegions,
+  type ParamSpec,
+  type Regularizer,
+  type Shape,
+  type StepInfo,
+} from './base.js';
 
 export interface RecurrentArgs extends LayerArgs {
   units: number;
@@ -96,7 +106,8 @@ export class Recurrent extends Layer {
   ) {
     super({ ...args, name: wrap ? (wrap.name ?? undefined) : args.name }, wrap ? 'bidirectional' : DEFAULT_NAME[cell]);
     this.className = wrap ? 'Bidirectional' : CLASS[cell];
-    if (!Number.isInteger(args.units) || args.units <= 0) throw new ValueError(`${this.name}: units must be a positive integer; got ${args.units}`);
+    if (!Number.isInteger(args.units) || args.units <= 0)
+      throw new ValueError(`${this.name}: units must be a positive integer; got ${args.units}`);
     this.units = args.units;
     this.returnSequences = args.returnSequences ?? false;
     this.returnState = args.returnState ?? false;
@@ -109,11 +120,16 @@ export class Recurrent extends Layer {
       if (!(v >= 0 && v < 1)) throw new ValueError(`${this.name}: ${k} must be in [0, 1); got ${v}`);
     }
     if (args.recurrentActivation !== undefined && !['sigmoid', 'hardSigmoid', 'hardSigmoid6'].includes(args.recurrentActivation)) {
-      throw new ValueError(`${this.name}: recurrentActivation '${String(args.recurrentActivation)}' is not supported ('sigmoid', 'hardSigmoid', 'hardSigmoid6')`);
+      throw new ValueError(
+        `${this.name}: recurrentActivation '${String(args.recurrentActivation)}' is not supported ('sigmoid', 'hardSigmoid', 'hardSigmoid6')`,
+      );
     }
-    if (args.recurrentActivation !== undefined && cell === 'rnn') throw new ValueError(`${this.name}: SimpleRNN has no recurrentActivation`);
+    if (args.recurrentActivation !== undefined && cell === 'rnn')
+      throw new ValueError(`${this.name}: SimpleRNN has no recurrentActivation`);
     if (args.activation !== undefined && args.activation !== 'tanh' && !(cell === 'rnn' && args.activation === 'relu')) {
-      throw new ValueError(`${this.name}: activation '${String(args.activation)}' is not supported for ${CLASS[cell]} (use 'tanh'${cell === 'rnn' ? " or 'relu'" : ''})`);
+      throw new ValueError(
+        `${this.name}: activation '${String(args.activation)}' is not supported for ${CLASS[cell]} (use 'tanh'${cell === 'rnn' ? " or 'relu'" : ''})`,
+      );
     }
     if (args.useBias === false) throw new ValueError(`${this.name}: useBias: false is not supported`);
     if (args.resetAfter !== undefined && cell !== 'gru') throw new ValueError(`${this.name}: resetAfter is a GRU option`);
@@ -123,7 +139,8 @@ export class Recurrent extends Layer {
     if (!['concat', 'sum', 'mul', 'ave'].includes(this.mergeMode)) {
       throw new ValueError(`${this.name}: mergeMode must be 'concat', 'sum', 'mul' or 'ave'; got ${String(this.mergeMode)}`);
     }
-    if (wrap && this.goBackwards) throw new ValueError(`${this.name}: a bidirectional layer already runs both directions; drop goBackwards`);
+    if (wrap && this.goBackwards)
+      throw new ValueError(`${this.name}: a bidirectional layer already runs both directions; drop goBackwards`);
     if (this.stateful && !this.batchSize) {
       throw new ValueError(`${this.name}: a stateful layer needs batchSize (the batch size it will always see)`);
     }
@@ -150,13 +167,44 @@ export class Recurrent extends Layer {
     for (let d = 0; d < this.directions; d++) {
       const sfx = d === 1 ? '_reverse' : '';
       // Keras kernel [I, G·H] → W_ih [G·H, I]: (i, g) at g·I + i
-      this.specs.push(this.addParam(`weight_ih_l0${sfx}`, [GH, I], initMatrix(kInit, I, GH, { fanIn: I, fanOut: GH }, (i, g) => g * I + i), a.kernelRegularizer));
-      this.specs.push(this.addParam(`weight_hh_l0${sfx}`, [GH, H], initMatrix(rInit, H, GH, { fanIn: H, fanOut: GH }, (h, g) => g * H + h), a.recurrentRegularizer));
+      this.specs.push(
+        this.addParam(
+          `weight_ih_l0${sfx}`,
+          [GH, I],
+          initMatrix(kInit, I, GH, { fanIn: I, fanOut: GH }, (i, g) => g * I + i),
+          a.kernelRegularizer,
+        ),
+      );
+      this.specs.push(
+        this.addParam(
+          `weight_hh_l0${sfx}`,
+          [GH, H],
+          initMatrix(rInit, H, GH, { fanIn: H, fanOut: GH }, (h, g) => g * H + h),
+          a.recurrentRegularizer,
+        ),
+      );
       const biasIh = initMatrix(bInit, 1, GH, { fanIn: I, fanOut: GH }, (_r, g) => g);
       this.specs.push(
-        this.addParam(`bias_ih_l0${sfx}`, [GH], forgetOne ? (rng, write) => { biasIh(rng, write); for (let j = H; j < 2 * H; j++) write(j, 1); } : biasIh, a.biasRegularizer),
+        this.addParam(
+          `bias_ih_l0${sfx}`,
+          [GH],
+          forgetOne
+            ? (rng, write) => {
+                biasIh(rng, write);
+                for (let j = H; j < 2 * H; j++) write(j, 1);
+              }
+            : biasIh,
+          a.biasRegularizer,
+        ),
       );
-      this.specs.push(this.addParam(`bias_hh_l0${sfx}`, [GH], initMatrix('zeros', 1, GH, { fanIn: H, fanOut: GH }, (_r, g) => g), a.biasRegularizer));
+      this.specs.push(
+        this.addParam(
+          `bias_hh_l0${sfx}`,
+          [GH],
+          initMatrix('zeros', 1, GH, { fanIn: H, fanOut: GH }, (_r, g) => g),
+          a.biasRegularizer,
+        ),
+      );
     }
     this.outputShape = this.returnSequences ? [inputShape[0], this.outFeatures] : [this.outFeatures];
     return this.outputShape;
@@ -257,9 +305,20 @@ export class Recurrent extends Layer {
     const cn = this.cell === 'lstm' ? bufs.get('cn', sLen) : null;
     const work = bufs.get(training ? 'work_train' : 'work', k.workspaceLength(T, B, training));
     k.forwardRaw({
-      t: T, b: B, batchFirst: true, training, reverse: this.goBackwards,
-      x: xk.ptr, h0, c0, lengths: x.lengthsBuf ? x.lengthsBuf.ptr : 0,
-      y: y.ptr, hn: hn.ptr, cn: cn ? cn.ptr : 0, work: work.ptr, recMask: recMask ? recMask.ptr : 0,
+      t: T,
+      b: B,
+      batchFirst: true,
+      training,
+      reverse: this.goBackwards,
+      x: xk.ptr,
+      h0,
+      c0,
+      lengths: x.lengthsBuf ? x.lengthsBuf.ptr : 0,
+      y: y.ptr,
+      hn: hn.ptr,
+      cn: cn ? cn.ptr : 0,
+      work: work.ptr,
+      recMask: recMask ? recMask.ptr : 0,
     });
     if (this.stateful) {
       bufs.get('state_h', sLen).view().set(hn.view().subarray(0, sLen));
@@ -307,9 +366,20 @@ export class Recurrent extends Layer {
     const dx = needDx ? bufs.get('dx', B * T * I) : null;
     const work = bufs.get('work_train', k.workspaceLength(T, B, true));
     k.backwardRaw({
-      t: T, b: B, batchFirst: true, reverse: this.goBackwards,
-      x: tp.xk.ptr, lengths: x.lengthsBuf ? x.lengthsBuf.ptr : 0, work: work.ptr,
-      dy, dhn, dcn: 0, dx: dx ? dx.ptr : 0, dh0: 0, dc0: 0, recMask: tp.recMask ? tp.recMask.ptr : 0,
+      t: T,
+      b: B,
+      batchFirst: true,
+      reverse: this.goBackwards,
+      x: tp.xk.ptr,
+      lengths: x.lengthsBuf ? x.lengthsBuf.ptr : 0,
+      work: work.ptr,
+      dy,
+      dhn,
+      dcn: 0,
+      dx: dx ? dx.ptr : 0,
+      dh0: 0,
+      dc0: 0,
+      recMask: tp.recMask ? tp.recMask.ptr : 0,
     });
     void wantDx;
     if (dx && tp.inMask) {

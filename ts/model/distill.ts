@@ -49,13 +49,15 @@ export async function distill(o: DistillOptions): Promise<History> {
   if (!(tau > 0 && Number.isFinite(tau))) throw new ValueError(`distill: temperature must be > 0; got ${tau}`);
   if (!(alpha >= 0 && alpha <= 1)) throw new ValueError(`distill: alpha must be in [0, 1]; got ${alpha}`);
   const last = o.student.layers[o.student.layers.length - 1];
-  if (!(last instanceof Dense && last.activation === 'softmax')) throw new ValueError('distill: the student must end with a dense softmax layer');
+  if (!(last instanceof Dense && last.activation === 'softmax'))
+    throw new ValueError('distill: the student must end with a dense softmax layer');
   const probs = o.teacher.predict(o.x, { batchSize: o.batchSize ?? 32 });
   const n = probs.shape[probs.shape.length - 1];
   if (last.units !== n) throw new ShapeError(`distill: the teacher outputs ${n} classes but the student ${last.units}`);
   const labels = o.y instanceof Tensor ? o.y : tensor(o.y, undefined, 'int32');
   const rows = probs.size / n;
-  if (labels.size !== rows) throw new ShapeError(`distill: y holds ${labels.size} labels; the teacher's outputs have ${rows} rows of ${n} classes`);
+  if (labels.size !== rows)
+    throw new ShapeError(`distill: y holds ${labels.size} labels; the teacher's outputs have ${rows} rows of ${n} classes`);
   const target = new Float32Array(rows * (n + 3));
   const p = probs.data;
   for (let r = 0; r < rows; r++) {
@@ -67,7 +69,7 @@ export async function distill(o: DistillOptions): Promise<History> {
     let sum = 0;
     const o0 = r * (n + 3);
     for (let j = 0; j < n; j++) {
-      const v = p[r * n + j] > 0 ? Math.pow(p[r * n + j] / max, 1 / tau) : 0;
+      const v = p[r * n + j] > 0 ? (p[r * n + j] / max) ** (1 / tau) : 0;
       target[o0 + j] = v;
       sum += v;
     }
@@ -78,5 +80,11 @@ export async function distill(o: DistillOptions): Promise<History> {
   }
   const y = new Tensor(target, [...probs.shape.slice(0, -1), n + 3]);
   o.student.compile({ optimizer: o.optimizer ?? 'adam', loss: DISTILLATION as never });
-  return o.student.fit(o.x, y, { epochs: o.epochs ?? 1, batchSize: o.batchSize ?? 32, shuffle: o.shuffle ?? true, seed: o.seed, callbacks: o.callbacks });
+  return o.student.fit(o.x, y, {
+    epochs: o.epochs ?? 1,
+    batchSize: o.batchSize ?? 32,
+    shuffle: o.shuffle ?? true,
+    seed: o.seed,
+    callbacks: o.callbacks,
+  });
 }

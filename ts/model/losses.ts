@@ -60,10 +60,16 @@ export function resolveLoss(name: unknown, lastActivation: string | null): Resol
     case 'mae':
       return { ...base, kind: 1, sparse: false, fused: null };
     case 'bce':
-      return lastActivation === 'sigmoid' ? { ...base, kind: 3, sparse: false, fused: 'sigmoid' } : { ...base, kind: 2, sparse: false, fused: null };
+      return lastActivation === 'sigmoid'
+        ? { ...base, kind: 3, sparse: false, fused: 'sigmoid' }
+        : { ...base, kind: 2, sparse: false, fused: null };
     case 'cce':
-      return lastActivation === 'softmax' ? { ...base, kind: 5, sparse: false, fused: 'softmax' } : { ...base, kind: 4, sparse: false, fused: null };
+      return lastActivation === 'softmax'
+        ? { ...base, kind: 5, sparse: false, fused: 'softmax' }
+        : { ...base, kind: 4, sparse: false, fused: null };
     case 'scce':
-      return lastActivation === 'softmax' ? { ...base, kind: 7, sparse: true, fused: 'softmax' } : { ...base, kind: 6, sparse: true, fused: null };
+      return lastActivation === 'softmax'
+        ? { ...base, kind: 7, sparse: true, fused: 'softmax' }
+        : { ...base, kind: 6, sparse: true, fused: null };
   }
 }

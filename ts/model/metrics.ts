@@ -66,7 +66,10 @@ function eachRow(b: Batch, f: (r: number, p: Float64Array) => void): void {
 class Accuracy implements Metric {
   private hit = 0;
   private count = 0;
-  constructor(readonly name: string, private readonly task: TaskKind) {}
+  constructor(
+    readonly name: string,
+    private readonly task: TaskKind,
+  ) {}
   update(b: Batch): void {
     eachRow(b, (r, p) => {
       if (this.task === 'binary' || (this.task !== 'sparse' && b.n === 1)) {
@@ -98,7 +101,10 @@ class Confusion implements Metric {
   private tp = 0;
   private fp = 0;
   private fn = 0;
-  constructor(readonly name: string, private readonly which: 'precision' | 'recall' | 'f1') {}
+  constructor(
+    readonly name: string,
+    private readonly which: 'precision' | 'recall' | 'f1',
+  ) {}
   update(b: Batch): void {
     eachRow(b, (r, p) => {
       for (let j = 0; j < b.n; j++) {
@@ -145,10 +151,11 @@ class Auc implements Metric {
       let j = i;
       while (j + 1 < n && this.scores[idx[j + 1]] === this.scores[idx[i]]) j++;
       const avgRank = (i + j) / 2 + 1;
-      for (let k = i; k <= j; k++) if (this.labels[idx[k]]) {
-        rankSum += avgRank;
-        pos++;
-      }
+      for (let k = i; k <= j; k++)
+        if (this.labels[idx[k]]) {
+          rankSum += avgRank;
+          pos++;
+        }
       i = j + 1;
     }
     const neg = n - pos;
@@ -164,7 +171,10 @@ class Auc implements Metric {
 class ErrorMetric implements Metric {
   private sum = 0;
   private count = 0;
-  constructor(readonly name: string, private readonly squared: boolean) {}
+  constructor(
+    readonly name: string,
+    private readonly squared: boolean,
+  ) {}
   update(b: Batch): void {
     eachRow(b, (r, p) => {
       for (let j = 0; j < b.n; j++) {
@@ -186,7 +196,8 @@ export function makeMetric(name: unknown, task: TaskKind): Metric {
   switch (name) {
     case 'accuracy':
     case 'acc':
-      if (task === 'regression') throw new ValueError(`metric "${name}" needs a classification loss (binary/categorical/sparse cross-entropy)`);
+      if (task === 'regression')
+        throw new ValueError(`metric "${name}" needs a classification loss (binary/categorical/sparse cross-entropy)`);
       return new Accuracy(name, task);
     case 'precision':
     case 'recall':

@@ -28,7 +28,8 @@ export interface Optimizer {
 
 function positive(what: string, v: number | undefined, dflt: number): number {
   const x = v ?? dflt;
-  if (!(typeof x === 'number' && Number.isFinite(x) && x >= 0)) throw new ValueError(`${what} must be a finite number ≥ 0; got ${String(v)}`);
+  if (!(typeof x === 'number' && Number.isFinite(x) && x >= 0))
+    throw new ValueError(`${what} must be a finite number ≥ 0; got ${String(v)}`);
   return x;
 }
 
@@ -43,7 +44,16 @@ function make(
   code: number,
   opts: OptimizerOptions,
   dfltLr: number,
-  fields: { beta1?: number; beta2?: number; eps?: number; momentum?: number; rho?: number; weightDecay?: number; nesterov?: boolean; centered?: boolean },
+  fields: {
+    beta1?: number;
+    beta2?: number;
+    eps?: number;
+    momentum?: number;
+    rho?: number;
+    weightDecay?: number;
+    nesterov?: boolean;
+    centered?: boolean;
+  },
   stateBuffers: number,
   config: Record<string, unknown>,
 ): Optimizer {
@@ -84,7 +94,11 @@ export const optimizers = {
   },
   /** Adam (Keras: learning rate 0.001, β1 0.9, β2 0.999, ε 1e-7). */
   adam(o: OptimizerOptions & { beta1?: number; beta2?: number; epsilon?: number } = {}): Optimizer {
-    const f = { beta1: positive('adam: beta1', o.beta1, 0.9), beta2: positive('adam: beta2', o.beta2, 0.999), eps: positive('adam: epsilon', o.epsilon, 1e-7) };
+    const f = {
+      beta1: positive('adam: beta1', o.beta1, 0.9),
+      beta2: positive('adam: beta2', o.beta2, 0.999),
+      eps: positive('adam: epsilon', o.epsilon, 1e-7),
+    };
     return make('adam', 1, o, 0.001, f, 2, f);
   },
   /** AdamW: Adam with decoupled weight decay (Keras default 0.004). */
@@ -99,7 +113,12 @@ export const optimizers = {
   },
   /** RMSprop (Keras: learning rate 0.001, ρ 0.9, ε 1e-7). */
   rmsprop(o: OptimizerOptions & { rho?: number; momentum?: number; epsilon?: number; centered?: boolean } = {}): Optimizer {
-    const f = { rho: positive('rmsprop: rho', o.rho, 0.9), momentum: positive('rmsprop: momentum', o.momentum, 0), eps: positive('rmsprop: epsilon', o.epsilon, 1e-7), centered: !!o.centered };
+    const f = {
+      rho: positive('rmsprop: rho', o.rho, 0.9),
+      momentum: positive('rmsprop: momentum', o.momentum, 0),
+      eps: positive('rmsprop: epsilon', o.epsilon, 1e-7),
+      centered: !!o.centered,
+    };
     if (f.centered && f.momentum > 0) throw new ValueError('rmsprop: centered with momentum is not supported');
     return make('rmsprop', 3, o, 0.001, f, 1 + (f.centered || f.momentum > 0 ? 1 : 0), f);
   },
@@ -119,13 +138,31 @@ export function resolveOptimizer(o: OptimizerLike): Optimizer {
 
 /** Learning-rate schedules (Keras definitions); `step` counts from 0. */
 export const schedules = {
-  exponentialDecay({ initialLearningRate, decaySteps, decayRate, staircase = false }: { initialLearningRate: number; decaySteps: number; decayRate: number; staircase?: boolean }): Schedule {
+  exponentialDecay({
+    initialLearningRate,
+    decaySteps,
+    decayRate,
+    staircase = false,
+  }: {
+    initialLearningRate: number;
+    decaySteps: number;
+    decayRate: number;
+    staircase?: boolean;
+  }): Schedule {
     return (step) => {
       const p = step / decaySteps;
-      return initialLearningRate * Math.pow(decayRate, staircase ? Math.floor(p) : p);
+      return initialLearningRate * decayRate ** (staircase ? Math.floor(p) : p);
     };
   },
-  cosineDecay({ initialLearningRate, decaySteps, alpha = 0 }: { initialLearningRate: number; decaySteps: number; alpha?: number }): Schedule {
+  cosineDecay({
+    initialLearningRate,
+    decaySteps,
+    alpha = 0,
+  }: {
+    initialLearningRate: number;
+    decaySteps: number;
+    alpha?: number;
+  }): Schedule {
     return (step) => {
       const s = Math.min(step, decaySteps);
       const cos = 0.5 * (1 + Math.cos((Math.PI * s) / decaySteps));

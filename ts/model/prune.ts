@@ -50,7 +50,8 @@ interface Target {
 }
 
 /** The matrices pruning (and int8 quantisation) applies to. */
-export const isWeightMatrix = (l: Layer, name: string) => (l instanceof Recurrent && name.startsWith('weight_')) || (l instanceof Dense && name === 'weight');
+export const isWeightMatrix = (l: Layer, name: string) =>
+  (l instanceof Recurrent && name.startsWith('weight_')) || (l instanceof Dense && name === 'weight');
 
 export class Pruner implements Callback {
   private readonly targets: Target[] = [];
@@ -64,7 +65,8 @@ export class Pruner implements Callback {
   ) {
     for (const l of model.layers) {
       for (const p of l.params) {
-        if (isWeightMatrix(l, p.name)) this.targets.push({ name: `${l.name}.${p.name}`, layer: l, param: p.name, size: p.shape.reduce((a, b) => a * b, 1), mask: null });
+        if (isWeightMatrix(l, p.name))
+          this.targets.push({ name: `${l.name}.${p.name}`, layer: l, param: p.name, size: p.shape.reduce((a, b) => a * b, 1), mask: null });
       }
     }
     if (!this.targets.length) throw new ValueError(`prune: ${model.name} has no recurrent or dense weight matrices`);
@@ -159,8 +161,10 @@ export function prune(model: Sequential, opts: PruneOptions): Pruner {
   const s = opts.schedule;
   if (s) {
     const t0 = s.startStep ?? 0;
-    if (!(Number.isInteger(t0) && t0 >= 0 && Number.isInteger(s.endStep) && s.endStep > t0)) throw new ValueError(`prune: schedule needs integers 0 ≤ startStep < endStep; got ${t0}, ${s.endStep}`);
-    if (s.frequency !== undefined && !(Number.isInteger(s.frequency) && s.frequency >= 1)) throw new ValueError(`prune: schedule.frequency must be a positive integer; got ${s.frequency}`);
+    if (!(Number.isInteger(t0) && t0 >= 0 && Number.isInteger(s.endStep) && s.endStep > t0))
+      throw new ValueError(`prune: schedule needs integers 0 ≤ startStep < endStep; got ${t0}, ${s.endStep}`);
+    if (s.frequency !== undefined && !(Number.isInteger(s.frequency) && s.frequency >= 1))
+      throw new ValueError(`prune: schedule.frequency must be a positive integer; got ${s.frequency}`);
   }
   model.build();
   return new Pruner(model, opts.sparsity, s ?? null);

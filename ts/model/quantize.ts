@@ -27,7 +27,15 @@ import { LastStep } from '../layers/last-step.js';
 import { LayerNormalization } from '../layers/layer-norm.js';
 import { flipSteps, mergeHalves, Recurrent, type MergeMode } from '../layers/recurrent.js';
 import { FORMAT, FORMAT_VERSION, layerFromConfig, loadModel, type ModelConfig } from '../io/model-file.js';
-import { f16ToF32, f32ToF16, readSafetensors, toFloat32, writeSafetensors, type ReadLimits, type TensorToWrite } from '../io/safetensors.js';
+import {
+  f16ToF32,
+  f32ToF16,
+  readSafetensors,
+  toFloat32,
+  writeSafetensors,
+  type ReadLimits,
+  type TensorToWrite,
+} from '../io/safetensors.js';
 import { runtime } from '../runtime/init.js';
 import { WasmArray } from '../runtime/memory.js';
 import { checkStatus } from '../runtime/status.js';
@@ -52,10 +60,10 @@ interface Q8Matrix {
   scales: Float32Array;
 }
 
-
 /** Quantise a trained model (the model itself is left as it was). */
 export function quantize(model: Sequential, opts: QuantizeOptions): QuantizedModel {
-  if (!opts || (opts.dtype !== 'int8' && opts.dtype !== 'f16')) throw new ValueError(`quantize: dtype must be 'int8' or 'f16'; got ${JSON.stringify(opts?.dtype)}`);
+  if (!opts || (opts.dtype !== 'int8' && opts.dtype !== 'f16'))
+    throw new ValueError(`quantize: dtype must be 'int8' or 'f16'; got ${JSON.stringify(opts?.dtype)}`);
   const perChannel = opts.perChannel ?? true;
   const state = model.exportState(false);
   const config: ModelConfig = { ...state.config, compile: null };
@@ -132,7 +140,16 @@ export class QuantizedModel implements StreamSource {
     this.layers = config.layers.map(layerFromConfig);
     let shape: (number | null)[] = [...config.inputShape];
     for (const l of this.layers) {
-      if (!(l instanceof Recurrent || l instanceof Dense || l instanceof Embedding || l instanceof LayerNormalization || l instanceof Dropout || l instanceof LastStep)) {
+      if (
+        !(
+          l instanceof Recurrent ||
+          l instanceof Dense ||
+          l instanceof Embedding ||
+          l instanceof LayerNormalization ||
+          l instanceof Dropout ||
+          l instanceof LastStep
+        )
+      ) {
         throw new ValueError(`quantize: layer ${l.name} (${l.className}) has no int8 kernel`);
       }
       shape = l.build(shape);
@@ -145,7 +162,13 @@ export class QuantizedModel implements StreamSource {
   }
 
   /** @internal */
-  static int8(config: ModelConfig, f32: Record<string, Float32Array>, q8: Record<string, Q8Matrix>, perChannel: boolean, metadata: Record<string, string>): QuantizedModel {
+  static int8(
+    config: ModelConfig,
+    f32: Record<string, Float32Array>,
+    q8: Record<string, Q8Matrix>,
+    perChannel: boolean,
+    metadata: Record<string, string>,
+  ): QuantizedModel {
     const m = new QuantizedModel('int8', perChannel, config, null, q8, metadata);
     m.place(f32);
     return m;
@@ -187,12 +210,14 @@ export class QuantizedModel implements StreamSource {
         if (isWeightMatrix(l, p.name)) {
           const m = this.q8[name];
           if (!m) throw new FormatError(`quantized model: int8 tensor "${name}" is missing`);
-          if (m.shape[0] !== p.shape[0] || m.shape[1] !== p.shape[1]) throw new FormatError(`quantized model: "${name}" has shape [${m.shape}]; the config needs [${p.shape}]`);
+          if (m.shape[0] !== p.shape[0] || m.shape[1] !== p.shape[1])
+            throw new FormatError(`quantized model: "${name}" has shape [${m.shape}]; the config needs [${p.shape}]`);
           continue;
         }
         const v = need(name);
         if (v.length !== n) throw new FormatError(`quantized model: "${name}" has ${v.length} values; the config needs ${n}`);
-        for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new FormatError(`quantized model: "${name}" contains ${v[i]} at ${i}`);
+        for (let i = 0; i < v.length; i++)
+          if (!Number.isFinite(v[i])) throw new FormatError(`quantized model: "${name}" contains ${v[i]} at ${i}`);
         this.f32.set(name, own(n).set(v));
       }
       if (l instanceof Dense) {
@@ -298,7 +323,8 @@ export class QuantizedModel implements StreamSource {
     const F = ids ? 1 : t.shape[2];
     const fixedT = this.inputShape[0];
     if (typeof fixedT === 'number' && fixedT !== T) throw new ShapeError(`predict: the model takes ${fixedT} time steps; got ${T}`);
-    if (!ids && F !== this.inputShape[this.inputShape.length - 1]) throw new ShapeError(`predict: the model takes ${this.inputShape[this.inputShape.length - 1]} features per step; got ${F}`);
+    if (!ids && F !== this.inputShape[this.inputShape.length - 1])
+      throw new ShapeError(`predict: the model takes ${this.inputShape[this.inputShape.length - 1]} features per step; got ${F}`);
     if (N === 0 || T === 0) throw new ShapeError(`predict: empty input [${t.shape}]`);
     const data = t.data;
     const lengths = new Int32Array(N).fill(T);
@@ -315,7 +341,9 @@ export class QuantizedModel implements StreamSource {
             if (data[n * T + s] === 0) {
               if (len === T) len = s;
             } else if (len < T) {
-              throw new ValueError(`predict: maskZero needs padding after the real steps; sample ${n} has id ${data[n * T + s]} at step ${s} after padding at step ${len}`);
+              throw new ValueError(
+                `predict: maskZero needs padding after the real steps; sample ${n} has id ${data[n * T + s]} at step ${s} after padding at step ${len}`,
+              );
             }
           }
           if (len === 0) throw new ValueError(`predict: sample ${n} is all padding`);
@@ -323,12 +351,16 @@ export class QuantizedModel implements StreamSource {
         }
       }
     } else {
-      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) throw new ValueError(`predict: input contains ${data[i]} at ${i}`);
+      for (let i = 0; i < data.length; i++)
+        if (!Number.isFinite(data[i])) throw new ValueError(`predict: input contains ${data[i]} at ${i}`);
     }
     const order = Array.from({ length: N }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
     const B = Math.min(bs, N);
     const stages = this.stagesFor(B, T, F, ids);
-    const { O, collapsed } = stages.reduce((a, st) => ({ O: st.outputSize, collapsed: a.collapsed || st.collapses }), { O: F, collapsed: false });
+    const { O, collapsed } = stages.reduce((a, st) => ({ O: st.outputSize, collapsed: a.collapsed || st.collapses }), {
+      O: F,
+      collapsed: false,
+    });
     const rowOut = collapsed ? O : T * O;
     const out = new Float32Array(N * rowOut);
     try {
@@ -483,7 +515,10 @@ export class QuantizedModel implements StreamSource {
       format: FORMAT,
       version: FORMAT_VERSION,
       config: JSON.stringify(this.config),
-      quantization: JSON.stringify({ dtype: this.dtype, ...(this.dtype === 'int8' ? { perChannel: this.perChannel, scheme: 'symmetric' } : {}) }),
+      quantization: JSON.stringify({
+        dtype: this.dtype,
+        ...(this.dtype === 'int8' ? { perChannel: this.perChannel, scheme: 'symmetric' } : {}),
+      }),
     };
     for (const [k, v] of Object.entries(this.metadata)) metadata[`user.${k}`] = String(v);
     return writeSafetensors(tensors, metadata);
@@ -521,7 +556,8 @@ export function loadQuantizedModel(bytes: Uint8Array | ArrayBuffer, limits: Read
   } catch {
     throw new FormatError('quantized model: the quantization metadata is not valid JSON');
   }
-  if (!q || (q.dtype !== 'int8' && q.dtype !== 'f16')) throw new FormatError('quantized model: the file is not quantised (load it with loadModel)');
+  if (!q || (q.dtype !== 'int8' && q.dtype !== 'f16'))
+    throw new FormatError('quantized model: the file is not quantised (load it with loadModel)');
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(file.metadata)) if (k.startsWith('user.')) metadata[k.slice(5)] = v;
   if (q.dtype === 'f16') return QuantizedModel.f16(loadModel(bytes, limits), metadata); // F16 tensors widen to f32
@@ -531,7 +567,8 @@ export function loadQuantizedModel(bytes: Uint8Array | ArrayBuffer, limits: Read
   } catch {
     throw new FormatError('quantized model: the model config in the metadata is not valid JSON');
   }
-  if (!config || config.class !== 'Sequential' || !Array.isArray(config.layers) || !Array.isArray(config.inputShape)) throw new FormatError('quantized model: the config does not describe a Sequential model');
+  if (config?.class !== 'Sequential' || !Array.isArray(config.layers) || !Array.isArray(config.inputShape))
+    throw new FormatError('quantized model: the config does not describe a Sequential model');
   const f32: Record<string, Float32Array> = {};
   const q8: Record<string, Q8Matrix> = {};
   for (const [name, t] of file.tensors) {
@@ -539,11 +576,12 @@ export function loadQuantizedModel(bytes: Uint8Array | ArrayBuffer, limits: Read
     if (t.dtype === 'I8') {
       const s = file.tensors.get(`${name}.scale`);
       if (t.shape.length !== 2) throw new FormatError(`quantized model: "${name}" must be a matrix; got shape ${JSON.stringify(t.shape)}`);
-      if (!s || s.dtype !== 'F32' || s.shape.length !== 1 || (s.shape[0] !== t.shape[0] && s.shape[0] !== 1)) {
+      if (s?.dtype !== 'F32' || s.shape.length !== 1 || (s.shape[0] !== t.shape[0] && s.shape[0] !== 1)) {
         throw new FormatError(`quantized model: "${name}" needs an F32 "${name}.scale" of shape [${t.shape[0]}] or [1]`);
       }
       const scales = toFloat32(s, `${name}.scale`);
-      for (const v of scales) if (!(v > 0 && Number.isFinite(v))) throw new FormatError(`quantized model: "${name}.scale" holds ${v}; scales must be positive`);
+      for (const v of scales)
+        if (!(v > 0 && Number.isFinite(v))) throw new FormatError(`quantized model: "${name}.scale" holds ${v}; scales must be positive`);
       q8[name] = { shape: [t.shape[0], t.shape[1]], q: new Int8Array(t.bytes.slice().buffer), scales };
     } else {
       f32[name] = toFloat32(t, name);
@@ -590,7 +628,12 @@ class StreamRun {
   }
 
   stage(): Stage {
-    return { outputSize: this.outputSize, collapses: this.lastOnly, run: (x, b, lens) => this.run(x, b, lens), dispose: () => this.dispose() };
+    return {
+      outputSize: this.outputSize,
+      collapses: this.lastOnly,
+      run: (x, b, lens) => this.run(x, b, lens),
+      dispose: () => this.dispose(),
+    };
   }
 
   /** `b` rows sorted by length, longest first; per-step outputs past a row's length stay zero. */
@@ -607,7 +650,22 @@ class StreamRun {
     s.reset();
     checkStatus(
       'predict',
-      core.stream_run(s.program.ptr, s.records, b, T, this.active.ptr, this.xbuf.ptr, s.input.ptr, F, s.output.ptr, this.outputSize, this.ybuf.ptr, this.lastOnly, s.apack.ptr, s.apack.length),
+      core.stream_run(
+        s.program.ptr,
+        s.records,
+        b,
+        T,
+        this.active.ptr,
+        this.xbuf.ptr,
+        s.input.ptr,
+        F,
+        s.output.ptr,
+        this.outputSize,
+        this.ybuf.ptr,
+        this.lastOnly,
+        s.apack.ptr,
+        s.apack.length,
+      ),
     );
     return this.ybuf.toFloat32Array(0, b * (this.lastOnly ? 1 : T) * this.outputSize);
   }

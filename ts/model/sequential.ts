@@ -23,7 +23,7 @@ import { runtime } from '../runtime/init.js';
 import { WasmArray } from '../runtime/memory.js';
 import { Tensor, tensor, type TensorLike } from '../tensor.js';
 import { Random } from '../util/random.js';
-import { type Callback, type Logs } from './callbacks.js';
+import type { Callback, Logs } from './callbacks.js';
 import { resolveLoss, type LossName, type ResolvedLoss } from './losses.js';
 import { makeMetric, type Metric, type MetricName, type TaskKind } from './metrics.js';
 import { resolveOptimizer, type Optimizer, type OptimizerLike } from './optimizers.js';
@@ -112,7 +112,8 @@ export class Sequential {
   }
 
   add(layer: Layer): void {
-    if (!layer || typeof (layer as Layer).forward !== 'function') throw new ValueError('Sequential.add: expected a layer (layers.dense(...), layers.lstm(...), ...)');
+    if (!layer || typeof (layer as Layer).forward !== 'function')
+      throw new ValueError('Sequential.add: expected a layer (layers.dense(...), layers.lstm(...), ...)');
     if (this.store) throw new ValueError(`${this.name}: cannot add layers after the model is built`);
     if (this.layers.includes(layer) || layer.built) throw new ValueError(`${layer.name}: a layer can belong to one model only`);
     this.layers.push(layer);
@@ -213,12 +214,24 @@ export class Sequential {
     this.ensureBuilt();
     const rows = [['Layer (type)', 'Output shape', 'Params']];
     for (const l of this.layers) {
-      rows.push([`${l.name} (${l.className})`, fmtShape(['None', ...(l.outputShape ?? [])].map((d) => d ?? 'None') as never), String(l.countParams())]);
+      rows.push([
+        `${l.name} (${l.className})`,
+        fmtShape(['None', ...(l.outputShape ?? [])].map((d) => d ?? 'None') as never),
+        String(l.countParams()),
+      ]);
     }
     const w = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
     const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join('   ');
     const sep = '─'.repeat(w[0] + w[1] + w[2] + 6);
-    const out = [`Model: "${this.name}"`, sep, line(rows[0]), sep, ...rows.slice(1).map(line), sep, `Total params: ${this.countParams()}`].join('\n');
+    const out = [
+      `Model: "${this.name}"`,
+      sep,
+      line(rows[0]),
+      sep,
+      ...rows.slice(1).map(line),
+      sep,
+      `Total params: ${this.countParams()}`,
+    ].join('\n');
     print(out);
     return out;
   }
@@ -374,7 +387,10 @@ export class Sequential {
       name: this.name,
       inputShape: this.inputShape!,
       layers: this.layers.map((l) => ({ className: l.className, config: JSON.parse(JSON.stringify(l.getConfig())) })),
-      compile: this.loss && this.optimizer ? { loss: this.loss.name, metrics: [...this.metricNames], optimizer: this.optimizer.getConfig() } : null,
+      compile:
+        this.loss && this.optimizer
+          ? { loss: this.loss.name, metrics: [...this.metricNames], optimizer: this.optimizer.getConfig() }
+          : null,
     };
   }
 
@@ -517,7 +533,13 @@ export class Sequential {
       }
       history.epoch.push(epoch);
       for (const [k, v] of Object.entries(logs)) (history.history[k] ??= []).push(v);
-      if (args.verbose) console.log(`epoch ${epoch + 1}/${epochs} ` + Object.entries(logs).map(([k, v]) => `${k}=${v.toFixed(4)}`).join(' '));
+      if (args.verbose)
+        console.log(
+          `epoch ${epoch + 1}/${epochs} ` +
+            Object.entries(logs)
+              .map(([k, v]) => `${k}=${v.toFixed(4)}`)
+              .join(' '),
+        );
       for (const c of cbs) await c.onEpochEnd?.(epoch, logs);
     }
     for (const c of cbs) await c.onTrainEnd?.({});
@@ -608,7 +630,9 @@ export class Sequential {
     }
     if (this.wantsIds() && t.dtype !== 'int32') {
       const ints = Int32Array.from(t.data);
-      for (let i = 0; i < t.data.length; i++) if (ints[i] !== t.data[i]) throw new ValueError(`${what}: x must hold integer ids for ${this.layers[0].name}; got ${t.data[i]} at ${i}`);
+      for (let i = 0; i < t.data.length; i++)
+        if (ints[i] !== t.data[i])
+          throw new ValueError(`${what}: x must hold integer ids for ${this.layers[0].name}; got ${t.data[i]} at ${i}`);
       t = new Tensor(ints, t.shape);
     } else if (!this.wantsIds() && t.dtype !== 'float32') {
       t = new Tensor(Float32Array.from(t.data), t.shape);
@@ -650,7 +674,9 @@ export class Sequential {
       let got = yt.shape.slice(1);
       if (got.length === want.length + 1 && got[got.length - 1] === 1) got = got.slice(0, -1);
       if (fmtShape(got as number[]) !== fmtShape(want as number[])) {
-        throw new ShapeError(`${what}: sparse labels must have shape [N${want.map((d) => `, ${d}`).join('')}] (class indices); got ${fmtShape(yt.shape)}`);
+        throw new ShapeError(
+          `${what}: sparse labels must have shape [N${want.map((d) => `, ${d}`).join('')}] (class indices); got ${fmtShape(yt.shape)}`,
+        );
       }
       const classes = concrete[concrete.length - 1]!;
       const ints = yt.dtype === 'int32' ? (yt.data as Int32Array) : Int32Array.from(yt.data);
@@ -663,7 +689,9 @@ export class Sequential {
     } else {
       if (this.loss.canonical === 'distill') concrete[concrete.length - 1] = this.loss.targetWidth(concrete[concrete.length - 1]!);
       if (fmtShape(yt.shape.slice(1)) !== fmtShape(concrete as number[])) {
-        throw new ShapeError(`${what}: y must have samples of shape ${fmtShape(concrete as number[])} to match the model output; got ${fmtShape(yt.shape.slice(1))}`);
+        throw new ShapeError(
+          `${what}: y must have samples of shape ${fmtShape(concrete as number[])} to match the model output; got ${fmtShape(yt.shape.slice(1))}`,
+        );
       }
       const d = yt.data;
       for (let i = 0; i < d.length; i++) {
@@ -671,7 +699,8 @@ export class Sequential {
       }
       if (this.loss.canonical === 'bce' || this.loss.canonical === 'cce') {
         for (let i = 0; i < d.length; i++) {
-          if (d[i] < 0 || d[i] > 1) throw new ValueError(`${what}: ${this.loss.name} labels must be in [0, 1]; got ${d[i]} at flat index ${i}`);
+          if (d[i] < 0 || d[i] > 1)
+            throw new ValueError(`${what}: ${this.loss.name} labels must be in [0, 1]; got ${d[i]} at flat index ${i}`);
         }
       }
     }
@@ -739,7 +768,13 @@ export class Sequential {
       for (const p of l.params) {
         if (!p.regularizer) continue;
         const size = p.shape.reduce((a, b) => a * b, 1);
-        loss += core.regularize(size, store.params.ptr + p.offset * 4, store.grads.ptr + p.offset * 4, p.regularizer.l1 ?? 0, p.regularizer.l2 ?? 0);
+        loss += core.regularize(
+          size,
+          store.params.ptr + p.offset * 4,
+          store.grads.ptr + p.offset * 4,
+          p.regularizer.l1 ?? 0,
+          p.regularizer.l2 ?? 0,
+        );
       }
     let g: WasmArray | null = grad;
     for (let i = this.layers.length - 1; i >= 0 && g; i--) g = this.layers[i].backward(g, i > 0);
@@ -759,8 +794,13 @@ export class Sequential {
     store.hyper.view().set(opt.hyper(this.step));
     for (const [off, len] of segments) {
       const norm = core.optimizer_step(
-        opt.code, len, store.params.ptr + off * 4, store.grads.ptr + off * 4,
-        store.s1 ? store.s1.ptr + off * 4 : 0, store.s2 ? store.s2.ptr + off * 4 : 0, store.hyper.ptr,
+        opt.code,
+        len,
+        store.params.ptr + off * 4,
+        store.grads.ptr + off * 4,
+        store.s1 ? store.s1.ptr + off * 4 : 0,
+        store.s2 ? store.s2.ptr + off * 4 : 0,
+        store.hyper.ptr,
       );
       if (Number.isNaN(norm) && len > 0) {
         const g = store.grads.view().subarray(off, off + len);
@@ -811,7 +851,12 @@ export class Sequential {
       const out = this.forwardBatch(data.x, order, start, count, { training: false, rng: new Random(0) });
       const { tb, weights, rows, n } = this.targets(data, order, start, count, out);
       const l = core.loss(this.loss!.kind, rows, n, out.buf.ptr, tb.ptr, weights ? weights.ptr : 0, 0, store.status.ptr);
-      const w = weights ? weights.view().subarray(0, rows).reduce((a, b) => a + b, 0) : rows;
+      const w = weights
+        ? weights
+            .view()
+            .subarray(0, rows)
+            .reduce((a, b) => a + b, 0)
+        : rows;
       lossSum += l * w;
       wsum += w;
       this.updateMetrics(metrics, out, tb, weights, rows, n);

@@ -116,7 +116,8 @@ export class Session {
     this.inputIsIds = first instanceof Embedding;
     const inShape = model.streamInputShape();
     let F = this.inputIsIds ? 1 : (inShape[inShape.length - 1] as number);
-    if (!this.inputIsIds && inShape.length !== 2) throw new ShapeError(`session: the model input must be [time, features]; got [${inShape}]`);
+    if (!this.inputIsIds && inShape.length !== 2)
+      throw new ShapeError(`session: the model input must be [time, features]; got [${inShape}]`);
     this.inputSize = F;
     this.input = alloc(B * F, this.inputIsIds ? 'i32' : 'f32');
     this.vocab = this.inputIsIds ? (first as Embedding).inputDim : 0;
@@ -152,7 +153,8 @@ export class Session {
         if (l.directions !== 1) throw new ValueError(`session: ${l.name} is bidirectional; a stream cannot see the future`);
         if (l.goBackwards) throw new ValueError(`session: ${l.name} runs backwards in time (goBackwards); a stream cannot`);
         const H = l.units;
-        const cellCode = l.cell === 'rnn' ? (l.args.activation === 'relu' ? 1 : 0) : l.cell === 'lstm' ? 2 : (l.args.resetAfter ?? true) ? 3 : 4;
+        const cellCode =
+          l.cell === 'rnn' ? (l.args.activation === 'relu' ? 1 : 0) : l.cell === 'lstm' ? 2 : (l.args.resetAfter ?? true) ? 3 : 4;
         const G = { rnn: 1, lstm: 4, gru: 3 }[l.cell];
         const cols = cellCode === 3 ? 4 * H : G * H;
         const desc = model.q8Recurrent(l);
@@ -212,7 +214,9 @@ export class Session {
     const inp = this.inView!;
     const xs: ArrayLike<number> = typeof x === 'number' ? ((this.one[0] = x), this.one) : x;
     if (!xs || xs.length !== n) {
-      throw new ShapeError(`session.step: expected ${n} values (${B} × ${this.inputSize}); got ${typeof x === 'number' ? 'one number' : x?.length}`);
+      throw new ShapeError(
+        `session.step: expected ${n} values (${B} × ${this.inputSize}); got ${typeof x === 'number' ? 'one number' : x?.length}`,
+      );
     }
     if (this.inputIsIds) {
       for (let i = 0; i < n; i++) {
@@ -263,19 +267,25 @@ export class Session {
     if (!st || typeof st !== 'object' || st.format !== 'recurrent-wasm-state' || st.version !== 1 || !Array.isArray(st.layers)) {
       throw new ValueError('session.state: not a recurrent-wasm session state');
     }
-    if (st.batchSize !== this.batchSize) throw new ShapeError(`session.state: batch size ${st.batchSize}; this session has ${this.batchSize}`);
-    if (st.layers.length !== this.slots.length) throw new ShapeError(`session.state: ${st.layers.length} recurrent layers; the model has ${this.slots.length}`);
+    if (st.batchSize !== this.batchSize)
+      throw new ShapeError(`session.state: batch size ${st.batchSize}; this session has ${this.batchSize}`);
+    if (st.layers.length !== this.slots.length)
+      throw new ShapeError(`session.state: ${st.layers.length} recurrent layers; the model has ${this.slots.length}`);
     const staged: [WasmArray, Float32Array][] = [];
     st.layers.forEach((l, k) => {
       const s = this.slots[k];
       if (l?.name !== s.layer.name) throw new ShapeError(`session.state: layer ${k} is "${l?.name}"; the model's is "${s.layer.name}"`);
       const want = this.batchSize * s.layer.units;
-      for (const [key, buf] of [['h', s.h], ['c', s.c]] as const) {
+      for (const [key, buf] of [
+        ['h', s.h],
+        ['c', s.c],
+      ] as const) {
         if (!buf) continue;
         const v = (l as Record<string, unknown>)[key];
         if (!Array.isArray(v) || v.length !== want) throw new ShapeError(`session.state: ${s.layer.name}.${key} must hold ${want} numbers`);
         const f = Float32Array.from(v as number[]);
-        for (let i = 0; i < f.length; i++) if (!Number.isFinite(f[i])) throw new ValueError(`session.state: ${s.layer.name}.${key} contains ${f[i]} at ${i}`);
+        for (let i = 0; i < f.length; i++)
+          if (!Number.isFinite(f[i])) throw new ValueError(`session.state: ${s.layer.name}.${key} contains ${f[i]} at ${i}`);
         staged.push([buf, f]);
       }
     });
@@ -291,7 +301,11 @@ export class Session {
   private repack(): void {
     const { core } = runtime();
     for (const s of this.slots) {
-      if (s.packed) checkStatus('stream pack', core.stream_pack(s.cell, s.inF, s.layer.units, this.model.paramPtr(s.layer, 'weight_ih_l0'), s.packed.ptr));
+      if (s.packed)
+        checkStatus(
+          'stream pack',
+          core.stream_pack(s.cell, s.inF, s.layer.units, this.model.paramPtr(s.layer, 'weight_ih_l0'), s.packed.ptr),
+        );
     }
     this.packedVersion = this.model.weightsVersion;
     this.outView = null;
@@ -306,7 +320,9 @@ export class Session {
   private views(): void {
     if (this.outView?.length) return;
     this.outView = this.output.view().subarray(0, this.batchSize * this.outputSize);
-    this.inView = this.inputIsIds ? this.input.viewI32().subarray(0, this.batchSize) : this.input.view().subarray(0, this.batchSize * this.inputSize);
+    this.inView = this.inputIsIds
+      ? this.input.viewI32().subarray(0, this.batchSize)
+      : this.input.view().subarray(0, this.batchSize * this.inputSize);
   }
 
   private alive(): void {

@@ -214,7 +214,9 @@ export class RecurrentKernel {
     checkPositiveInt(`${config.cell}: inputSize`, config.inputSize);
     checkPositiveInt(`${config.cell}: hiddenSize`, config.hiddenSize);
     if (config.gateActivation !== undefined && !(config.gateActivation in GATE_CODE)) {
-      throw new ValueError(`${config.cell}: gateActivation must be 'sigmoid', 'hardSigmoid' or 'hardSigmoid6'; got ${String(config.gateActivation)}`);
+      throw new ValueError(
+        `${config.cell}: gateActivation must be 'sigmoid', 'hardSigmoid' or 'hardSigmoid6'; got ${String(config.gateActivation)}`,
+      );
     }
     if (config.nonlinearity !== undefined && config.nonlinearity !== 'tanh' && config.nonlinearity !== 'relu') {
       throw new ValueError(`rnn: nonlinearity must be 'tanh' or 'relu'; got ${String(config.nonlinearity)}`);
@@ -354,12 +356,32 @@ export class RecurrentKernel {
     const { inputSize: I, hiddenSize: H, cell } = this.config;
     const repack = this.packedVersion !== this.paramsVersion;
     const flags =
-      (a.batchFirst ? FLAG_BATCH_FIRST : 0) | (a.training ? FLAG_TRAINING : 0) | (repack ? FLAG_REPACK : 0) | (a.reverse ? FLAG_REVERSE : 0) | this.gateBits;
+      (a.batchFirst ? FLAG_BATCH_FIRST : 0) |
+      (a.training ? FLAG_TRAINING : 0) |
+      (repack ? FLAG_REPACK : 0) |
+      (a.reverse ? FLAG_REVERSE : 0) |
+      this.gateBits;
     checkStatus(
       `${cell} forward`,
       runtime().core.recurrent_forward(
-        this.code, flags, a.t, a.b, I, H, this.directions, a.x, a.h0, a.c0, a.lengths, this.paramsPtr,
-        this.packedPtr(), a.y, a.hn, a.cn, a.work, a.recMask,
+        this.code,
+        flags,
+        a.t,
+        a.b,
+        I,
+        H,
+        this.directions,
+        a.x,
+        a.h0,
+        a.c0,
+        a.lengths,
+        this.paramsPtr,
+        this.packedPtr(),
+        a.y,
+        a.hn,
+        a.cn,
+        a.work,
+        a.recMask,
       ),
     );
     this.packedVersion = this.paramsVersion;
@@ -378,8 +400,26 @@ export class RecurrentKernel {
     checkStatus(
       `${cell} backward`,
       runtime().core.recurrent_backward(
-        this.code, flags, a.t, a.b, I, H, this.directions, a.x, a.lengths, this.paramsPtr, this.packedPtr(),
-        a.work, a.dy, a.dhn, a.dcn, a.dx, a.dh0, a.dc0, this.gradsPtr, a.recMask,
+        this.code,
+        flags,
+        a.t,
+        a.b,
+        I,
+        H,
+        this.directions,
+        a.x,
+        a.lengths,
+        this.paramsPtr,
+        this.packedPtr(),
+        a.work,
+        a.dy,
+        a.dhn,
+        a.dcn,
+        a.dx,
+        a.dh0,
+        a.dc0,
+        this.gradsPtr,
+        a.recMask,
       ),
     );
   }
@@ -436,9 +476,20 @@ export class RecurrentKernel {
     c.hasMask = input.recurrentMask !== undefined;
     if (c.hasMask) c.mask.set(input.recurrentMask!);
     this.forwardRaw({
-      t: T, b: B, batchFirst: bf, training, reverse,
-      x: c.x.ptr, h0: c.hasH0 ? c.h0.ptr : 0, c0: c.hasC0 ? c.c0!.ptr : 0, lengths: c.hasLengths ? c.lengths.ptr : 0,
-      y: c.y.ptr, hn: c.hn.ptr, cn: c.cn ? c.cn.ptr : 0, work: c.work.ptr, recMask: c.hasMask ? c.mask.ptr : 0,
+      t: T,
+      b: B,
+      batchFirst: bf,
+      training,
+      reverse,
+      x: c.x.ptr,
+      h0: c.hasH0 ? c.h0.ptr : 0,
+      c0: c.hasC0 ? c.c0!.ptr : 0,
+      lengths: c.hasLengths ? c.lengths.ptr : 0,
+      y: c.y.ptr,
+      hn: c.hn.ptr,
+      cn: c.cn ? c.cn.ptr : 0,
+      work: c.work.ptr,
+      recMask: c.hasMask ? c.mask.ptr : 0,
     });
     c.tape = training;
     return { y: c.y.toFloat32Array(), hn: c.hn.toFloat32Array(), ...(c.cn ? { cn: c.cn.toFloat32Array() } : {}) };
@@ -453,7 +504,7 @@ export class RecurrentKernel {
     this.alive();
     const c = this.call;
     const { cell, inputSize: I, hiddenSize: H } = this.config;
-    if (!c || !c.tape) {
+    if (!c?.tape) {
       throw new ValueError(`${cell}: backward() needs a preceding forward({ training: true }) on this layer`);
     }
     if (this.packedVersion !== this.paramsVersion) {
@@ -487,9 +538,20 @@ export class RecurrentKernel {
       const dh0 = scratch(sLen);
       const dc0 = cell === 'lstm' ? scratch(sLen) : null;
       this.backwardRaw({
-        t: T, b: B, batchFirst: (c.flags & FLAG_BATCH_FIRST) !== 0, reverse: (c.flags & FLAG_REVERSE) !== 0,
-        x: c.x.ptr, lengths: c.hasLengths ? c.lengths.ptr : 0, work: c.work.ptr, dy, dhn, dcn,
-        dx: dx ? dx.ptr : 0, dh0: dh0.ptr, dc0: dc0 ? dc0.ptr : 0, recMask: c.hasMask ? c.mask.ptr : 0,
+        t: T,
+        b: B,
+        batchFirst: (c.flags & FLAG_BATCH_FIRST) !== 0,
+        reverse: (c.flags & FLAG_REVERSE) !== 0,
+        x: c.x.ptr,
+        lengths: c.hasLengths ? c.lengths.ptr : 0,
+        work: c.work.ptr,
+        dy,
+        dhn,
+        dcn,
+        dx: dx ? dx.ptr : 0,
+        dh0: dh0.ptr,
+        dc0: dc0 ? dc0.ptr : 0,
+        recMask: c.hasMask ? c.mask.ptr : 0,
       });
       c.tape = false;
       return {

@@ -271,4 +271,3 @@ export function runtime(): Loaded {
 export function isInitialized(): boolean {
   return loaded !== null;
 }
-

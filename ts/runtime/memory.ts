@@ -30,7 +30,8 @@ export class Heap {
   ) {
     this.f32View = new Float32Array(memory.buffer);
     this.i32View = new Int32Array(memory.buffer);
-    this.registry = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry(({ ptr, bytes }) => this.core.dealloc(ptr, bytes)) : null;
+    this.registry =
+      typeof FinalizationRegistry === 'function' ? new FinalizationRegistry(({ ptr, bytes }) => this.core.dealloc(ptr, bytes)) : null;
   }
 
   /** All of memory as f32, re-taken after growth. */
@@ -57,9 +58,7 @@ export class Heap {
     }
     const ptr = this.core.alloc(bytes);
     if (ptr === 0) {
-      throw new ValueError(
-        `out of wasm memory allocating ${bytes} bytes (memory is ${this.byteLength} bytes; the 32-bit limit is 4 GiB)`,
-      );
+      throw new ValueError(`out of wasm memory allocating ${bytes} bytes (memory is ${this.byteLength} bytes; the 32-bit limit is 4 GiB)`);
     }
     return ptr;
   }

@@ -53,12 +53,18 @@ interface HelperWorker {
   terminate(): unknown;
 }
 
-type NodeWorkerCtor = new (src: string, opts: { eval: true }) => HelperWorker & {
+type NodeWorkerCtor = new (
+  src: string,
+  opts: { eval: true },
+) => HelperWorker & {
   on(t: 'message' | 'error', f: (m: unknown) => void): void;
   unref(): void;
 };
 
-type WebWorkerCtor = new (url: string | URL, opts: { type: 'module' }) => HelperWorker & {
+type WebWorkerCtor = new (
+  url: string | URL,
+  opts: { type: 'module' },
+) => HelperWorker & {
   addEventListener(t: 'message' | 'error', f: (e: { data?: unknown; message?: string }) => void): void;
 };
 

@@ -104,7 +104,11 @@ function pick(w: Float64Array, u: number): number {
 }
 
 /** The sampling distribution for one step's probabilities (ids < `first` excluded). */
-export function sampleIndex(probs: ArrayLike<number>, opts: { temperature: number; topK?: number; topP?: number; first: number }, rng: Random): number {
+export function sampleIndex(
+  probs: ArrayLike<number>,
+  opts: { temperature: number; topK?: number; topP?: number; first: number },
+  rng: Random,
+): number {
   const n = probs.length;
   const w = new Float64Array(n);
   for (let i = opts.first; i < n; i++) w[i] = Math.max(probs[i], 0);
@@ -148,8 +152,10 @@ export async function* generate(model: StreamingModel, opts: GenerateOptions): A
   if (!Number.isInteger(length) || length < 0) throw new ValueError(`generate: length must be a non-negative integer; got ${length}`);
   const temperature = opts.temperature ?? 1;
   if (!(temperature >= 0 && Number.isFinite(temperature))) throw new ValueError(`generate: temperature must be ≥ 0; got ${temperature}`);
-  if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 1)) throw new ValueError(`generate: topK must be a positive integer; got ${opts.topK}`);
-  if (opts.topP !== undefined && !(opts.topP > 0 && opts.topP <= 1)) throw new ValueError(`generate: topP must be in (0, 1]; got ${opts.topP}`);
+  if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 1))
+    throw new ValueError(`generate: topK must be a positive integer; got ${opts.topK}`);
+  if (opts.topP !== undefined && !(opts.topP > 0 && opts.topP <= 1))
+    throw new ValueError(`generate: topP must be in (0, 1]; got ${opts.topP}`);
   const ids = tokenizer.encode(prompt ?? '');
   if (ids.length === 0) throw new ValueError('generate: the prompt must contain at least one token');
   const last = model.layers[model.layers.length - 1];
@@ -157,7 +163,9 @@ export async function* generate(model: StreamingModel, opts: GenerateOptions): A
   const session = model.session();
   if (session.outputSize !== tokenizer.vocabSize) {
     session.dispose();
-    throw new ValueError(`generate: the model outputs ${session.outputSize} values per step but the tokenizer has ${tokenizer.vocabSize} tokens`);
+    throw new ValueError(
+      `generate: the model outputs ${session.outputSize} values per step but the tokenizer has ${tokenizer.vocabSize} tokens`,
+    );
   }
   const rng = new Random(opts.seed ?? Date.now());
   const probs = new Float64Array(tokenizer.vocabSize);

@@ -94,7 +94,10 @@ export class WordTokenizer implements Tokenizer {
     const lc = opts.lowercase ?? true;
     const counts = new Map<string, number>();
     for (const w of WordTokenizer.split(lc ? text.toLowerCase() : text)) counts.set(w, (counts.get(w) ?? 0) + 1);
-    const words = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, maxWords).map(([w]) => w);
+    const words = [...counts.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, maxWords)
+      .map(([w]) => w);
     return new WordTokenizer(words, opts);
   }
 

@@ -147,7 +147,17 @@ export class ModelWorker {
     for (const k of this.sent.keys()) if (this.sent.size - release.length > this.maxModels) release.push(k);
     for (const k of release) this.sent.delete(k);
     const data = xt.data.byteLength === xt.data.buffer.byteLength ? xt.data : xt.data.slice(); // send only this view's bytes
-    this.port.post({ id, type: 'predict', simd: runtime().info.simd, threads: this.threads, model: bytes, modelKey: key, x: { data, shape: xt.shape }, batchSize: opts.batchSize, release } satisfies Request);
+    this.port.post({
+      id,
+      type: 'predict',
+      simd: runtime().info.simd,
+      threads: this.threads,
+      model: bytes,
+      modelKey: key,
+      x: { data, shape: xt.shape },
+      batchSize: opts.batchSize,
+      release,
+    } satisfies Request);
     const r = await done;
     if (r.type === 'error') {
       this.sent.delete(key);
@@ -195,14 +205,20 @@ export class ModelWorker {
  * GEMM's row tiles (the last short panel runs a one-row kernel), ≤ 1e-7
  * apart in the tests.
  */
-export async function predictParallel(model: Sequential, x: TensorLike, workers: ModelWorker[], opts: { batchSize?: number } = {}): Promise<Tensor> {
+export async function predictParallel(
+  model: Sequential,
+  x: TensorLike,
+  workers: ModelWorker[],
+  opts: { batchSize?: number } = {},
+): Promise<Tensor> {
   const xt = x instanceof Tensor ? x : tensor(x);
   const n = xt.shape[0];
   const parts = Math.min(workers.length + 1, Math.max(1, n));
   if (parts === 1) return model.predict(xt, opts);
   const per = xt.size / n;
   const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * n) / parts));
-  const slice = (i: number) => new Tensor(xt.data.slice(bounds[i] * per, bounds[i + 1] * per), [bounds[i + 1] - bounds[i], ...xt.shape.slice(1)]);
+  const slice = (i: number) =>
+    new Tensor(xt.data.slice(bounds[i] * per, bounds[i + 1] * per), [bounds[i + 1] - bounds[i], ...xt.shape.slice(1)]);
   // post the workers' shares first, then compute ours while they run
   const remote = workers.slice(0, parts - 1).map((w, i) => w.predict(model, slice(i + 1), opts));
   const local = model.predict(slice(0), opts);

@@ -23,12 +23,32 @@ export interface WireFitArgs {
  * `threads`: what the worker's `init` asks for (its own helper threads).
  */
 export type Request =
-  | { id: number; type: 'fit'; simd: 'simd128' | 'relaxed'; threads?: number | 'auto'; model: Uint8Array; x: WireTensor; y: WireTensor; args: WireFitArgs; progressEvery: 'epoch' | 'batch' }
+  | {
+      id: number;
+      type: 'fit';
+      simd: 'simd128' | 'relaxed';
+      threads?: number | 'auto';
+      model: Uint8Array;
+      x: WireTensor;
+      y: WireTensor;
+      args: WireFitArgs;
+      progressEvery: 'epoch' | 'batch';
+    }
   /**
    * `model` null: use the copy cached under `modelKey` (sent by an earlier
    * request); `release`: cached copies to drop first (the client's eviction)
    */
-  | { id: number; type: 'predict'; simd: 'simd128' | 'relaxed'; threads?: number | 'auto'; model: Uint8Array | null; modelKey: string; x: WireTensor; batchSize?: number; release: string[] }
+  | {
+      id: number;
+      type: 'predict';
+      simd: 'simd128' | 'relaxed';
+      threads?: number | 'auto';
+      model: Uint8Array | null;
+      modelKey: string;
+      x: WireTensor;
+      batchSize?: number;
+      release: string[];
+    }
   /** drop cached copies (no reply) */
   | { id: number; type: 'release'; keys: string[] }
   | { id: number; type: 'cancel' };

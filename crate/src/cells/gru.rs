@@ -20,9 +20,9 @@
 //! reset after, `q` with `dq` (the gradient of `W_hn h + b_hn`).
 
 use super::*;
-use crate::pool;
 use crate::activations::tanh;
 use crate::gemm::{pack_b, packed_b_len, sgemm, MatRef};
+use crate::pool;
 
 /// # Safety
 /// See [`Forward`]; `f.cell` is a GRU.
@@ -108,10 +108,7 @@ pub unsafe fn forward_sequence(f: &Forward) {
                 }
                 for_lanes(h, |l| {
                     let pre = |k: usize| {
-                        l.load(a.add(k * h))
-                            .add(l.load(zrow.add(k * h)))
-                            .add(l.load(p.b_ih.add(k * h)))
-                            .add(l.load(p.b_hh.add(k * h)))
+                        l.load(a.add(k * h)).add(l.load(zrow.add(k * h))).add(l.load(p.b_ih.add(k * h))).add(l.load(p.b_hh.add(k * h)))
                     };
                     let r = f.gate.apply(pre(0));
                     let zg = f.gate.apply(pre(1));

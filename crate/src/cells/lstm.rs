@@ -14,9 +14,9 @@
 //! Backward overwrites `i f g o` with the pre-activation gradients `dA`.
 
 use super::*;
-use crate::pool;
 use crate::activations::tanh;
 use crate::gemm::{pack_b, sgemm, MatRef};
+use crate::pool;
 
 const CELL: Cell = Cell::Lstm;
 
@@ -93,34 +93,41 @@ pub unsafe fn forward_sequence(f: &Forward) {
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn kernel_gates_forward(
-    h: usize, a: *mut f32, z: *const f32, b_ih: *const f32, b_hh: *const f32, cs: *mut f32, hs: *mut f32, y: *mut f32,
-    gate: GateAct, training: bool,
+    h: usize,
+    a: *mut f32,
+    z: *const f32,
+    b_ih: *const f32,
+    b_hh: *const f32,
+    cs: *mut f32,
+    hs: *mut f32,
+    y: *mut f32,
+    gate: GateAct,
+    training: bool,
 ) {
-    for_lanes(h, #[inline(always)] |l| {
-        let pre = |k: usize| {
-            l.load(a.add(k * h))
-                .add(l.load(z.add(k * h)))
-                .add(l.load(b_ih.add(k * h)))
-                .add(l.load(b_hh.add(k * h)))
-        };
-        let ig = gate.apply(pre(0));
-        let fg = gate.apply(pre(1));
-        let gg = tanh(pre(2));
-        let og = gate.apply(pre(3));
-        let c = fg.mul_add(l.load(cs), ig.mul(gg));
-        let tc = tanh(c);
-        let hn = og.mul(tc);
-        if training {
-            l.store(ig, a);
-            l.store(fg, a.add(h));
-            l.store(gg, a.add(2 * h));
-            l.store(og, a.add(3 * h));
-            l.store(tc, a.add(4 * h));
-        }
-        l.store(c, cs);
-        l.store(hn, hs);
-        l.store(hn, y);
-    });
+    for_lanes(
+        h,
+        #[inline(always)]
+        |l| {
+            let pre = |k: usize| l.load(a.add(k * h)).add(l.load(z.add(k * h))).add(l.load(b_ih.add(k * h))).add(l.load(b_hh.add(k * h)));
+            let ig = gate.apply(pre(0));
+            let fg = gate.apply(pre(1));
+            let gg = tanh(pre(2));
+            let og = gate.apply(pre(3));
+            let c = fg.mul_add(l.load(cs), ig.mul(gg));
+            let tc = tanh(c);
+            let hn = og.mul(tc);
+            if training {
+                l.store(ig, a);
+                l.store(fg, a.add(h));
+                l.store(gg, a.add(2 * h));
+                l.store(og, a.add(3 * h));
+                l.store(tc, a.add(4 * h));
+            }
+            l.store(c, cs);
+            l.store(hn, hs);
+            l.store(hn, y);
+        },
+    );
 }
 
 /// # Safety

@@ -194,10 +194,9 @@ pub fn workspace_len(cell: Cell, d: &Dims, training: bool) -> Option<usize> {
 pub fn packed_parts(cell: Cell, h: usize) -> (usize, usize) {
     let gh = cell.gates() * h;
     match cell {
-        Cell::GruResetBefore => (
-            gemm::packed_b_len(h, 2 * h) + gemm::packed_b_len(h, h),
-            gemm::packed_b_len(2 * h, h) + gemm::packed_b_len(h, h),
-        ),
+        Cell::GruResetBefore => {
+            (gemm::packed_b_len(h, 2 * h) + gemm::packed_b_len(h, h), gemm::packed_b_len(2 * h, h) + gemm::packed_b_len(h, h))
+        }
         _ => (gemm::packed_b_len(h, gh), gemm::packed_b_len(gh, h)),
     }
 }
@@ -337,8 +336,17 @@ pub unsafe fn input_projection(rows: usize, i: usize, gh: usize, x: *const f32, 
 /// Pointers valid for these sizes; `dx` may be null (not wanted).
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn input_side_grads(
-    rows: usize, i: usize, gh: usize, dg: *const f32, ld: usize, x: *const f32, w_ih: *const f32,
-    dw_ih: *mut f32, db_ih: *mut f32, dx: *mut f32, dx_acc: bool,
+    rows: usize,
+    i: usize,
+    gh: usize,
+    dg: *const f32,
+    ld: usize,
+    x: *const f32,
+    w_ih: *const f32,
+    dw_ih: *mut f32,
+    db_ih: *mut f32,
+    dx: *mut f32,
+    dx_acc: bool,
 ) {
     gemm::sgemm(gh, i, rows, MatRef::t(dg, ld), MatRef::rows(x, i), dw_ih, i, true);
     add_column_sums(db_ih, dg, rows, ld, gh);
@@ -415,7 +423,17 @@ pub unsafe fn masked_state(h: *mut f32, mask: *const f32, hm: *mut f32, n: usize
 /// # Safety
 /// As [`step_gemm`]; `mask` null or `B·H` floats.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn step_gemm_dh(b: usize, h: usize, k: usize, a: *const f32, apack: *mut f32, bp: *const f32, dh: *mut f32, mask: *const f32, tmp: *mut f32) {
+pub unsafe fn step_gemm_dh(
+    b: usize,
+    h: usize,
+    k: usize,
+    a: *const f32,
+    apack: *mut f32,
+    bp: *const f32,
+    dh: *mut f32,
+    mask: *const f32,
+    tmp: *mut f32,
+) {
     if mask.is_null() {
         step_gemm(b, h, k, a, apack, bp, dh, true);
     } else {

@@ -29,9 +29,21 @@ pub struct RefOut {
 
 #[allow(clippy::too_many_arguments)]
 pub fn forward(
-    cell: Cell, t_len: usize, b_len: usize, i_len: usize, h_len: usize, dirs: usize, batch_first: bool,
-    x: &[f64], h0: Option<&[f64]>, c0: Option<&[f64]>, lengths: Option<&[i32]>, params: &[f64],
-    reverse: bool, rec_mask: Option<&[f64]>, gate_kind: u32,
+    cell: Cell,
+    t_len: usize,
+    b_len: usize,
+    i_len: usize,
+    h_len: usize,
+    dirs: usize,
+    batch_first: bool,
+    x: &[f64],
+    h0: Option<&[f64]>,
+    c0: Option<&[f64]>,
+    lengths: Option<&[i32]>,
+    params: &[f64],
+    reverse: bool,
+    rec_mask: Option<&[f64]>,
+    gate_kind: u32,
 ) -> RefOut {
     let sigmoid = |x: f64| gate(gate_kind, x);
     let g_len = cell.gates();
@@ -89,7 +101,8 @@ pub fn forward(
                         let r: Vec<f64> = (0..h_len).map(|j| sigmoid(ax[j] + ah[j])).collect();
                         for j in 0..h_len {
                             let z = sigmoid(ax[h_len + j] + ah[h_len + j]);
-                            let rec: f64 = (0..h_len).map(|k| w_hh(2 * h_len + j, k) * r[k] * h[k] * m[k]).sum::<f64>() + b_hh(2 * h_len + j);
+                            let rec: f64 =
+                                (0..h_len).map(|k| w_hh(2 * h_len + j, k) * r[k] * h[k] * m[k]).sum::<f64>() + b_hh(2 * h_len + j);
                             let n = (ax[2 * h_len + j] + rec).tanh();
                             h_new[j] = (1.0 - z) * n + z * h[j];
                         }

@@ -8,9 +8,9 @@
 //! with `dA` (the pre-activation gradient).
 
 use super::*;
-use crate::pool;
 use crate::activations::{relu, tanh};
 use crate::gemm::{pack_b, sgemm, MatRef};
+use crate::pool;
 
 /// # Safety
 /// See [`Forward`]; `f.cell` is an RNN.
@@ -111,11 +111,7 @@ pub unsafe fn backward_sequence(g: &Backward) {
                     }
                     let hn = l.load(a);
                     // tanh' = 1 − h²; relu' = [h > 0]
-                    let da = if use_relu {
-                        F32x4::select(hn.gt(F32x4::zero()), dh, F32x4::zero())
-                    } else {
-                        dh.mul(one.sub(hn.mul(hn)))
-                    };
+                    let da = if use_relu { F32x4::select(hn.gt(F32x4::zero()), dh, F32x4::zero()) } else { dh.mul(one.sub(hn.mul(hn))) };
                     l.store(da, a);
                     l.store(da, das);
                     l.store(F32x4::zero(), dhs);

@@ -68,8 +68,21 @@ impl Case {
     }
     fn reference(&self, inp: &Inputs) -> reference::RefOut {
         reference::forward(
-            self.cell, self.t, self.b, self.i, self.h, self.dirs, self.batch_first, &inp.x,
-            inp.h0.as_deref(), inp.c0.as_deref(), self.lengths.as_deref(), &inp.params, self.reverse, inp.mask.as_deref(), self.gate as u32,
+            self.cell,
+            self.t,
+            self.b,
+            self.i,
+            self.h,
+            self.dirs,
+            self.batch_first,
+            &inp.x,
+            inp.h0.as_deref(),
+            inp.c0.as_deref(),
+            self.lengths.as_deref(),
+            &inp.params,
+            self.reverse,
+            inp.mask.as_deref(),
+            self.gate as u32,
         )
     }
     fn loss(&self, inp: &Inputs) -> f64 {
@@ -174,7 +187,9 @@ fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     let mut bad = vec![];
     for (k, (&g, &w)) in got.iter().zip(want).enumerate() {
-        if !((g as f64 - w).abs() <= atol + rtol * w.abs()) {
+        // false for NaN, so a NaN output is a mismatch
+        let within = (g as f64 - w).abs() <= atol + rtol * w.abs();
+        if !within {
             bad.push(format!("[{k}] got {g} want {w}"));
         }
     }
@@ -219,15 +234,26 @@ fn check_case(case: &Case, seed: u64) {
     let want = case.reference(&inp);
     let name = format!(
         "{:?} T{} B{} I{} H{} D{} bf{} len{:?} state{} rev{} mask{} {:?}",
-        case.cell, case.t, case.b, case.i, case.h, case.dirs, case.batch_first, case.lengths, case.with_state, case.reverse,
-        case.rec_mask, case.gate
+        case.cell,
+        case.t,
+        case.b,
+        case.i,
+        case.h,
+        case.dirs,
+        case.batch_first,
+        case.lengths,
+        case.with_state,
+        case.reverse,
+        case.rec_mask,
+        case.gate
     );
     assert_close(&format!("{name} y"), &out.y, &want.y, 1e-5, 1e-5);
     assert_close(&format!("{name} hn"), &out.hn, &want.hn, 1e-5, 1e-5);
     if case.cell.has_cell_state() {
         assert_close(&format!("{name} cn"), &out.cn, &want.cn, 1e-5, 1e-5);
     }
-    let checks: [(&str, &[f32], fn(&mut Inputs) -> Option<&mut Vec<f64>>); 4] = [
+    type Pick = fn(&mut Inputs) -> Option<&mut Vec<f64>>;
+    let checks: [(&str, &[f32], Pick); 4] = [
         ("params", &out.grads, |i| Some(&mut i.params)),
         ("x", &out.dx, |i| Some(&mut i.x)),
         ("h0", &out.dh0, |i| i.h0.as_mut()),
@@ -257,7 +283,20 @@ fn gradients_match_finite_differences_in_every_configuration() {
                         (true, false, false, GateAct::HardSigmoid02),
                         (true, dirs == 1, true, GateAct::HardSigmoidSixth),
                     ] {
-                        let case = Case { cell, t: 4, b: 4, i: 3, h: 5, dirs, batch_first, lengths: lengths.clone(), with_state, reverse, rec_mask, gate };
+                        let case = Case {
+                            cell,
+                            t: 4,
+                            b: 4,
+                            i: 3,
+                            h: 5,
+                            dirs,
+                            batch_first,
+                            lengths: lengths.clone(),
+                            with_state,
+                            reverse,
+                            rec_mask,
+                            gate,
+                        };
                         check_case(&case, seed);
                         seed += 1;
                     }
@@ -272,7 +311,20 @@ fn odd_sizes_match_reference_and_gradients() {
     let mut seed = 100;
     for cell in CELLS {
         for &(t, b, i, h) in &[(1, 1, 1, 1), (3, 1, 2, 3), (2, 5, 1, 17), (5, 6, 7, 8), (2, 9, 4, 4)] {
-            let case = Case { cell, t, b, i, h, dirs: 2, batch_first: true, lengths: None, with_state: true, reverse: false, rec_mask: false, gate: GateAct::Sigmoid };
+            let case = Case {
+                cell,
+                t,
+                b,
+                i,
+                h,
+                dirs: 2,
+                batch_first: true,
+                lengths: None,
+                with_state: true,
+                reverse: false,
+                rec_mask: false,
+                gate: GateAct::Sigmoid,
+            };
             check_case(&case, seed);
             seed += 1;
         }
@@ -282,7 +334,20 @@ fn odd_sizes_match_reference_and_gradients() {
 #[test]
 fn long_sequences_do_not_drift() {
     for cell in CELLS {
-        let case = Case { cell, t: 500, b: 2, i: 3, h: 9, dirs: 1, batch_first: false, lengths: None, with_state: true, reverse: false, rec_mask: false, gate: GateAct::Sigmoid };
+        let case = Case {
+            cell,
+            t: 500,
+            b: 2,
+            i: 3,
+            h: 9,
+            dirs: 1,
+            batch_first: false,
+            lengths: None,
+            with_state: true,
+            reverse: false,
+            rec_mask: false,
+            gate: GateAct::Sigmoid,
+        };
         let inp = case.inputs(7);
         let out = run_kernels(&case, &inp);
         let want = case.reference(&inp);
@@ -293,7 +358,20 @@ fn long_sequences_do_not_drift() {
 #[test]
 fn inference_mode_matches_training_mode() {
     for cell in CELLS {
-        let case = Case { cell, t: 6, b: 3, i: 4, h: 6, dirs: 2, batch_first: false, lengths: Some(vec![6, 2, 5]), with_state: true, reverse: false, rec_mask: false, gate: GateAct::Sigmoid };
+        let case = Case {
+            cell,
+            t: 6,
+            b: 3,
+            i: 4,
+            h: 6,
+            dirs: 2,
+            batch_first: false,
+            lengths: Some(vec![6, 2, 5]),
+            with_state: true,
+            reverse: false,
+            rec_mask: false,
+            gate: GateAct::Sigmoid,
+        };
         let inp = case.inputs(3);
         let d = case.dims();
         let x = f32s(&inp.x);

@@ -77,7 +77,8 @@ function attr(name: string, v: AttrVal): AttributeProto {
   const a = (x: Partial<AttributeProto>) => x as AttributeProto;
   if (typeof v === 'number') return Number.isInteger(v) ? a({ name, type: AT.INT, i: BigInt(v) }) : a({ name, type: AT.FLOAT, f: v });
   if (typeof v === 'string') return a({ name, type: AT.STRING, s: new TextEncoder().encode(v) });
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return a({ name, type: AT.STRINGS, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) });
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string'))
+    return a({ name, type: AT.STRINGS, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) });
   if (Array.isArray(v)) return a({ name, type: AT.INTS, ints: (v as number[]).map(BigInt) });
   return a({ name, type: AT.FLOATS, floats: v.floats });
 }
@@ -88,7 +89,14 @@ function valueInfo(name: string, elem: DT, dims: (number | string)[]): ValueInfo
     type: {
       value: {
         case: 'tensorType',
-        value: { elemType: elem, shape: { dim: dims.map((d) => ({ value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d } })) } },
+        value: {
+          elemType: elem,
+          shape: {
+            dim: dims.map((d) => ({
+              value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d },
+            })),
+          },
+        },
       },
     },
   } as ValueInfoProto;
@@ -150,7 +158,13 @@ export function exportOnnx(model: Sequential): Uint8Array {
     if (l instanceof LayerNormalization) {
       const s = w(l.name, 'weight');
       const b = w(l.name, 'bias');
-      [cur] = g.node('LayerNormalization', [cur, g.init(`${l.name}.weight`, s.shape, s.data as Float32Array), g.init(`${l.name}.bias`, b.shape, b.data as Float32Array)], 1, { axis: -1, epsilon: l.epsilon }, l.name);
+      [cur] = g.node(
+        'LayerNormalization',
+        [cur, g.init(`${l.name}.weight`, s.shape, s.data as Float32Array), g.init(`${l.name}.bias`, b.shape, b.data as Float32Array)],
+        1,
+        { axis: -1, epsilon: l.epsilon },
+        l.name,
+      );
       continue;
     }
     if (l instanceof LastStep) {
@@ -194,7 +208,13 @@ export function exportOnnx(model: Sequential): Uint8Array {
       if (cell === 'gru') attrs.linear_before_reset = (l.args.resetAfter ?? true) ? 1 : 0;
       const [tm] = g.node('Transpose', [cur], 1, { perm: [1, 0, 2] }, l.name);
       const op = { rnn: 'RNN', lstm: 'LSTM', gru: 'GRU' }[cell];
-      const ins = [tm, g.init(`${l.name}.W`, [D, G * H, I], Wd), g.init(`${l.name}.R`, [D, G * H, H], Rd), g.init(`${l.name}.B`, [D, 2 * G * H], Bd), lengths ?? ''];
+      const ins = [
+        tm,
+        g.init(`${l.name}.W`, [D, G * H, I], Wd),
+        g.init(`${l.name}.R`, [D, G * H, H], Rd),
+        g.init(`${l.name}.B`, [D, 2 * G * H], Bd),
+        lengths ?? '',
+      ];
       const [Y, Yh] = g.node(op, ins, 2, attrs, l.name);
       const merged = (src: string, steps: boolean): string => {
         // src: Y [T, D, N, H] or Y_h [D, N, H]; → [N, T, F] or [N, F]
@@ -218,9 +238,21 @@ export function exportOnnx(model: Sequential): Uint8Array {
         if (l.goBackwards) {
           // Keras order: output step s = the state after consuming x_{len−1} … x_{len−1−s}
           if (lengths) {
-            [cur] = g.node('ReverseSequence', [cur, g.node('Cast', [lengths], 1, { to: DT.INT64 })[0]], 1, { batch_axis: 0, time_axis: 1 }, l.name);
+            [cur] = g.node(
+              'ReverseSequence',
+              [cur, g.node('Cast', [lengths], 1, { to: DT.INT64 })[0]],
+              1,
+              { batch_axis: 0, time_axis: 1 },
+              l.name,
+            );
           } else {
-            [cur] = g.node('Slice', [cur, g.ints('s', [-1]), g.ints('e', [-(2 ** 53 - 1)]), g.ints('a', [1]), g.ints('st', [-1])], 1, {}, l.name);
+            [cur] = g.node(
+              'Slice',
+              [cur, g.ints('s', [-1]), g.ints('e', [-(2 ** 53 - 1)]), g.ints('a', [1]), g.ints('st', [-1])],
+              1,
+              {},
+              l.name,
+            );
           }
         }
       } else {

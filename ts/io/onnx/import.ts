@@ -56,7 +56,8 @@ const ELEM: Partial<Record<DT, { kind: Kind; bytes: number }>> = {
 /** A TensorProto (initializer or attribute) as a host tensor. */
 export function tensorFromProto(t: TensorProto, maxElements: number): HostTensor {
   const name = t.name || '(unnamed)';
-  if (t.dataLocation === TensorProto_DataLocation.EXTERNAL) throw new FormatError(`ONNX: tensor "${name}" uses external data, which is not supported`);
+  if (t.dataLocation === TensorProto_DataLocation.EXTERNAL)
+    throw new FormatError(`ONNX: tensor "${name}" uses external data, which is not supported`);
   const spec = ELEM[t.dataType as DT];
   if (!spec) throw new FormatError(`ONNX: tensor "${name}" has unsupported data type ${DT[t.dataType] ?? t.dataType}`);
   const shape = t.dims.map((d) => num(d, `dimension of "${name}"`));
@@ -68,9 +69,14 @@ export function tensorFromProto(t: TensorProto, maxElements: number): HostTensor
   }
   const raw = t.rawData;
   if (raw.byteLength > 0) {
-    if (raw.byteLength !== n * spec.bytes) throw new FormatError(`ONNX: tensor "${name}" holds ${raw.byteLength} bytes; [${shape}] of ${DT[t.dataType]} needs ${n * spec.bytes}`);
+    if (raw.byteLength !== n * spec.bytes)
+      throw new FormatError(
+        `ONNX: tensor "${name}" holds ${raw.byteLength} bytes; [${shape}] of ${DT[t.dataType]} needs ${n * spec.bytes}`,
+      );
   } else {
-    const count = (t.dataType === DT.FLOAT ? t.floatData : t.dataType === DT.DOUBLE ? t.doubleData : t.dataType === DT.INT64 ? t.int64Data : t.int32Data).length;
+    const count = (
+      t.dataType === DT.FLOAT ? t.floatData : t.dataType === DT.DOUBLE ? t.doubleData : t.dataType === DT.INT64 ? t.int64Data : t.int32Data
+    ).length;
     if (count !== n) throw new FormatError(`ONNX: tensor "${name}" has ${count} values; [${shape}] needs ${n}`);
   }
   const out = spec.kind === 'float' ? new Float32Array(n) : new Float64Array(n);
@@ -78,13 +84,26 @@ export function tensorFromProto(t: TensorProto, maxElements: number): HostTensor
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < n; i++) {
       switch (t.dataType) {
-        case DT.FLOAT: out[i] = dv.getFloat32(4 * i, true); break;
-        case DT.DOUBLE: out[i] = dv.getFloat64(8 * i, true); break;
-        case DT.FLOAT16: out[i] = f16ToF32(dv.getUint16(2 * i, true)); break;
-        case DT.INT64: out[i] = Number(dv.getBigInt64(8 * i, true)); break;
-        case DT.INT32: out[i] = dv.getInt32(4 * i, true); break;
-        case DT.INT8: out[i] = dv.getInt8(i); break;
-        default: out[i] = dv.getUint8(i);
+        case DT.FLOAT:
+          out[i] = dv.getFloat32(4 * i, true);
+          break;
+        case DT.DOUBLE:
+          out[i] = dv.getFloat64(8 * i, true);
+          break;
+        case DT.FLOAT16:
+          out[i] = f16ToF32(dv.getUint16(2 * i, true));
+          break;
+        case DT.INT64:
+          out[i] = Number(dv.getBigInt64(8 * i, true));
+          break;
+        case DT.INT32:
+          out[i] = dv.getInt32(4 * i, true);
+          break;
+        case DT.INT8:
+          out[i] = dv.getInt8(i);
+          break;
+        default:
+          out[i] = dv.getUint8(i);
       }
     }
   } else {
@@ -97,14 +116,22 @@ export function tensorFromProto(t: TensorProto, maxElements: number): HostTensor
 
 function attrValue(a: AttributeProto, maxElements: number): unknown {
   switch (a.type) {
-    case AT.FLOAT: return a.f;
-    case AT.INT: return num(a.i, `attribute ${a.name}`);
-    case AT.STRING: return new TextDecoder().decode(a.s);
-    case AT.TENSOR: return a.t ? tensorFromProto(a.t, maxElements) : undefined;
-    case AT.FLOATS: return [...a.floats];
-    case AT.INTS: return a.ints.map((v) => num(v, `attribute ${a.name}`));
-    case AT.STRINGS: return a.strings.map((s) => new TextDecoder().decode(s));
-    default: throw new FormatError(`ONNX: attribute "${a.name}" has unsupported type ${AT[a.type] ?? a.type}`);
+    case AT.FLOAT:
+      return a.f;
+    case AT.INT:
+      return num(a.i, `attribute ${a.name}`);
+    case AT.STRING:
+      return new TextDecoder().decode(a.s);
+    case AT.TENSOR:
+      return a.t ? tensorFromProto(a.t, maxElements) : undefined;
+    case AT.FLOATS:
+      return [...a.floats];
+    case AT.INTS:
+      return a.ints.map((v) => num(v, `attribute ${a.name}`));
+    case AT.STRINGS:
+      return a.strings.map((s) => new TextDecoder().decode(s));
+    default:
+      throw new FormatError(`ONNX: attribute "${a.name}" has unsupported type ${AT[a.type] ?? a.type}`);
   }
 }
 
@@ -145,7 +172,9 @@ export class OnnxModel {
       }
     }
     if (unsupported.size) {
-      throw new FormatError(`ONNX: unsupported operators: ${[...unsupported].map(([k, c]) => `${k} (${c} node${c > 1 ? 's' : ''})`).join(', ')}`);
+      throw new FormatError(
+        `ONNX: unsupported operators: ${[...unsupported].map(([k, c]) => `${k} (${c} node${c > 1 ? 's' : ''})`).join(', ')}`,
+      );
     }
     for (const t of g.initializer) this.consts.set(t.name, tensorFromProto(t, maxElements));
     const initNames = new Set(g.initializer.map((t) => t.name));
@@ -155,7 +184,9 @@ export class OnnxModel {
         const tt = v.type?.value.case === 'tensorType' ? v.type.value.value : undefined;
         const spec = ELEM[(tt?.elemType ?? DT.FLOAT) as DT];
         if (!spec) throw new FormatError(`ONNX: input "${v.name}" has unsupported element type ${tt?.elemType}`);
-        const shape = (tt?.shape?.dim ?? []).map((d) => (d.value.case === 'dimValue' ? num(d.value.value, 'input dimension') : d.value.case === 'dimParam' ? d.value.value : '?'));
+        const shape = (tt?.shape?.dim ?? []).map((d) =>
+          d.value.case === 'dimValue' ? num(d.value.value, 'input dimension') : d.value.case === 'dimParam' ? d.value.value : '?',
+        );
         return { name: v.name, kind: spec.kind, shape };
       });
     this.outputs = g.output.map((v) => v.name);
@@ -163,7 +194,21 @@ export class OnnxModel {
       const a = attrsOf(n, maxElements);
       this.attrs.set(n, a);
       if (n.opType === 'Constant') {
-        const v = a.get('value') ?? (a.has('value_float') ? { kind: 'float', shape: [], data: Float32Array.of(a.get('value_float') as number) } : a.has('value_int') ? intT([], [a.get('value_int') as number]) : a.has('value_ints') ? intT([(a.get('value_ints') as number[]).length], a.get('value_ints') as number[]) : a.has('value_floats') ? { kind: 'float', shape: [(a.get('value_floats') as number[]).length], data: Float32Array.from(a.get('value_floats') as number[]) } : undefined);
+        const v =
+          a.get('value') ??
+          (a.has('value_float')
+            ? { kind: 'float', shape: [], data: Float32Array.of(a.get('value_float') as number) }
+            : a.has('value_int')
+              ? intT([], [a.get('value_int') as number])
+              : a.has('value_ints')
+                ? intT([(a.get('value_ints') as number[]).length], a.get('value_ints') as number[])
+                : a.has('value_floats')
+                  ? {
+                      kind: 'float',
+                      shape: [(a.get('value_floats') as number[]).length],
+                      data: Float32Array.from(a.get('value_floats') as number[]),
+                    }
+                  : undefined);
         if (!v) throw new FormatError(`ONNX: Constant node "${n.name}" has no supported value attribute`);
         this.consts.set(n.output[0], v as HostTensor);
       } else if (RECURRENT.has(n.opType)) {
@@ -187,17 +232,25 @@ export class OnnxModel {
     const values = new Map<string, HostTensor>(this.consts);
     for (const inp of this.inputs) {
       const f = feeds[inp.name];
-      if (f === undefined) throw new FormatError(`ONNX run: input "${inp.name}" is missing (inputs: ${this.inputs.map((i) => i.name).join(', ')})`);
+      if (f === undefined)
+        throw new FormatError(`ONNX run: input "${inp.name}" is missing (inputs: ${this.inputs.map((i) => i.name).join(', ')})`);
       const t = tensor(f);
-      if (t.rank !== inp.shape.length) throw new FormatError(`ONNX run: input "${inp.name}" must have rank ${inp.shape.length}; got [${t.shape}]`);
+      if (t.rank !== inp.shape.length)
+        throw new FormatError(`ONNX run: input "${inp.name}" must have rank ${inp.shape.length}; got [${t.shape}]`);
       inp.shape.forEach((d, i) => {
-        if (typeof d === 'number' && d !== t.shape[i]) throw new FormatError(`ONNX run: input "${inp.name}" dimension ${i} must be ${d}; got ${t.shape[i]}`);
+        if (typeof d === 'number' && d !== t.shape[i])
+          throw new FormatError(`ONNX run: input "${inp.name}" dimension ${i} must be ${d}; got ${t.shape[i]}`);
       });
       for (let i = 0; i < t.data.length; i++) {
         if (!Number.isFinite(t.data[i])) throw new FormatError(`ONNX run: input "${inp.name}" contains ${t.data[i]} at ${i}`);
         if (inp.kind === 'int' && !Number.isInteger(t.data[i])) throw new FormatError(`ONNX run: input "${inp.name}" must hold integers`);
       }
-      values.set(inp.name, inp.kind === 'float' ? { kind: 'float', shape: t.shape, data: Float32Array.from(t.data) } : { kind: 'int', shape: t.shape, data: Float64Array.from(t.data) });
+      values.set(
+        inp.name,
+        inp.kind === 'float'
+          ? { kind: 'float', shape: t.shape, data: Float32Array.from(t.data) }
+          : { kind: 'int', shape: t.shape, data: Float64Array.from(t.data) },
+      );
     }
     for (const n of this.proto.graph!.node) {
       if (n.opType === 'Constant') continue;

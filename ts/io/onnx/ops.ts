@@ -159,7 +159,13 @@ function matmulT(a: HostTensor, b: HostTensor): HostTensor {
   for (let i = 0; i < nb; i++) {
     const ai = aBatch === 1 ? 0 : i;
     const bi = bBatch === 1 ? 0 : i;
-    const c = matmul(a.data.subarray(ai * M * K, (ai + 1) * M * K) as Float32Array, b.data.subarray(bi * K * N, (bi + 1) * K * N) as Float32Array, M, K, N);
+    const c = matmul(
+      a.data.subarray(ai * M * K, (ai + 1) * M * K) as Float32Array,
+      b.data.subarray(bi * K * N, (bi + 1) * K * N) as Float32Array,
+      M,
+      K,
+      N,
+    );
     out.set(c, i * M * N);
   }
   return { kind: 'float', shape: [...batch, M, N], data: out };
@@ -260,7 +266,21 @@ function reshape(t: HostTensor, target: number[], allowzero: boolean): HostTenso
   return { kind: t.kind, shape, data: t.data };
 }
 
-const TYPE_KIND: Record<number, Kind> = { 1: 'float', 10: 'float', 11: 'float', 16: 'float', 2: 'int', 3: 'int', 4: 'int', 5: 'int', 6: 'int', 7: 'int', 9: 'int', 12: 'int', 13: 'int' };
+const TYPE_KIND: Record<number, Kind> = {
+  1: 'float',
+  10: 'float',
+  11: 'float',
+  16: 'float',
+  2: 'int',
+  3: 'int',
+  4: 'int',
+  5: 'int',
+  6: 'int',
+  7: 'int',
+  9: 'int',
+  12: 'int',
+  13: 'int',
+};
 
 type OpFn = (inputs: (HostTensor | undefined)[], attrs: Attrs, opset: number) => HostTensor[];
 
@@ -342,7 +362,12 @@ export const OPS: Record<string, OpFn> = {
   },
   Size: ([x]) => [intT([], [need(x, 'Size', 0).data.length])],
   Gather: ([d, i], a) => [gather(need(d, 'Gather', 0), need(i, 'Gather', 1), attrInt(a, 'axis', 0))],
-  Concat: (xs, a) => [concat(xs.map((x, i) => need(x, 'Concat', i)), attrInt(a, 'axis', 0))],
+  Concat: (xs, a) => [
+    concat(
+      xs.map((x, i) => need(x, 'Concat', i)),
+      attrInt(a, 'axis', 0),
+    ),
+  ],
   Unsqueeze: ([x, ax], a) => {
     const t = need(x, 'Unsqueeze', 0);
     const axes = ax ? ints(ax, 'Unsqueeze') : attrInts(a, 'axes');
@@ -356,7 +381,9 @@ export const OPS: Record<string, OpFn> = {
   Squeeze: ([x, ax], a) => {
     const t = need(x, 'Squeeze', 0);
     const axes = ax ? ints(ax, 'Squeeze') : attrInts(a, 'axes');
-    const norm = axes ? axes.map((v) => normAxis(v, t.shape.length, 'Squeeze')) : t.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
+    const norm = axes
+      ? axes.map((v) => normAxis(v, t.shape.length, 'Squeeze'))
+      : t.shape.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
     for (const v of norm) if (t.shape[v] !== 1) throw new FormatError(`ONNX Squeeze: dimension ${v} of [${t.shape}] is not 1`);
     return [{ ...t, shape: t.shape.filter((_, i) => !norm.includes(i)) }];
   },
@@ -433,7 +460,9 @@ export const OPS: Record<string, OpFn> = {
   },
   ReduceSum: ([x, ax], a) => {
     const t = need(x, 'ReduceSum', 0);
-    const axes = (ax ? ints(ax, 'ReduceSum') : attrInts(a, 'axes') ?? t.shape.map((_, i) => i)).map((v) => normAxis(v, t.shape.length, 'ReduceSum'));
+    const axes = (ax ? ints(ax, 'ReduceSum') : (attrInts(a, 'axes') ?? t.shape.map((_, i) => i))).map((v) =>
+      normAxis(v, t.shape.length, 'ReduceSum'),
+    );
     const keep = attrInt(a, 'keepdims', 1) === 1;
     const outShapeKeep = t.shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const out = t.kind === 'float' ? new Float32Array(size(outShapeKeep)) : new Float64Array(size(outShapeKeep));

@@ -21,46 +21,141 @@
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 export enum AttributeProto_AttributeType {
-  UNDEFINED = 0, FLOAT = 1, INT = 2, STRING = 3, TENSOR = 4, GRAPH = 5, SPARSE_TENSOR = 11, TYPE_PROTO = 13,
-  FLOATS = 6, INTS = 7, STRINGS = 8, TENSORS = 9, GRAPHS = 10, SPARSE_TENSORS = 12, TYPE_PROTOS = 14,
+  UNDEFINED = 0,
+  FLOAT = 1,
+  INT = 2,
+  STRING = 3,
+  TENSOR = 4,
+  GRAPH = 5,
+  SPARSE_TENSOR = 11,
+  TYPE_PROTO = 13,
+  FLOATS = 6,
+  INTS = 7,
+  STRINGS = 8,
+  TENSORS = 9,
+  GRAPHS = 10,
+  SPARSE_TENSORS = 12,
+  TYPE_PROTOS = 14,
 }
 export enum TensorProto_DataType {
-  UNDEFINED = 0, FLOAT = 1, UINT8 = 2, INT8 = 3, UINT16 = 4, INT16 = 5, INT32 = 6, INT64 = 7, STRING = 8, BOOL = 9,
-  FLOAT16 = 10, DOUBLE = 11, UINT32 = 12, UINT64 = 13, COMPLEX64 = 14, COMPLEX128 = 15, BFLOAT16 = 16,
-  FLOAT8E4M3FN = 17, FLOAT8E4M3FNUZ = 18, FLOAT8E5M2 = 19, FLOAT8E5M2FNUZ = 20, UINT4 = 21, INT4 = 22,
+  UNDEFINED = 0,
+  FLOAT = 1,
+  UINT8 = 2,
+  INT8 = 3,
+  UINT16 = 4,
+  INT16 = 5,
+  INT32 = 6,
+  INT64 = 7,
+  STRING = 8,
+  BOOL = 9,
+  FLOAT16 = 10,
+  DOUBLE = 11,
+  UINT32 = 12,
+  UINT64 = 13,
+  COMPLEX64 = 14,
+  COMPLEX128 = 15,
+  BFLOAT16 = 16,
+  FLOAT8E4M3FN = 17,
+  FLOAT8E4M3FNUZ = 18,
+  FLOAT8E5M2 = 19,
+  FLOAT8E5M2FNUZ = 20,
+  UINT4 = 21,
+  INT4 = 22,
 }
-export enum TensorProto_DataLocation { DEFAULT = 0, EXTERNAL = 1 }
+export enum TensorProto_DataLocation {
+  DEFAULT = 0,
+  EXTERNAL = 1,
+}
 
-export interface StringStringEntryProto { key: string; value: string }
-export interface OperatorSetIdProto { domain: string; version: bigint }
+export interface StringStringEntryProto {
+  key: string;
+  value: string;
+}
+export interface OperatorSetIdProto {
+  domain: string;
+  version: bigint;
+}
 export interface TensorProto {
-  dims: bigint[]; dataType: number; floatData: number[]; int32Data: number[]; stringData: Uint8Array[];
-  int64Data: bigint[]; name: string; docString: string; rawData: Uint8Array; externalData: StringStringEntryProto[];
-  dataLocation: TensorProto_DataLocation; doubleData: number[]; uint64Data: bigint[];
+  dims: bigint[];
+  dataType: number;
+  floatData: number[];
+  int32Data: number[];
+  stringData: Uint8Array[];
+  int64Data: bigint[];
+  name: string;
+  docString: string;
+  rawData: Uint8Array;
+  externalData: StringStringEntryProto[];
+  dataLocation: TensorProto_DataLocation;
+  doubleData: number[];
+  uint64Data: bigint[];
 }
 export interface TensorShapeProto_Dimension {
   value: { case: 'dimValue'; value: bigint } | { case: 'dimParam'; value: string } | { case: undefined; value?: undefined };
   denotation: string;
 }
-export interface TensorShapeProto { dim: TensorShapeProto_Dimension[] }
-export interface TypeProto_Tensor { elemType: number; shape?: TensorShapeProto }
+export interface TensorShapeProto {
+  dim: TensorShapeProto_Dimension[];
+}
+export interface TypeProto_Tensor {
+  elemType: number;
+  shape?: TensorShapeProto;
+}
 export interface TypeProto {
   value: { case: 'tensorType'; value: TypeProto_Tensor } | { case: 'other'; value: number } | { case: undefined; value?: undefined };
   denotation: string;
 }
-export interface ValueInfoProto { name: string; type?: TypeProto; docString: string }
-export interface AttributeProto {
-  name: string; refAttrName: string; docString: string; type: AttributeProto_AttributeType; f: number; i: bigint; s: Uint8Array;
-  t?: TensorProto; g?: GraphProto; floats: number[]; ints: bigint[]; strings: Uint8Array[]; tensors: TensorProto[]; graphs: GraphProto[];
+export interface ValueInfoProto {
+  name: string;
+  type?: TypeProto;
+  docString: string;
 }
-export interface NodeProto { input: string[]; output: string[]; name: string; opType: string; domain: string; overload: string; attribute: AttributeProto[]; docString: string }
+export interface AttributeProto {
+  name: string;
+  refAttrName: string;
+  docString: string;
+  type: AttributeProto_AttributeType;
+  f: number;
+  i: bigint;
+  s: Uint8Array;
+  t?: TensorProto;
+  g?: GraphProto;
+  floats: number[];
+  ints: bigint[];
+  strings: Uint8Array[];
+  tensors: TensorProto[];
+  graphs: GraphProto[];
+}
+export interface NodeProto {
+  input: string[];
+  output: string[];
+  name: string;
+  opType: string;
+  domain: string;
+  overload: string;
+  attribute: AttributeProto[];
+  docString: string;
+}
 export interface GraphProto {
-  node: NodeProto[]; name: string; initializer: TensorProto[]; docString: string; input: ValueInfoProto[]; output: ValueInfoProto[];
-  valueInfo: ValueInfoProto[]; metadataProps: StringStringEntryProto[];
+  node: NodeProto[];
+  name: string;
+  initializer: TensorProto[];
+  docString: string;
+  input: ValueInfoProto[];
+  output: ValueInfoProto[];
+  valueInfo: ValueInfoProto[];
+  metadataProps: StringStringEntryProto[];
 }
 export interface ModelProto {
-  irVersion: bigint; opsetImport: OperatorSetIdProto[]; producerName: string; producerVersion: string; domain: string;
-  modelVersion: bigint; docString: string; graph?: GraphProto; metadataProps: StringStringEntryProto[];
+  irVersion: bigint;
+  opsetImport: OperatorSetIdProto[];
+  producerName: string;
+  producerVersion: string;
+  domain: string;
+  modelVersion: bigint;
+  docString: string;
+  graph?: GraphProto;
+  metadataProps: StringStringEntryProto[];
 }
 
 // ------------------------------------------------------------------ schema
@@ -87,55 +182,112 @@ export interface MessageDesc {
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 type Spec = [no: number, proto: string, kind: Scalar | (() => MessageDesc), flags?: 'repeated' | `oneof:${string}`];
 function message(name: string, specs: Spec[]): MessageDesc {
-  const fields = specs.map(([no, proto, kind, flag]): FieldDesc => ({
-    no,
-    name: camel(proto),
-    proto,
-    kind: typeof kind === 'function' ? 'message' : kind,
-    ...(typeof kind === 'function' ? { message: kind } : {}),
-    ...(flag === 'repeated' ? { repeated: true } : {}),
-    ...(flag?.startsWith('oneof:') ? { oneof: flag.slice(6) } : {}),
-  }));
+  const fields = specs.map(
+    ([no, proto, kind, flag]): FieldDesc => ({
+      no,
+      name: camel(proto),
+      proto,
+      kind: typeof kind === 'function' ? 'message' : kind,
+      ...(typeof kind === 'function' ? { message: kind } : {}),
+      ...(flag === 'repeated' ? { repeated: true } : {}),
+      ...(flag?.startsWith('oneof:') ? { oneof: flag.slice(6) } : {}),
+    }),
+  );
   return { name, fields, byNo: new Map(fields.map((f) => [f.no, f])) };
 }
 
-export const StringStringEntryProtoDesc: MessageDesc = message('StringStringEntryProto', [[1, 'key', 'string'], [2, 'value', 'string']]);
-export const OperatorSetIdProtoDesc: MessageDesc = message('OperatorSetIdProto', [[1, 'domain', 'string'], [2, 'version', 'int64']]);
+export const StringStringEntryProtoDesc: MessageDesc = message('StringStringEntryProto', [
+  [1, 'key', 'string'],
+  [2, 'value', 'string'],
+]);
+export const OperatorSetIdProtoDesc: MessageDesc = message('OperatorSetIdProto', [
+  [1, 'domain', 'string'],
+  [2, 'version', 'int64'],
+]);
 export const TensorProtoDesc: MessageDesc = message('TensorProto', [
-  [1, 'dims', 'int64', 'repeated'], [2, 'data_type', 'int32'], [4, 'float_data', 'float', 'repeated'],
-  [5, 'int32_data', 'int32', 'repeated'], [6, 'string_data', 'bytes', 'repeated'], [7, 'int64_data', 'int64', 'repeated'],
-  [8, 'name', 'string'], [12, 'doc_string', 'string'], [9, 'raw_data', 'bytes'],
-  [13, 'external_data', () => StringStringEntryProtoDesc, 'repeated'], [14, 'data_location', 'int32'],
-  [10, 'double_data', 'double', 'repeated'], [11, 'uint64_data', 'uint64', 'repeated'],
+  [1, 'dims', 'int64', 'repeated'],
+  [2, 'data_type', 'int32'],
+  [4, 'float_data', 'float', 'repeated'],
+  [5, 'int32_data', 'int32', 'repeated'],
+  [6, 'string_data', 'bytes', 'repeated'],
+  [7, 'int64_data', 'int64', 'repeated'],
+  [8, 'name', 'string'],
+  [12, 'doc_string', 'string'],
+  [9, 'raw_data', 'bytes'],
+  [13, 'external_data', () => StringStringEntryProtoDesc, 'repeated'],
+  [14, 'data_location', 'int32'],
+  [10, 'double_data', 'double', 'repeated'],
+  [11, 'uint64_data', 'uint64', 'repeated'],
 ]);
 export const TensorShapeProto_DimensionDesc: MessageDesc = message('TensorShapeProto.Dimension', [
-  [1, 'dim_value', 'int64', 'oneof:value'], [2, 'dim_param', 'string', 'oneof:value'], [3, 'denotation', 'string'],
+  [1, 'dim_value', 'int64', 'oneof:value'],
+  [2, 'dim_param', 'string', 'oneof:value'],
+  [3, 'denotation', 'string'],
 ]);
-export const TensorShapeProtoDesc: MessageDesc = message('TensorShapeProto', [[1, 'dim', () => TensorShapeProto_DimensionDesc, 'repeated']]);
-export const TypeProto_TensorDesc: MessageDesc = message('TypeProto.Tensor', [[1, 'elem_type', 'int32'], [2, 'shape', () => TensorShapeProtoDesc]]);
-export const TypeProtoDesc: MessageDesc = message('TypeProto', [[1, 'tensor_type', () => TypeProto_TensorDesc, 'oneof:value'], [6, 'denotation', 'string']]);
+export const TensorShapeProtoDesc: MessageDesc = message('TensorShapeProto', [
+  [1, 'dim', () => TensorShapeProto_DimensionDesc, 'repeated'],
+]);
+export const TypeProto_TensorDesc: MessageDesc = message('TypeProto.Tensor', [
+  [1, 'elem_type', 'int32'],
+  [2, 'shape', () => TensorShapeProtoDesc],
+]);
+export const TypeProtoDesc: MessageDesc = message('TypeProto', [
+  [1, 'tensor_type', () => TypeProto_TensorDesc, 'oneof:value'],
+  [6, 'denotation', 'string'],
+]);
 /** TypeProto's other oneof members (sequence, map, optional, sparse, opaque): recorded as `{ case: 'other', value: field number }`. */
 const TYPE_OTHER = new Set([4, 5, 7, 8, 9]);
-export const ValueInfoProtoDesc: MessageDesc = message('ValueInfoProto', [[1, 'name', 'string'], [2, 'type', () => TypeProtoDesc], [3, 'doc_string', 'string']]);
+export const ValueInfoProtoDesc: MessageDesc = message('ValueInfoProto', [
+  [1, 'name', 'string'],
+  [2, 'type', () => TypeProtoDesc],
+  [3, 'doc_string', 'string'],
+]);
 export const AttributeProtoDesc: MessageDesc = message('AttributeProto', [
-  [1, 'name', 'string'], [21, 'ref_attr_name', 'string'], [13, 'doc_string', 'string'], [20, 'type', 'int32'],
-  [2, 'f', 'float'], [3, 'i', 'int64'], [4, 's', 'bytes'], [5, 't', () => TensorProtoDesc], [6, 'g', () => GraphProtoDesc],
-  [7, 'floats', 'float', 'repeated'], [8, 'ints', 'int64', 'repeated'], [9, 'strings', 'bytes', 'repeated'],
-  [10, 'tensors', () => TensorProtoDesc, 'repeated'], [11, 'graphs', () => GraphProtoDesc, 'repeated'],
+  [1, 'name', 'string'],
+  [21, 'ref_attr_name', 'string'],
+  [13, 'doc_string', 'string'],
+  [20, 'type', 'int32'],
+  [2, 'f', 'float'],
+  [3, 'i', 'int64'],
+  [4, 's', 'bytes'],
+  [5, 't', () => TensorProtoDesc],
+  [6, 'g', () => GraphProtoDesc],
+  [7, 'floats', 'float', 'repeated'],
+  [8, 'ints', 'int64', 'repeated'],
+  [9, 'strings', 'bytes', 'repeated'],
+  [10, 'tensors', () => TensorProtoDesc, 'repeated'],
+  [11, 'graphs', () => GraphProtoDesc, 'repeated'],
 ]);
 export const NodeProtoDesc: MessageDesc = message('NodeProto', [
-  [1, 'input', 'string', 'repeated'], [2, 'output', 'string', 'repeated'], [3, 'name', 'string'], [4, 'op_type', 'string'],
-  [7, 'domain', 'string'], [8, 'overload', 'string'], [5, 'attribute', () => AttributeProtoDesc, 'repeated'], [6, 'doc_string', 'string'],
+  [1, 'input', 'string', 'repeated'],
+  [2, 'output', 'string', 'repeated'],
+  [3, 'name', 'string'],
+  [4, 'op_type', 'string'],
+  [7, 'domain', 'string'],
+  [8, 'overload', 'string'],
+  [5, 'attribute', () => AttributeProtoDesc, 'repeated'],
+  [6, 'doc_string', 'string'],
 ]);
 export const GraphProtoDesc: MessageDesc = message('GraphProto', [
-  [1, 'node', () => NodeProtoDesc, 'repeated'], [2, 'name', 'string'], [5, 'initializer', () => TensorProtoDesc, 'repeated'],
-  [10, 'doc_string', 'string'], [11, 'input', () => ValueInfoProtoDesc, 'repeated'], [12, 'output', () => ValueInfoProtoDesc, 'repeated'],
-  [13, 'value_info', () => ValueInfoProtoDesc, 'repeated'], [16, 'metadata_props', () => StringStringEntryProtoDesc, 'repeated'],
+  [1, 'node', () => NodeProtoDesc, 'repeated'],
+  [2, 'name', 'string'],
+  [5, 'initializer', () => TensorProtoDesc, 'repeated'],
+  [10, 'doc_string', 'string'],
+  [11, 'input', () => ValueInfoProtoDesc, 'repeated'],
+  [12, 'output', () => ValueInfoProtoDesc, 'repeated'],
+  [13, 'value_info', () => ValueInfoProtoDesc, 'repeated'],
+  [16, 'metadata_props', () => StringStringEntryProtoDesc, 'repeated'],
 ]);
 export const ModelProtoDesc: MessageDesc = message('ModelProto', [
-  [1, 'ir_version', 'int64'], [8, 'opset_import', () => OperatorSetIdProtoDesc, 'repeated'], [2, 'producer_name', 'string'],
-  [3, 'producer_version', 'string'], [4, 'domain', 'string'], [5, 'model_version', 'int64'], [6, 'doc_string', 'string'],
-  [7, 'graph', () => GraphProtoDesc], [14, 'metadata_props', () => StringStringEntryProtoDesc, 'repeated'],
+  [1, 'ir_version', 'int64'],
+  [8, 'opset_import', () => OperatorSetIdProtoDesc, 'repeated'],
+  [2, 'producer_name', 'string'],
+  [3, 'producer_version', 'string'],
+  [4, 'domain', 'string'],
+  [5, 'model_version', 'int64'],
+  [6, 'doc_string', 'string'],
+  [7, 'graph', () => GraphProtoDesc],
+  [14, 'metadata_props', () => StringStringEntryProtoDesc, 'repeated'],
 ]);
 
 // ------------------------------------------------------------------ decode
@@ -171,13 +323,20 @@ const WIRE: Record<Scalar, WireType> = {
 function scalar(r: BinaryReader, kind: Scalar, wire: number): unknown {
   if (wire !== WIRE[kind]) fail(r, `${kind} field with a wrong wire type ${wire}`);
   switch (kind) {
-    case 'int64': return BigInt(r.int64());
-    case 'uint64': return BigInt(r.uint64());
-    case 'int32': return r.int32();
-    case 'float': return r.float();
-    case 'double': return r.double();
-    case 'string': return utf8.decode(delimited(r));
-    default: return delimited(r);
+    case 'int64':
+      return BigInt(r.int64());
+    case 'uint64':
+      return BigInt(r.uint64());
+    case 'int32':
+      return r.int32();
+    case 'float':
+      return r.float();
+    case 'double':
+      return r.double();
+    case 'string':
+      return utf8.decode(delimited(r));
+    default:
+      return delimited(r);
   }
 }
 
@@ -254,13 +413,26 @@ const isDefault = (kind: Scalar, v: unknown) =>
 
 function writeScalar(w: BinaryWriter, kind: Scalar, v: unknown): void {
   switch (kind) {
-    case 'string': w.string(v as string); break;
-    case 'bytes': w.bytes(v as Uint8Array); break;
-    case 'float': w.float(v as number); break;
-    case 'double': w.double(v as number); break;
-    case 'int32': w.int32(v as number); break;
-    case 'uint64': w.uint64(v as bigint | number); break;
-    default: w.int64(v as bigint | number);
+    case 'string':
+      w.string(v as string);
+      break;
+    case 'bytes':
+      w.bytes(v as Uint8Array);
+      break;
+    case 'float':
+      w.float(v as number);
+      break;
+    case 'double':
+      w.double(v as number);
+      break;
+    case 'int32':
+      w.int32(v as number);
+      break;
+    case 'uint64':
+      w.uint64(v as bigint | number);
+      break;
+    default:
+      w.int64(v as bigint | number);
   }
 }
 

@@ -54,7 +54,8 @@ export class OnnxRecurrent {
     if (num('input_forget', 0) !== 0) throw new FormatError(`${where}: attribute input_forget is not supported`);
     if (hasPeepholes) throw new FormatError(`${where}: peephole weights (input P) are not supported`);
     const direction = str('direction', 'forward');
-    if (!['forward', 'reverse', 'bidirectional'].includes(direction)) throw new FormatError(`${where}: direction "${direction}" is not valid`);
+    if (!['forward', 'reverse', 'bidirectional'].includes(direction))
+      throw new FormatError(`${where}: direction "${direction}" is not valid`);
     this.D = direction === 'bidirectional' ? 2 : 1;
     this.reverse = direction === 'reverse';
     const layout = num('layout', 0);
@@ -62,7 +63,8 @@ export class OnnxRecurrent {
     this.layout = layout as 0 | 1;
     const H = num('hidden_size', NaN);
     const G = GATES[op];
-    if (W.kind !== 'float' || R.kind !== 'float' || W.shape.length !== 3 || R.shape.length !== 3) throw new FormatError(`${where}: W and R must be float [D, G·H, ·] tensors`);
+    if (W.kind !== 'float' || R.kind !== 'float' || W.shape.length !== 3 || R.shape.length !== 3)
+      throw new FormatError(`${where}: W and R must be float [D, G·H, ·] tensors`);
     if (!Number.isInteger(H) || H <= 0) {
       if (!attrs.has('hidden_size')) throw new FormatError(`${where}: hidden_size is missing`);
       throw new FormatError(`${where}: hidden_size ${H} is not valid`);
@@ -85,15 +87,22 @@ export class OnnxRecurrent {
     const defaults = op === 'RNN' ? ['Tanh'] : op === 'GRU' ? ['Sigmoid', 'Tanh'] : ['Sigmoid', 'Tanh', 'Tanh'];
     let list = acts ?? [...defaults, ...(this.D === 2 ? defaults : [])];
     if (list.length === perDir && this.D === 2) list = [...list, ...list];
-    if (list.length !== perDir * this.D) throw new FormatError(`${where}: activations [${list.join(', ')}] should list ${perDir * this.D} functions`);
+    if (list.length !== perDir * this.D)
+      throw new FormatError(`${where}: activations [${list.join(', ')}] should list ${perDir * this.D} functions`);
     let ai = 0;
     let bi = 0;
     const parsed = list.map((a) => {
       if (a === 'HardSigmoid') {
         const alpha = alphas[ai++] ?? 0.2;
         const beta = betas[bi++] ?? 0.5;
-        const gate = Math.abs(alpha - 0.2) < 1e-7 && Math.abs(beta - 0.5) < 1e-7 ? 'hardSigmoid' : Math.abs(alpha - 1 / 6) < 1e-7 && Math.abs(beta - 0.5) < 1e-7 ? 'hardSigmoid6' : null;
-        if (!gate) throw new FormatError(`${where}: activation HardSigmoid with alpha ${alpha}, beta ${beta} is not supported (0.2/0.5 or 1/6/0.5)`);
+        const gate =
+          Math.abs(alpha - 0.2) < 1e-7 && Math.abs(beta - 0.5) < 1e-7
+            ? 'hardSigmoid'
+            : Math.abs(alpha - 1 / 6) < 1e-7 && Math.abs(beta - 0.5) < 1e-7
+              ? 'hardSigmoid6'
+              : null;
+        if (!gate)
+          throw new FormatError(`${where}: activation HardSigmoid with alpha ${alpha}, beta ${beta} is not supported (0.2/0.5 or 1/6/0.5)`);
         return gate;
       }
       if (['Affine', 'LeakyRelu', 'ThresholdedRelu', 'ScaledTanh', 'Elu', 'Softsign', 'Softplus'].includes(a)) {
@@ -102,7 +111,8 @@ export class OnnxRecurrent {
       return a;
     });
     const one = parsed.slice(0, perDir);
-    if (this.D === 2 && parsed.slice(perDir).join() !== one.join()) throw new FormatError(`${where}: the two directions use different activations`);
+    if (this.D === 2 && parsed.slice(perDir).join() !== one.join())
+      throw new FormatError(`${where}: the two directions use different activations`);
     let gate: GateActivation = 'sigmoid';
     let nonlinearity: 'tanh' | 'relu' = 'tanh';
     if (op === 'RNN') {
@@ -132,7 +142,15 @@ export class OnnxRecurrent {
       }
     }
     this.kernel = new RecurrentKernel(
-      { cell: this.cell, inputSize: I, hiddenSize: H, bidirectional: this.D === 2, nonlinearity, resetAfter: op === 'GRU' ? lbr !== 0 : undefined, gateActivation: gate },
+      {
+        cell: this.cell,
+        inputSize: I,
+        hiddenSize: H,
+        bidirectional: this.D === 2,
+        nonlinearity,
+        resetAfter: op === 'GRU' ? lbr !== 0 : undefined,
+        gateActivation: gate,
+      },
       { params },
     );
   }
@@ -147,14 +165,16 @@ export class OnnxRecurrent {
     const state = (t: HostTensor | undefined, what: string) => {
       if (!t) return undefined;
       const want = this.layout === 0 ? [D, N, H] : [N, D, H];
-      if (t.kind !== 'float' || t.shape.join() !== want.join()) throw new FormatError(`${where}: ${what} must be [${want}]; got [${t.shape}]`);
+      if (t.kind !== 'float' || t.shape.join() !== want.join())
+        throw new FormatError(`${where}: ${what} must be [${want}]; got [${t.shape}]`);
       return this.layout === 0 ? (t.data as Float32Array) : (transpose(t, [1, 0, 2]).data as Float32Array);
     };
     let lengths: number[] | undefined;
     if (seqLens) {
       if (seqLens.kind !== 'int' || seqLens.shape.join() !== String(N)) throw new FormatError(`${where}: sequence_lens must be int [${N}]`);
       lengths = Array.from(seqLens.data);
-      for (const l of lengths) if (!(Number.isInteger(l) && l >= 0 && l <= T)) throw new FormatError(`${where}: sequence length ${l} outside [0, ${T}]`);
+      for (const l of lengths)
+        if (!(Number.isInteger(l) && l >= 0 && l <= T)) throw new FormatError(`${where}: sequence length ${l} outside [0, ${T}]`);
     }
     if (T === 0 || N === 0) throw new FormatError(`${where}: empty input [${X.shape}]`);
     const out = this.kernel.forward({
