@@ -10,18 +10,11 @@
 
 use crate::cells::{self, Cell, Dims};
 use crate::gemm::{self, MatRef};
+use crate::program;
 use crate::quant;
+use crate::region::{check_ids, inside, Check};
+use crate::status::{self, Status};
 use wasm_bindgen::prelude::*;
-
-/// Status codes (mirrored in `ts/runtime/status.ts`).
-pub const OK: i32 = 0;
-pub const E_CELL: i32 = 1;
-pub const E_OVERFLOW: i32 = 2;
-pub const E_BOUNDS: i32 = 3;
-pub const E_OVERLAP: i32 = 4;
-pub const E_LENGTHS: i32 = 5;
-pub const E_MISSING: i32 = 6;
-pub const E_ALIGN: i32 = 7;
 
 const ALIGN: usize = 16;
 
@@ -96,85 +89,6 @@ pub fn pool_helper_tasks() -> usize {
     crate::pool::helped()
 }
 
-/// Bytes of linear memory, in 64 bits: at the 32-bit limit (65,536 pages)
-/// the size is 2³², which a wasm32 `usize` cannot hold (it wrapped to 0 and
-/// made every region look out of bounds from then on).
-fn memory_bytes() -> u64 {
-    core::arch::wasm32::memory_size(0) as u64 * 65536
-}
-
-/// Whether `[ptr, ptr + bytes)` lies inside linear memory (sums in 64 bits, so
-/// a region ending exactly at 4 GiB is inside).
-fn inside(ptr: usize, bytes: usize) -> bool {
-    ptr as u64 + bytes as u64 <= memory_bytes()
-}
-
-/// A region `[ptr, ptr + floats·4)` named for checks.
-#[derive(Clone, Copy)]
-struct Region {
-    ptr: usize,
-    bytes: usize,
-    writes: bool,
-}
-
-struct Check {
-    regions: [Region; 20],
-    n: usize,
-}
-
-impl Check {
-    fn new() -> Self {
-        Check { regions: [Region { ptr: 0, bytes: 0, writes: false }; 20], n: 0 }
-    }
-    /// Record a region of `floats` 4-byte elements; `required` ones must be non-null.
-    fn add(&mut self, ptr: usize, floats: Option<usize>, writes: bool, required: bool) -> Result<(), i32> {
-        let bytes = floats.ok_or(E_OVERFLOW)?.checked_mul(4).ok_or(E_OVERFLOW)?;
-        self.add_bytes(ptr, Some(bytes), 4, writes, required)
-    }
-    /// Record a region of `bytes` bytes aligned to `align`.
-    fn add_bytes(&mut self, ptr: usize, bytes: Option<usize>, align: usize, writes: bool, required: bool) -> Result<(), i32> {
-        let bytes = bytes.ok_or(E_OVERFLOW)?;
-        if ptr == 0 {
-            return if required && bytes > 0 { Err(E_MISSING) } else { Ok(()) };
-        }
-        if ptr % align != 0 {
-            return Err(E_ALIGN);
-        }
-        if !inside(ptr, bytes) {
-            return Err(E_BOUNDS);
-        }
-        if bytes > 0 {
-            if self.n == self.regions.len() {
-                return Err(E_OVERFLOW);
-            }
-            self.regions[self.n] = Region { ptr, bytes, writes };
-            self.n += 1;
-        }
-        Ok(())
-    }
-    /// Written regions must not overlap any other region.
-    fn disjoint(&self) -> Result<(), i32> {
-        let rs = &self.regions[..self.n];
-        for (a, ra) in rs.iter().enumerate() {
-            for rb in &rs[a + 1..] {
-                let end = |r: &Region| r.ptr as u64 + r.bytes as u64;
-                let overlap = (ra.ptr as u64) < end(rb) && (rb.ptr as u64) < end(ra);
-                if overlap && (ra.writes || rb.writes) {
-                    return Err(E_OVERLAP);
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn status(r: Result<(), i32>) -> i32 {
-    match r {
-        Ok(()) => OK,
-        Err(e) => e,
-    }
-}
-
 /// `C[m, n] (=|+=) A·B` with strided A (`rsa`, `csa`) and B (`rsb`, `csb`),
 /// row-major C with row stride `rsc`. `accumulate` adds into C.
 #[wasm_bindgen]
@@ -199,12 +113,12 @@ pub fn sgemm(
         }
         (rows - 1).checked_mul(rs)?.checked_add((cols - 1).checked_mul(cs)?)?.checked_add(1)
     };
-    status((|| {
+    status::code((|| {
         let mut ck = Check::new();
         ck.add(a, extent(m, k, rsa, csa), false, true)?;
         ck.add(b, extent(k, n, rsb, csb), false, true)?;
         if rsc < n && m > 1 {
-            return Err(E_OVERLAP);
+            return Err(Status::Overlap);
         }
         ck.add(c, extent(m, n, rsc, 1), true, true)?;
         ck.disjoint()?;
@@ -224,27 +138,17 @@ pub fn sgemm(
     })())
 }
 
-/// Flags of the recurrent calls.
-pub const F_BATCH_FIRST: u32 = 1;
-pub const F_TRAINING: u32 = 2;
-pub const F_REPACK: u32 = 4;
-/// One direction, run in reverse time (Keras `go_backwards`).
-pub const F_REVERSE: u32 = 8;
-/// Bits 4–5: the gate activation (`cells::GateAct`: 0 sigmoid, 1 hard sigmoid
-/// 0.2·x + 0.5, 2 hard sigmoid x/6 + 0.5).
-pub const GATE_SHIFT: u32 = 4;
-
-fn gate(flags: u32) -> Result<cells::GateAct, i32> {
-    cells::GateAct::from_u32((flags >> GATE_SHIFT) & 3).ok_or(E_CELL)
+fn gate(flags: u32) -> Result<cells::GateAct, Status> {
+    cells::flags::gate(flags).ok_or(Status::BadKind)
 }
 
-fn dims(t: usize, b: usize, i: usize, h: usize, dirs: usize, flags: u32) -> Result<Dims, i32> {
+fn dims(t: usize, b: usize, i: usize, h: usize, dirs: usize, flags: u32) -> Result<Dims, Status> {
     if !(dirs == 1 || dirs == 2) || h == 0 || i == 0 {
-        return Err(E_CELL);
+        return Err(Status::BadKind);
     }
-    let d = Dims { t, b, i, h, dirs, batch_first: flags & F_BATCH_FIRST != 0 };
+    let d = Dims { t, b, i, h, dirs, batch_first: flags & cells::flags::BATCH_FIRST != 0 };
     // every size derived later must fit: rows·D·H·7 bounds the largest
-    d.rows().checked_mul(dirs * 7).and_then(|r| r.checked_mul(h.max(i))).ok_or(E_OVERFLOW)?;
+    d.rows().checked_mul(dirs * 7).and_then(|r| r.checked_mul(h.max(i))).ok_or(Status::Overflow)?;
     Ok(d)
 }
 
@@ -270,7 +174,7 @@ pub fn recurrent_params_len(cell: u32, i: usize, h: usize) -> usize {
     cells::dir_params_len(c, i, h).unwrap_or(0)
 }
 
-unsafe fn check_lengths(lengths: usize, b: usize, t: usize) -> Result<(), i32> {
+unsafe fn check_lengths(lengths: usize, b: usize, t: usize) -> Result<(), Status> {
     if lengths == 0 {
         return Ok(());
     }
@@ -278,7 +182,7 @@ unsafe fn check_lengths(lengths: usize, b: usize, t: usize) -> Result<(), i32> {
     if l.iter().all(|&v| v >= 0 && v as usize <= t) {
         Ok(())
     } else {
-        Err(E_LENGTHS)
+        Err(Status::OutOfRange)
     }
 }
 
@@ -309,12 +213,12 @@ pub fn recurrent_forward(
     work: usize,
     rec_mask: usize,
 ) -> i32 {
-    status((|| {
-        let c = Cell::from_u32(cell).ok_or(E_CELL)?;
+    status::code((|| {
+        let c = Cell::from_u32(cell).ok_or(Status::BadKind)?;
         let d = dims(t, b, i, h, dirs, flags)?;
-        let training = flags & F_TRAINING != 0;
+        let training = flags & cells::flags::TRAINING != 0;
         let rows = d.rows();
-        let state = cells::mul(dirs, cells::mul(b, h).ok_or(E_OVERFLOW)?);
+        let state = cells::mul(dirs, cells::mul(b, h).ok_or(Status::Overflow)?);
         let lstm = c.has_cell_state();
         let mut ck = Check::new();
         ck.add(x, cells::mul(rows, i), false, true)?;
@@ -335,8 +239,8 @@ pub fn recurrent_forward(
                 cell: c,
                 dims: d,
                 training,
-                repack: flags & F_REPACK != 0,
-                reverse: flags & F_REVERSE != 0 && dirs == 1,
+                repack: flags & cells::flags::REPACK != 0,
+                reverse: flags & cells::flags::REVERSE != 0 && dirs == 1,
                 gate: gate(flags)?,
                 rec_mask: rec_mask as *const f32,
                 x: x as *const f32,
@@ -383,11 +287,11 @@ pub fn recurrent_backward(
     grads: usize,
     rec_mask: usize,
 ) -> i32 {
-    status((|| {
-        let c = Cell::from_u32(cell).ok_or(E_CELL)?;
+    status::code((|| {
+        let c = Cell::from_u32(cell).ok_or(Status::BadKind)?;
         let d = dims(t, b, i, h, dirs, flags)?;
         let rows = d.rows();
-        let state = cells::mul(dirs, cells::mul(b, h).ok_or(E_OVERFLOW)?);
+        let state = cells::mul(dirs, cells::mul(b, h).ok_or(Status::Overflow)?);
         let lstm = c.has_cell_state();
         let np = cells::dir_params_len(c, i, h).and_then(|p| p.checked_mul(dirs));
         let mut ck = Check::new();
@@ -410,7 +314,7 @@ pub fn recurrent_backward(
             cells::backward(&cells::Backward {
                 cell: c,
                 dims: d,
-                reverse: flags & F_REVERSE != 0 && dirs == 1,
+                reverse: flags & cells::flags::REVERSE != 0 && dirs == 1,
                 gate: gate(flags)?,
                 rec_mask: rec_mask as *const f32,
                 x: x as *const f32,
@@ -436,8 +340,8 @@ pub fn recurrent_backward(
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn dense_forward(rows: usize, i: usize, o: usize, x: usize, w: usize, b: usize, y: usize, act: u32) -> i32 {
-    status((|| {
-        let a = crate::dense::Act::from_u32(act).ok_or(E_CELL)?;
+    status::code((|| {
+        let a = crate::dense::Act::from_u32(act).ok_or(Status::BadKind)?;
         let mut ck = Check::new();
         ck.add(x, cells::mul(rows, i), false, true)?;
         ck.add(w, cells::mul(o, i), false, true)?;
@@ -467,8 +371,8 @@ pub fn dense_backward(
     db: usize,
     dx: usize,
 ) -> i32 {
-    status((|| {
-        let a = crate::dense::Act::from_u32(act).ok_or(E_CELL)?;
+    status::code((|| {
+        let a = crate::dense::Act::from_u32(act).ok_or(Status::BadKind)?;
         let mut ck = Check::new();
         ck.add(x, cells::mul(rows, i), false, true)?;
         ck.add(w, cells::mul(o, i), false, true)?;
@@ -522,7 +426,7 @@ pub fn first_nonfinite(x: usize, n: usize) -> i32 {
 /// Row-wise softmax in place over `[rows, n]`.
 #[wasm_bindgen]
 pub fn softmax_rows(rows: usize, n: usize, y: usize) -> i32 {
-    status((|| {
+    status::code((|| {
         let mut ck = Check::new();
         ck.add(y, cells::mul(rows, n), true, true)?;
         unsafe { crate::dense::softmax_rows(y as *mut f32, rows, n) };
@@ -538,7 +442,7 @@ pub fn softmax_rows(rows: usize, n: usize, y: usize) -> i32 {
 #[allow(clippy::too_many_arguments)]
 pub fn loss(kind: u32, rows: usize, n: usize, pred: usize, target: usize, weights: usize, grad: usize, status_out: usize) -> f64 {
     let r = (|| {
-        let k = crate::loss::Loss::from_u32(kind).ok_or(E_CELL)?;
+        let k = crate::loss::Loss::from_u32(kind).ok_or(Status::BadKind)?;
         let mut ck = Check::new();
         ck.add(pred, cells::mul(rows, n), false, true)?;
         ck.add(target, cells::mul(rows, k.target_width(n)), false, true)?;
@@ -549,7 +453,7 @@ pub fn loss(kind: u32, rows: usize, n: usize, pred: usize, target: usize, weight
         if k.sparse() {
             let t = unsafe { core::slice::from_raw_parts(target as *const i32, rows) };
             if t.iter().any(|&c| c < 0 || c as usize >= n) {
-                return Err(E_LENGTHS);
+                return Err(Status::OutOfRange);
             }
         }
         if k == crate::loss::Loss::DistillLogits {
@@ -558,47 +462,47 @@ pub fn loss(kind: u32, rows: usize, n: usize, pred: usize, target: usize, weight
             for row in t.chunks_exact(n + 3) {
                 let (c, tau, alpha) = (row[n], row[n + 1], row[n + 2]);
                 if !(c >= 0.0 && (c as usize) < n && c.fract() == 0.0 && tau > 0.0 && tau.is_finite() && (0.0..=1.0).contains(&alpha)) {
-                    return Err(E_LENGTHS);
+                    return Err(Status::OutOfRange);
                 }
             }
         }
-        Ok::<f64, i32>(unsafe {
+        Ok::<f64, Status>(unsafe {
             crate::loss::loss(k, rows, n, pred as *const f32, target as *const u8, weights as *const f32, grad as *mut f32)
         })
     })();
     match r {
         Ok(v) => {
             if status_out != 0 && status_out % 4 == 0 && inside(status_out, 4) {
-                unsafe { *(status_out as *mut i32) = OK };
+                unsafe { *(status_out as *mut i32) = Status::Ok as i32 };
             }
             v
         }
         Err(e) => {
             if status_out != 0 && status_out % 4 == 0 && inside(status_out, 4) {
-                unsafe { *(status_out as *mut i32) = e };
+                unsafe { *(status_out as *mut i32) = e as i32 };
             }
             f64::NAN
         }
     }
 }
 
-/// One optimizer step over `n` parameters (kind: 0 SGD, 1 Adam, 2 AdamW,
-/// 3 RMSprop); `hyper` points to 12 f32 (see `optim::Hyper`). Clips the
+/// One optimizer step over `n` parameters (`optim::Kind`); `hyper` points to
+/// the `optim::Hyper` block. Clips the
 /// gradients first; returns their global norm (NaN on bad arguments).
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn optimizer_step(kind: u32, n: usize, params: usize, grads: usize, s1: usize, s2: usize, hyper: usize) -> f32 {
     let r = (|| {
-        let k = crate::optim::Kind::from_u32(kind).ok_or(E_CELL)?;
+        let k = crate::optim::Kind::from_u32(kind).ok_or(Status::BadKind)?;
         let mut ck = Check::new();
         ck.add(params, Some(n), true, true)?;
         ck.add(grads, Some(n), true, true)?;
         ck.add(s1, Some(n), true, k != crate::optim::Kind::Sgd)?;
         ck.add(s2, Some(n), true, matches!(k, crate::optim::Kind::Adam | crate::optim::Kind::AdamW))?;
-        ck.add(hyper, Some(12), false, true)?;
+        ck.add(hyper, Some(crate::optim::Hyper::LEN), false, true)?;
         ck.disjoint()?;
-        let h = crate::optim::Hyper::from_slice(unsafe { core::slice::from_raw_parts(hyper as *const f32, 12) });
-        Ok::<f32, i32>(unsafe { crate::optim::step(k, n, params as *mut f32, grads as *mut f32, s1 as *mut f32, s2 as *mut f32, &h) })
+        let h = crate::optim::Hyper::read(unsafe { &*(hyper as *const [f32; crate::optim::Hyper::LEN]) });
+        Ok::<f32, Status>(unsafe { crate::optim::step(k, n, params as *mut f32, grads as *mut f32, s1 as *mut f32, s2 as *mut f32, &h) })
     })();
     r.unwrap_or(f32::NAN)
 }
@@ -612,24 +516,15 @@ pub fn regularize(n: usize, params: usize, grads: usize, l1: f32, l2: f32) -> f6
         ck.add(params, Some(n), false, true)?;
         ck.add(grads, Some(n), true, true)?;
         ck.disjoint()?;
-        Ok::<f64, i32>(unsafe { crate::optim::regularize(n, params as *const f32, grads as *mut f32, l1, l2) })
+        Ok::<f64, Status>(unsafe { crate::optim::regularize(n, params as *const f32, grads as *mut f32, l1, l2) })
     })();
     r.unwrap_or(f64::NAN)
-}
-
-unsafe fn check_ids(ids: usize, rows: usize, v: usize) -> Result<(), i32> {
-    let t = core::slice::from_raw_parts(ids as *const i32, rows);
-    if t.iter().all(|&c| c >= 0 && (c as usize) < v) {
-        Ok(())
-    } else {
-        Err(E_LENGTHS)
-    }
 }
 
 /// Embedding lookup: `y [rows, e] = W[ids]`, `W [v, e]`, `ids [rows]` i32 in `[0, v)`.
 #[wasm_bindgen]
 pub fn embedding_forward(rows: usize, v: usize, e: usize, ids: usize, w: usize, y: usize) -> i32 {
-    status((|| {
+    status::code((|| {
         let mut ck = Check::new();
         ck.add(ids, Some(rows), false, true)?;
         ck.add(w, cells::mul(v, e), false, true)?;
@@ -646,7 +541,7 @@ pub fn embedding_forward(rows: usize, v: usize, e: usize, ids: usize, w: usize, 
 /// Embedding backward: `dW[ids[r]] += dy[r]`.
 #[wasm_bindgen]
 pub fn embedding_backward(rows: usize, v: usize, e: usize, ids: usize, dy: usize, dw: usize) -> i32 {
-    status((|| {
+    status::code((|| {
         let mut ck = Check::new();
         ck.add(ids, Some(rows), false, true)?;
         ck.add(dy, cells::mul(rows, e), false, true)?;
@@ -664,7 +559,7 @@ pub fn embedding_backward(rows: usize, v: usize, e: usize, ids: usize, dy: usize
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn layernorm_forward(rows: usize, n: usize, x: usize, gamma: usize, beta: usize, eps: f32, y: usize, stats: usize) -> i32 {
-    status((|| {
+    status::code((|| {
         let mut ck = Check::new();
         ck.add(x, cells::mul(rows, n), false, true)?;
         ck.add(gamma, Some(n), false, true)?;
@@ -703,7 +598,7 @@ pub fn layernorm_backward(
     dbeta: usize,
     dx: usize,
 ) -> i32 {
-    status((|| {
+    status::code((|| {
         let mut ck = Check::new();
         ck.add(x, cells::mul(rows, n), false, true)?;
         ck.add(gamma, Some(n), false, true)?;
@@ -740,8 +635,8 @@ pub fn stream_packed_len(cell: u32, i: usize, h: usize) -> usize {
 /// Pack one direction's recurrent parameters for streaming.
 #[wasm_bindgen]
 pub fn stream_pack(cell: u32, i: usize, h: usize, params: usize, out: usize) -> i32 {
-    status((|| {
-        let c = Cell::from_u32(cell).ok_or(E_CELL)?;
+    status::code((|| {
+        let c = Cell::from_u32(cell).ok_or(Status::BadKind)?;
         let mut ck = Check::new();
         ck.add(params, cells::dir_params_len(c, i, h), false, true)?;
         ck.add(out, crate::stream::packed_len(c, i, h), true, true)?;
@@ -751,173 +646,15 @@ pub fn stream_pack(cell: u32, i: usize, h: usize, params: usize, out: usize) -> 
     })())
 }
 
-std::thread_local! {
-    /// The last program [`check_program`] passed: its call's arguments, then
-    /// its [`program_key`] words.
-    static CHECKED: core::cell::RefCell<Vec<usize>> = const { core::cell::RefCell::new(Vec::new()) };
-}
-
-/// What a program's checks depend on besides the call's arguments: the record
-/// words and each int8 record's six-word weight descriptor (the regions' sizes
-/// and places all derive from these, and memory never shrinks, so a program
-/// that passed once passes again while they are unchanged). `sink` sees them
-/// in order until it returns false.
-///
-/// # Safety
-/// `prog` passed [`check_program_full`] (each descriptor lies inside memory).
-unsafe fn program_key(prog: &[u32], mut sink: impl FnMut(usize) -> bool) -> bool {
-    use crate::stream::*;
-    prog.iter().all(|&w| sink(w as usize))
-        && prog
-            .chunks_exact(RECORD)
-            .filter(|r| r[0] == OP_RECUR_Q8)
-            .all(|r| core::slice::from_raw_parts(r[6] as usize as *const u32, 6).iter().all(|&w| sink(w as usize)))
-}
-
-/// [`check_program_full`], skipped when the program and arguments equal the
-/// last ones that passed: a session checks its program once, then compares
-/// ~40 words per step (the full check was 0.23 µs of a 0.95 µs step of a small
-/// int8 LSTM, a quarter of the call).
-fn check_program(program: usize, records: usize, b: usize, apack: usize, apack_len: usize) -> Result<&'static [u32], i32> {
-    let args = [program, records, b, apack, apack_len];
-    let hit = CHECKED.with_borrow(|k| {
-        if k.get(..args.len()) != Some(&args[..]) {
-            return None;
-        }
-        // the words of a program that passed with these arguments: inside
-        // memory, and the descriptors are read only once every word matched
-        let prog = unsafe { core::slice::from_raw_parts(program as *const u32, records * crate::stream::RECORD) };
-        let mut it = k[args.len()..].iter();
-        unsafe { program_key(prog, |w| it.next() == Some(&w)) && it.next().is_none() }.then_some(prog)
-    });
-    if let Some(prog) = hit {
-        return Ok(prog);
-    }
-    let prog = check_program_full(program, records, b, apack, apack_len)?;
-    CHECKED.with_borrow_mut(|k| {
-        k.clear();
-        k.extend_from_slice(&args);
-        unsafe {
-            program_key(prog, |w| {
-                k.push(w);
-                true
-            })
-        };
-    });
-    Ok(prog)
-}
-
-/// Check every record of a session program for a batch of up to `b` rows:
-/// each buffer inside memory, written buffers disjoint from the record's others.
-fn check_program_full(program: usize, records: usize, b: usize, apack: usize, apack_len: usize) -> Result<&'static [u32], i32> {
-    use crate::stream::*;
-    let words = cells::mul(records, RECORD).ok_or(E_OVERFLOW)?;
-    let mut ck = Check::new();
-    ck.add(program, Some(words), false, true)?;
-    ck.add(apack, Some(apack_len), true, true)?;
-    let prog = unsafe { core::slice::from_raw_parts(program as *const u32, words) };
-    for rec in prog.chunks_exact(RECORD) {
-        let mut c = Check::new();
-        let w = |k: usize| rec[k] as usize;
-        match rec[0] {
-            OP_EMBED => {
-                let (v, e) = (w(3), w(4));
-                c.add(w(1), Some(b), false, true)?;
-                c.add(w(2), cells::mul(v, e), false, true)?;
-                c.add(w(5), cells::mul(b, e), true, true)?;
-                c.disjoint()?;
-            }
-            OP_DENSE => {
-                let (i, o) = (w(4), w(5));
-                c.add(w(1), cells::mul(b, i), false, true)?;
-                c.add(w(2), cells::mul(o, i), false, true)?;
-                c.add(w(3), Some(o), false, false)?;
-                c.add(w(7), cells::mul(b, o), true, true)?;
-                crate::dense::Act::from_u32(rec[6]).ok_or(E_CELL)?;
-                c.disjoint()?;
-            }
-            OP_DENSE_Q8 => {
-                let (i, o) = (w(5), w(6));
-                c.add(w(1), cells::mul(b, i), false, true)?;
-                c.add_bytes(w(2), quant::packed_len(i, o), 1, false, true)?;
-                c.add(w(3), Some(o), false, true)?;
-                c.add(w(4), Some(o), false, false)?;
-                crate::dense::Act::from_u32(rec[7]).ok_or(E_CELL)?;
-                c.add(w(8), cells::mul(b, o), true, true)?;
-                c.add_bytes(w(9), quant::act_scratch_len(b, i), 4, true, true)?;
-                c.disjoint()?;
-            }
-            OP_RECUR | OP_RECUR_Q8 => {
-                let q8 = rec[0] == OP_RECUR_Q8;
-                let cell = Cell::from_u32(rec[1]).ok_or(E_CELL)?;
-                cells::GateAct::from_u32(rec[2]).ok_or(E_CELL)?;
-                let (i, h) = (w(4), w(5));
-                let gh = cell.gates() * h;
-                c.add(w(3), cells::mul(b, i), false, true)?;
-                c.add(w(7), Some(gh), false, true)?;
-                c.add(w(8), Some(gh), false, true)?;
-                c.add(w(9), cells::mul(b, h), true, true)?;
-                c.add(if cell == Cell::Lstm { w(10) } else { 0 }, cells::mul(b, h), true, false)?;
-                c.add(w(12), cells::mul(b, packed_cols(cell, h)), true, true)?;
-                c.add(w(13), cells::mul(b, h), true, true)?;
-                if q8 {
-                    c.add(w(11), cells::mul(b, h), true, true)?;
-                    c.add(w(14), cells::mul(b, gh), true, true)?;
-                    c.add_bytes(w(15), quant::act_scratch_len(b, i.max(h)), 4, true, true)?;
-                    // the weights: a six-word descriptor, then what it points at
-                    c.add(w(6), Some(6), false, true)?;
-                    let d = unsafe { core::slice::from_raw_parts(w(6) as *const u32, 6) };
-                    let hc = q8_h_cols(cell, h);
-                    let reset_before = cell == Cell::GruResetBefore;
-                    c.add_bytes(d[0] as usize, quant::packed_len(i, gh), 1, false, true)?;
-                    c.add(d[1] as usize, Some(gh), false, true)?;
-                    c.add_bytes(d[2] as usize, quant::packed_len(h, hc), 1, false, true)?;
-                    c.add(d[3] as usize, Some(hc), false, true)?;
-                    c.add_bytes(if reset_before { d[4] as usize } else { 0 }, quant::packed_len(h, h), 1, false, reset_before)?;
-                    c.add(if reset_before { d[5] as usize } else { 0 }, Some(h), false, reset_before)?;
-                } else {
-                    c.add(w(6), packed_len(cell, i, h), false, true)?;
-                    c.add(w(11), cells::mul(b, i + h), true, true)?;
-                    if gemm::packed_a_len(b, i + h) > apack_len {
-                        return Err(E_BOUNDS);
-                    }
-                }
-                c.disjoint()?;
-            }
-            OP_LNORM => {
-                let n = w(4);
-                c.add(w(1), cells::mul(b, n), false, true)?;
-                c.add(w(2), Some(n), false, true)?;
-                c.add(w(3), Some(n), false, true)?;
-                c.add(w(6), cells::mul(b, 2), true, true)?;
-                c.add(w(7), cells::mul(b, n), true, true)?;
-                c.disjoint()?;
-            }
-            _ => return Err(E_CELL),
-        }
-    }
-    Ok(prog)
-}
-
-/// Ids of every embedding record's input, for a batch of `b`.
-unsafe fn check_program_ids(prog: &[u32], b: usize) -> Result<(), i32> {
-    for rec in prog.chunks_exact(crate::stream::RECORD) {
-        if rec[0] == crate::stream::OP_EMBED {
-            check_ids(rec[1] as usize, b, rec[3] as usize)?;
-        }
-    }
-    Ok(())
-}
-
 /// Run one time step of a session program (`records` × 16 u32 at `program`)
 /// for a batch of `b`; `apack` holds `packed_a_len(b, max K)` floats. Every
 /// buffer a record names is checked to lie inside memory first.
 #[wasm_bindgen]
 pub fn stream_step(program: usize, records: usize, b: usize, apack: usize, apack_len: usize) -> i32 {
-    status((|| {
-        let prog = check_program(program, records, b, apack, apack_len)?;
-        unsafe { check_program_ids(prog, b)? };
-        unsafe { crate::stream::step(prog, b, apack as *mut f32) };
+    status::code((|| {
+        let prog = program::check(program, records, b, apack, apack_len)?;
+        unsafe { program::check_program_ids(prog, b)? };
+        unsafe { program::step(prog, b, apack as *mut f32) };
         Ok(())
     })())
 }
@@ -949,8 +686,8 @@ pub fn stream_run(
     apack: usize,
     apack_len: usize,
 ) -> i32 {
-    status((|| {
-        let prog = check_program(program, records, b, apack, apack_len)?;
+    status::code((|| {
+        let prog = program::check(program, records, b, apack, apack_len)?;
         let mut ck = Check::new();
         ck.add(active, Some(t), false, true)?;
         ck.add(x, cells::mul(b, t).and_then(|n| cells::mul(n, f)), false, true)?;
@@ -962,7 +699,7 @@ pub fn stream_run(
         let mut prev = b as i32;
         for &n in act {
             if n < 0 || n > prev {
-                return Err(E_LENGTHS);
+                return Err(Status::OutOfRange);
             }
             prev = n;
         }
@@ -976,8 +713,8 @@ pub fn stream_run(
                 for r in 0..n {
                     core::ptr::copy_nonoverlapping(xp.add((r * t + step) * f), ip.add(r * f), f);
                 }
-                check_program_ids(prog, n)?;
-                crate::stream::step(prog, n, apack as *mut f32);
+                program::check_program_ids(prog, n)?;
+                program::step(prog, n, apack as *mut f32);
                 if !last_only {
                     for r in 0..n {
                         core::ptr::copy_nonoverlapping(op.add(r * o), yp.add((r * t + step) * o), o);
@@ -1008,7 +745,7 @@ pub fn q8_act_scratch_len(b: usize, k: usize) -> usize {
 /// Quantise `w [n, k]` to int8 `q` with per-row (or one) symmetric scales.
 #[wasm_bindgen]
 pub fn q8_quantize(n: usize, k: usize, w: usize, per_row: bool, q: usize, scales: usize) -> i32 {
-    status((|| {
+    status::code((|| {
         let mut ck = Check::new();
         ck.add(w, cells::mul(n, k), false, true)?;
         ck.add_bytes(q, cells::mul(n, k), 1, true, true)?;
@@ -1022,7 +759,7 @@ pub fn q8_quantize(n: usize, k: usize, w: usize, per_row: bool, q: usize, scales
 /// Pack int8 `q [n, k]` for the integer GEMV.
 #[wasm_bindgen]
 pub fn q8_pack(k: usize, n: usize, q: usize, out: usize) -> i32 {
-    status((|| {
+    status::code((|| {
         let mut ck = Check::new();
         ck.add_bytes(q, cells::mul(n, k), 1, false, true)?;
         ck.add_bytes(out, quant::packed_len(k, n), 1, true, true)?;

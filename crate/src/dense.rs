@@ -9,28 +9,18 @@
 
 use crate::activations::{exp, sigmoid, tanh};
 use crate::cells::add_column_sums;
+use crate::contract::codes;
 use crate::gemm::{sgemm, MatRef};
 use crate::simd::{for_lanes, F32x4};
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Act {
-    Linear = 0,
-    Relu = 1,
-    Tanh = 2,
-    Sigmoid = 3,
-    Softmax = 4,
-}
-
-impl Act {
-    pub fn from_u32(v: u32) -> Option<Act> {
-        Some(match v {
-            0 => Act::Linear,
-            1 => Act::Relu,
-            2 => Act::Tanh,
-            3 => Act::Sigmoid,
-            4 => Act::Softmax,
-            _ => return None,
-        })
+codes! {
+    /// A dense layer's activation (applied over `O` for softmax).
+    pub enum Act {
+        Linear = 0,
+        Relu = 1,
+        Tanh = 2,
+        Sigmoid = 3,
+        Softmax = 4,
     }
 }
 

@@ -6,6 +6,8 @@
 
 #![cfg_attr(all(target_arch = "wasm32", target_feature = "atomics"), feature(stdarch_wasm_atomic_wait))]
 
+pub mod contract;
+
 pub mod activations;
 pub mod cells;
 pub mod dense;
@@ -15,8 +17,11 @@ pub mod layernorm;
 pub mod loss;
 pub mod optim;
 pub mod pool;
+pub mod program;
 pub mod quant;
+pub mod region;
 pub mod simd;
+pub mod status;
 pub mod stream;
 
 #[cfg(target_arch = "wasm32")]

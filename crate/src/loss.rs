@@ -28,36 +28,26 @@
 //!
 //! Sparse targets are class indices stored as i32 (checked in `[0, N)` by the ABI).
 
+use crate::contract::codes;
+
 const EPS: f64 = 1e-7;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Loss {
-    Mse = 0,
-    Mae = 1,
-    Bce = 2,
-    BceLogits = 3,
-    Cce = 4,
-    CceLogits = 5,
-    SparseCce = 6,
-    SparseCceLogits = 7,
-    DistillLogits = 8,
+codes! {
+    /// The losses (`Logits` forms take logits and fuse the activation).
+    pub enum Loss {
+        Mse = 0,
+        Mae = 1,
+        Bce = 2,
+        BceLogits = 3,
+        Cce = 4,
+        CceLogits = 5,
+        SparseCce = 6,
+        SparseCceLogits = 7,
+        DistillLogits = 8,
+    }
 }
 
 impl Loss {
-    pub fn from_u32(v: u32) -> Option<Loss> {
-        Some(match v {
-            0 => Loss::Mse,
-            1 => Loss::Mae,
-            2 => Loss::Bce,
-            3 => Loss::BceLogits,
-            4 => Loss::Cce,
-            5 => Loss::CceLogits,
-            6 => Loss::SparseCce,
-            7 => Loss::SparseCceLogits,
-            8 => Loss::DistillLogits,
-            _ => return None,
-        })
-    }
     pub fn sparse(self) -> bool {
         matches!(self, Loss::SparseCce | Loss::SparseCceLogits)
     }

@@ -18,63 +18,38 @@
 //! at most `clip_norm`. Both 0 = off. The global norm (after value clipping,
 //! before norm clipping) is returned.
 
+use crate::contract::{codes, words};
 use crate::simd::{for_lanes, F32x4};
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kind {
-    Sgd = 0,
-    Adam = 1,
-    AdamW = 2,
-    RmsProp = 3,
-}
-
-impl Kind {
-    pub fn from_u32(v: u32) -> Option<Kind> {
-        Some(match v {
-            0 => Kind::Sgd,
-            1 => Kind::Adam,
-            2 => Kind::AdamW,
-            3 => Kind::RmsProp,
-            _ => return None,
-        })
+codes! {
+    /// The optimizers.
+    pub enum Kind {
+        Sgd = 0,
+        Adam = 1,
+        AdamW = 2,
+        RmsProp = 3,
     }
 }
 
-/// Hyper-parameters, passed as 12 f32 from JavaScript in this order.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Hyper {
-    pub lr: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    /// SGD / RMSprop momentum
-    pub momentum: f32,
-    pub rho: f32,
-    pub weight_decay: f32,
-    /// 1-based step count (Adam bias correction)
-    pub step: f32,
-    pub nesterov: f32,
-    pub centered: f32,
-    pub clip_norm: f32,
-    pub clip_value: f32,
-}
-
-impl Hyper {
-    pub fn from_slice(h: &[f32]) -> Hyper {
-        Hyper {
-            lr: h[0],
-            beta1: h[1],
-            beta2: h[2],
-            eps: h[3],
-            momentum: h[4],
-            rho: h[5],
-            weight_decay: h[6],
-            step: h[7],
-            nesterov: h[8],
-            centered: h[9],
-            clip_norm: h[10],
-            clip_value: h[11],
-        }
+words! {
+    /// Hyper-parameters, passed as `LEN` f32 from JavaScript in field order.
+    pub struct Hyper: [f32] {
+        lr,
+        beta1,
+        beta2,
+        eps,
+        /// SGD / RMSprop momentum
+        momentum,
+        rho,
+        weight_decay,
+        /// 1-based step count (Adam bias correction)
+        step,
+        /// 1 for Nesterov momentum
+        nesterov,
+        /// 1 for centred RMSprop
+        centered,
+        clip_norm,
+        clip_value,
     }
 }
 

@@ -1,8 +1,8 @@
 //! Streaming inference: one time step of a whole model in one call.
 //!
-//! A session compiles its model into a *program* — a list of fixed-size step
-//! records (`u32` words: op code and byte offsets of pre-allocated buffers) —
-//! and calls [`step`] once per time step: no allocation, no per-layer calls.
+//! A session compiles its model into a *program* of step records
+//! (`program.rs`) and runs it once per time step: no allocation, no
+//! per-layer calls. These are the kernels the records run.
 //!
 //! Recurrent layers keep `[x, h]` side by side in a scratch row and multiply
 //! it by one pre-packed weight `[[W_ih]; [W_hh]]ᵀ` (`K = I + H`), so a step is
@@ -10,30 +10,13 @@
 //! with the reset after the product the packed weight has 4H columns
 //! (`r`, `z` from both halves; `n_x` from x only; `n_h` from h only) so `r` can
 //! scale `n_h` alone; the reset-before GRU needs a second product `(r⊙h)·W_hnᵀ`.
-//!
-//! Records (all fields u32; pointers are byte offsets, 0 = absent):
-//! - `EMBED  ids table V E out`
-//! - `DENSE  in W b I O act out`            (W `[O, I]`; act as `dense::Act`)
-//! - `RECUR  cell gate in I H packed b_ih b_hh h c xh z out packed_n`
-//! - `LNORM  in gamma beta N eps_bits stats out`
-//! - `RECUR_Q8 cell gate in I H desc b_ih b_hh h c rh z out zh a16` (int8 weights, [`RecurStepQ8`])
-//! - `DENSE_Q8 in qw sw b I O act out a16`
 
 use crate::activations::tanh;
 use crate::cells::{step_gemm, Cell, GateAct};
+use crate::dense::Act;
 use crate::gemm::{self, MatRef};
 use crate::quant;
 use crate::simd::{for_lanes, F32x4, Lanes};
-
-pub const OP_EMBED: u32 = 1;
-pub const OP_DENSE: u32 = 2;
-pub const OP_RECUR: u32 = 3;
-pub const OP_LNORM: u32 = 4;
-pub const OP_RECUR_Q8: u32 = 5;
-pub const OP_DENSE_Q8: u32 = 6;
-/// Words per record (the op code included), so records can be walked without
-/// decoding them.
-pub const RECORD: usize = 16;
 
 /// Columns of the packed step weight for a cell.
 pub fn packed_cols(cell: Cell, h: usize) -> usize {
@@ -86,43 +69,7 @@ pub unsafe fn pack(cell: Cell, i: usize, h: usize, params: *const f32, out: *mut
     }
 }
 
-#[inline(always)]
-fn ptr(w: u32) -> *mut f32 {
-    w as usize as *mut f32
-}
-
-/// Run one step of the program for a batch of `b` rows.
-///
-/// # Safety
-/// Every record's buffers must exist with the sizes the session allocated for
-/// batch `b` (the ABI re-checks that each lies inside memory).
-#[inline(never)] // called from stream_step and stream_run: one copy
-pub unsafe fn step(program: &[u32], b: usize, apack: *mut f32) {
-    for rec in program.chunks_exact(RECORD) {
-        match rec[0] {
-            OP_EMBED => {
-                let (ids, table, e, out) = (rec[1] as usize as *const i32, ptr(rec[2]), rec[4] as usize, ptr(rec[5]));
-                crate::embedding::forward(b, e, ids, table, out);
-            }
-            OP_DENSE => {
-                let (inp, w, bias, i, o, act, out) =
-                    (ptr(rec[1]), ptr(rec[2]), ptr(rec[3]), rec[4] as usize, rec[5] as usize, rec[6], ptr(rec[7]));
-                crate::dense::forward(b, i, o, inp, w, bias, out, crate::dense::Act::from_u32(act).unwrap_or(crate::dense::Act::Linear));
-            }
-            OP_RECUR => RecurStep::from_record(rec).run(b, apack),
-            OP_RECUR_Q8 => RecurStepQ8::from_record(rec).run(b),
-            OP_DENSE_Q8 => dense_q8(rec, b),
-            OP_LNORM => {
-                let (inp, g, beta, n, eps, stats, out) =
-                    (ptr(rec[1]), ptr(rec[2]), ptr(rec[3]), rec[4] as usize, f32::from_bits(rec[5]), ptr(rec[6]), ptr(rec[7]));
-                crate::layernorm::forward(b, n, inp, g, beta, eps, out, stats);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// One recurrent layer's step, decoded from its record.
+/// One recurrent layer's step.
 pub struct RecurStep {
     pub cell: Cell,
     pub gate: GateAct,
@@ -147,26 +94,6 @@ pub struct RecurStep {
 }
 
 impl RecurStep {
-    /// # Safety
-    /// `rec` is an `OP_RECUR` record of valid wasm32 byte offsets.
-    pub unsafe fn from_record(rec: &[u32]) -> Self {
-        RecurStep {
-            cell: Cell::from_u32(rec[1]).unwrap_or(Cell::RnnTanh),
-            gate: GateAct::from_u32(rec[2]).unwrap_or(GateAct::Sigmoid),
-            inp: ptr(rec[3]),
-            i: rec[4] as usize,
-            h: rec[5] as usize,
-            packed: ptr(rec[6]),
-            b_ih: ptr(rec[7]),
-            b_hh: ptr(rec[8]),
-            hs: ptr(rec[9]),
-            cs: ptr(rec[10]),
-            xh: ptr(rec[11]),
-            z: ptr(rec[12]),
-            out: ptr(rec[13]),
-        }
-    }
-
     /// # Safety
     /// The buffers hold the sizes documented on the fields for batch `b`;
     /// `apack` holds `packed_a_len(b, I + H)` floats.
@@ -289,7 +216,7 @@ impl RecurStep {
 /// int8 weights of one recurrent layer (see `quant.rs`): packed `W_ih`
 /// (`G·H` columns), packed `W_hh` (`G·H` columns; `2H` — `r`, `z` — for the
 /// reset-before GRU) and, for the reset-before GRU only, packed `W_hn` (`H`),
-/// each with its per-row scales. A record points at these six words.
+/// each with its per-row scales (a record's `program::Q8Desc` holds their addresses).
 #[derive(Clone, Copy)]
 pub struct Q8Weights {
     pub qx: *const i8,
@@ -323,30 +250,6 @@ pub struct RecurStepQ8 {
 }
 
 impl RecurStepQ8 {
-    /// Record: `OP cell gate in I H desc b_ih b_hh h c rh z out zh a16`
-    /// (`rh` is an `[B, H]` scratch; `desc` points at six words: [`Q8Weights`]).
-    ///
-    /// # Safety
-    /// `rec` is an `OP_RECUR_Q8` record of valid wasm32 byte offsets.
-    pub unsafe fn from_record(rec: &[u32]) -> Self {
-        let d = rec[6] as usize as *const u32;
-        let at = |k: usize| *d.add(k) as usize;
-        RecurStepQ8 {
-            // the same fields as an f32 record, but word 6 is the descriptor
-            st: RecurStep { packed: core::ptr::null(), ..RecurStep::from_record(rec) },
-            w: Q8Weights {
-                qx: at(0) as *const i8,
-                sx: at(1) as *const f32,
-                qh: at(2) as *const i8,
-                sh: at(3) as *const f32,
-                qn: at(4) as *const i8,
-                sn: at(5) as *const f32,
-            },
-            zh: ptr(rec[14]),
-            a16: rec[15] as usize as *mut i16,
-        }
-    }
-
     /// # Safety
     /// The buffers hold the sizes documented on the fields for batch `b`.
     pub unsafe fn run(&self, b: usize) {
@@ -426,15 +329,24 @@ impl RecurStepQ8 {
     }
 }
 
-/// A dense layer on int8 weights: `y = act(x·Wᵀ + b)`.
-/// Record: `OP in qw sw b I O act out a16`.
+/// A dense layer on int8 weights: `out [B, O] = act(inp·Wᵀ + bias)`, `qw`
+/// the packed int8 `W [O, I]` with per-row scales `sw`, `a16` a scratch of
+/// `quant::act_scratch_len(B, I)` bytes.
 ///
 /// # Safety
-/// `rec` is an `OP_DENSE_Q8` record whose buffers hold the sizes for batch `b`.
-unsafe fn dense_q8(rec: &[u32], b: usize) {
-    let (inp, qw, sw, bias) = (ptr(rec[1]), rec[2] as usize as *const i8, ptr(rec[3]), ptr(rec[4]));
-    let (i, o, out, a16) = (rec[5] as usize, rec[6] as usize, ptr(rec[8]), rec[9] as usize as *mut i16);
-    let act = crate::dense::Act::from_u32(rec[7]).unwrap_or(crate::dense::Act::Linear);
+/// The buffers hold those sizes for batch `b`.
+pub unsafe fn dense_q8(
+    b: usize,
+    i: usize,
+    o: usize,
+    inp: *const f32,
+    qw: *const i8,
+    sw: *const f32,
+    bias: *const f32,
+    out: *mut f32,
+    a16: *mut i16,
+    act: Act,
+) {
     quant::gemm_rows(b, i, o, inp, i, a16 as *mut u8, qw, sw, out, o, false);
     crate::dense::bias_act(b, o, out, bias, act);
 }

@@ -5,6 +5,7 @@
  * logits): the layer emits logits while training and evaluating.
  */
 import { ValueError } from '../errors.js';
+import { Loss } from '../runtime/contract.js';
 
 export type LossName =
   | 'mse'
@@ -27,8 +28,8 @@ const CANON: Record<LossName, 'mse' | 'mae' | 'bce' | 'cce' | 'scce'> = {
 
 export interface ResolvedLoss {
   name: LossName;
-  /** kernel kind (crate/src/loss.rs `Loss`) */
-  kind: number;
+  /** the core's loss kernel */
+  kind: Loss;
   sparse: boolean;
   /** the last layer emits logits and the activation is inside the loss */
   fused: 'sigmoid' | 'softmax' | null;
@@ -47,7 +48,14 @@ export function resolveLoss(name: unknown, lastActivation: string | null): Resol
   const width = (n: number) => n;
   if (name === DISTILLATION) {
     if (lastActivation !== 'softmax') throw new ValueError('distillation: the student must end with a dense softmax layer');
-    return { name: name as LossName, canonical: 'distill', kind: 8, sparse: false, fused: 'softmax', targetWidth: (n) => n + 3 };
+    return {
+      name: name as LossName,
+      canonical: 'distill',
+      kind: Loss.DistillLogits,
+      sparse: false,
+      fused: 'softmax',
+      targetWidth: (n) => n + 3,
+    };
   }
   if (typeof name !== 'string' || !(name in CANON)) {
     throw new ValueError(`unknown loss ${JSON.stringify(name)}; expected one of ${Object.keys(CANON).join(', ')}`);
@@ -56,20 +64,20 @@ export function resolveLoss(name: unknown, lastActivation: string | null): Resol
   const base = { name: name as LossName, canonical: c, targetWidth: c === 'scce' ? () => 1 : width };
   switch (c) {
     case 'mse':
-      return { ...base, kind: 0, sparse: false, fused: null };
+      return { ...base, kind: Loss.Mse, sparse: false, fused: null };
     case 'mae':
-      return { ...base, kind: 1, sparse: false, fused: null };
+      return { ...base, kind: Loss.Mae, sparse: false, fused: null };
     case 'bce':
       return lastActivation === 'sigmoid'
-        ? { ...base, kind: 3, sparse: false, fused: 'sigmoid' }
-        : { ...base, kind: 2, sparse: false, fused: null };
+        ? { ...base, kind: Loss.BceLogits, sparse: false, fused: 'sigmoid' }
+        : { ...base, kind: Loss.Bce, sparse: false, fused: null };
     case 'cce':
       return lastActivation === 'softmax'
-        ? { ...base, kind: 5, sparse: false, fused: 'softmax' }
-        : { ...base, kind: 4, sparse: false, fused: null };
+        ? { ...base, kind: Loss.CceLogits, sparse: false, fused: 'softmax' }
+        : { ...base, kind: Loss.Cce, sparse: false, fused: null };
     case 'scce':
       return lastActivation === 'softmax'
-        ? { ...base, kind: 7, sparse: true, fused: 'softmax' }
-        : { ...base, kind: 6, sparse: true, fused: null };
+        ? { ...base, kind: Loss.SparseCceLogits, sparse: true, fused: 'softmax' }
+        : { ...base, kind: Loss.SparseCce, sparse: true, fused: null };
   }
 }

@@ -3,7 +3,11 @@
  * update itself is one wasm call over the model's flat parameter buffer
  * (`crate/src/optim.rs`), gradient clipping included.
  */
-import { ValueError } from '../errors.js';
+import { FormatError, ValueError } from '../errors.js';
+import { HYPER_FIELDS, Optimizer as OptimizerCode } from '../runtime/contract.js';
+
+/** Index of each hyper-parameter in the block the core reads (`optim::Hyper`). */
+const H = Object.fromEntries(HYPER_FIELDS.map((f, i) => [f, i])) as Record<(typeof HYPER_FIELDS)[number], number>;
 
 export type Schedule = (step: number) => number;
 
@@ -19,7 +23,7 @@ export interface Optimizer {
   readonly kind: 'sgd' | 'adam' | 'adamw' | 'rmsprop';
   readonly code: number;
   readonly learningRate: number | Schedule;
-  /** The 12 hyper-parameters of `optim::Hyper` for 1-based `step`. */
+  /** The hyper-parameter block of `optim::Hyper` for 1-based `step`. */
   hyper(step: number): Float32Array;
   /** State buffers the update needs (0, 1 or 2 of the parameter size). */
   readonly stateBuffers: number;
@@ -41,7 +45,7 @@ function lrAt(lr: number | Schedule, step: number): number {
 
 function make(
   kind: Optimizer['kind'],
-  code: number,
+  code: OptimizerCode,
   opts: OptimizerOptions,
   dfltLr: number,
   fields: {
@@ -61,25 +65,25 @@ function make(
   if (typeof learningRate !== 'function') positive(`${kind}: learningRate`, learningRate, dfltLr);
   const clipNorm = positive(`${kind}: clipNorm`, opts.clipNorm, 0);
   const clipValue = positive(`${kind}: clipValue`, opts.clipValue, 0);
-  const h = new Float32Array(12);
+  const h = new Float32Array(HYPER_FIELDS.length);
   return {
     kind,
     code,
     learningRate,
     stateBuffers,
     hyper(step: number) {
-      h[0] = lrAt(learningRate, step);
-      h[1] = fields.beta1 ?? 0;
-      h[2] = fields.beta2 ?? 0;
-      h[3] = fields.eps ?? 0;
-      h[4] = fields.momentum ?? 0;
-      h[5] = fields.rho ?? 0;
-      h[6] = fields.weightDecay ?? 0;
-      h[7] = step;
-      h[8] = fields.nesterov ? 1 : 0;
-      h[9] = fields.centered ? 1 : 0;
-      h[10] = clipNorm;
-      h[11] = clipValue;
+      h[H.lr] = lrAt(learningRate, step);
+      h[H.beta1] = fields.beta1 ?? 0;
+      h[H.beta2] = fields.beta2 ?? 0;
+      h[H.eps] = fields.eps ?? 0;
+      h[H.momentum] = fields.momentum ?? 0;
+      h[H.rho] = fields.rho ?? 0;
+      h[H.weight_decay] = fields.weightDecay ?? 0;
+      h[H.step] = step;
+      h[H.nesterov] = fields.nesterov ? 1 : 0;
+      h[H.centered] = fields.centered ? 1 : 0;
+      h[H.clip_norm] = clipNorm;
+      h[H.clip_value] = clipValue;
       return h;
     },
     getConfig: () => ({ kind, learningRate: typeof learningRate === 'number' ? learningRate : 'schedule', clipNorm, clipValue, ...config }),
@@ -90,7 +94,10 @@ export const optimizers = {
   /** SGD with optional (Nesterov) momentum; Keras default learning rate 0.01. */
   sgd(o: OptimizerOptions & { momentum?: number; nesterov?: boolean } = {}): Optimizer {
     const momentum = positive('sgd: momentum', o.momentum, 0);
-    return make('sgd', 0, o, 0.01, { momentum, nesterov: o.nesterov }, momentum > 0 ? 1 : 0, { momentum, nesterov: !!o.nesterov });
+    return make('sgd', OptimizerCode.Sgd, o, 0.01, { momentum, nesterov: o.nesterov }, momentum > 0 ? 1 : 0, {
+      momentum,
+      nesterov: !!o.nesterov,
+    });
   },
   /** Adam (Keras: learning rate 0.001, β1 0.9, β2 0.999, ε 1e-7). */
   adam(o: OptimizerOptions & { beta1?: number; beta2?: number; epsilon?: number } = {}): Optimizer {
@@ -99,7 +106,7 @@ export const optimizers = {
       beta2: positive('adam: beta2', o.beta2, 0.999),
       eps: positive('adam: epsilon', o.epsilon, 1e-7),
     };
-    return make('adam', 1, o, 0.001, f, 2, f);
+    return make('adam', OptimizerCode.Adam, o, 0.001, f, 2, f);
   },
   /** AdamW: Adam with decoupled weight decay (Keras default 0.004). */
   adamw(o: OptimizerOptions & { beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number } = {}): Optimizer {
@@ -109,7 +116,7 @@ export const optimizers = {
       eps: positive('adamw: epsilon', o.epsilon, 1e-7),
       weightDecay: positive('adamw: weightDecay', o.weightDecay, 0.004),
     };
-    return make('adamw', 2, o, 0.001, f, 2, f);
+    return make('adamw', OptimizerCode.AdamW, o, 0.001, f, 2, f);
   },
   /** RMSprop (Keras: learning rate 0.001, ρ 0.9, ε 1e-7). */
   rmsprop(o: OptimizerOptions & { rho?: number; momentum?: number; epsilon?: number; centered?: boolean } = {}): Optimizer {
@@ -120,7 +127,7 @@ export const optimizers = {
       centered: !!o.centered,
     };
     if (f.centered && f.momentum > 0) throw new ValueError('rmsprop: centered with momentum is not supported');
-    return make('rmsprop', 3, o, 0.001, f, 1 + (f.centered || f.momentum > 0 ? 1 : 0), f);
+    return make('rmsprop', OptimizerCode.RmsProp, o, 0.001, f, 1 + (f.centered || f.momentum > 0 ? 1 : 0), f);
   },
 };
 
@@ -178,3 +185,37 @@ export const schedules = {
     };
   },
 };
+
+/** The optimizer a saved `getConfig()` describes; null for a learning-rate schedule (a function is not serialisable). */
+export function optimizerFromConfig(c: Record<string, unknown>): Optimizer | null {
+  if (typeof c.learningRate !== 'number') return null;
+  const common = {
+    learningRate: c.learningRate,
+    clipNorm: (c.clipNorm as number) || undefined,
+    clipValue: (c.clipValue as number) || undefined,
+  };
+  switch (c.kind) {
+    case 'sgd':
+      return optimizers.sgd({ ...common, momentum: c.momentum as number, nesterov: c.nesterov as boolean });
+    case 'adam':
+      return optimizers.adam({ ...common, beta1: c.beta1 as number, beta2: c.beta2 as number, epsilon: c.eps as number });
+    case 'adamw':
+      return optimizers.adamw({
+        ...common,
+        beta1: c.beta1 as number,
+        beta2: c.beta2 as number,
+        epsilon: c.eps as number,
+        weightDecay: c.weightDecay as number,
+      });
+    case 'rmsprop':
+      return optimizers.rmsprop({
+        ...common,
+        rho: c.rho as number,
+        momentum: c.momentum as number,
+        epsilon: c.eps as number,
+        centered: c.centered as boolean,
+      });
+    default:
+      throw new FormatError(`model file: unknown optimizer ${JSON.stringify(c.kind)}`);
+  }
+}

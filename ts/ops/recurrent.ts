@@ -16,6 +16,7 @@
  * each sample's last real step; final states are taken there.
  */
 import { ShapeError, ValueError } from '../errors.js';
+import { CELL_GATES, CallFlag, Cell, GateAct } from '../runtime/contract.js';
 import { runtime } from '../runtime/init.js';
 import { WasmArray, type Heap } from '../runtime/memory.js';
 import { checkStatus } from '../runtime/status.js';
@@ -47,7 +48,12 @@ export interface RecurrentConfig {
 }
 
 export type GateActivation = 'sigmoid' | 'hardSigmoid' | 'hardSigmoid6';
-const GATE_CODE: Record<GateActivation, number> = { sigmoid: 0, hardSigmoid: 1, hardSigmoid6: 2 };
+/** The core's code of each gate activation. */
+export const GATE_CODE: Readonly<Record<GateActivation, GateAct>> = {
+  sigmoid: GateAct.Sigmoid,
+  hardSigmoid: GateAct.HardSigmoid02,
+  hardSigmoid6: GateAct.HardSigmoidSixth,
+};
 
 export interface ForwardInput {
   /** `[T, B, I]`, or `[B, T, I]` with `batchFirst`. */
@@ -103,11 +109,7 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
-const GATES: Record<CellType, number> = { rnn: 1, lstm: 4, gru: 3 };
-const FLAG_BATCH_FIRST = 1;
-const FLAG_TRAINING = 2;
-const FLAG_REPACK = 4;
-const FLAG_REVERSE = 8;
+const { BATCH_FIRST: FLAG_BATCH_FIRST, TRAINING: FLAG_TRAINING, REPACK: FLAG_REPACK, REVERSE: FLAG_REVERSE, GATE_SHIFT } = CallFlag;
 
 /** Pointer-level arguments of one forward call (byte offsets; 0 = absent). */
 export interface RawForward {
@@ -145,14 +147,15 @@ export interface RawBackward {
   recMask: number;
 }
 
-function cellCode(c: RecurrentConfig): number {
+/** The core's cell code of a configuration. */
+export function cellCode(c: Pick<RecurrentConfig, 'cell' | 'nonlinearity' | 'resetAfter'>): Cell {
   switch (c.cell) {
     case 'rnn':
-      return c.nonlinearity === 'relu' ? 1 : 0;
+      return c.nonlinearity === 'relu' ? Cell.RnnRelu : Cell.RnnTanh;
     case 'lstm':
-      return 2;
+      return Cell.Lstm;
     case 'gru':
-      return c.resetAfter === false ? 4 : 3;
+      return c.resetAfter === false ? Cell.GruResetBefore : Cell.Gru;
   }
 }
 
@@ -230,10 +233,10 @@ export class RecurrentKernel {
       resetAfter: config.resetAfter ?? true,
       gateActivation: config.gateActivation ?? 'sigmoid',
     };
-    this.gateBits = GATE_CODE[this.config.gateActivation] << 4;
+    this.gateBits = GATE_CODE[this.config.gateActivation] << GATE_SHIFT;
     this.directions = this.config.bidirectional ? 2 : 1;
-    this.gates = GATES[config.cell];
     this.code = cellCode(this.config);
+    this.gates = CELL_GATES[this.code];
     const { core, heap } = runtime();
     this.heap = heap;
     const H = config.hiddenSize;
@@ -591,7 +594,6 @@ export class RecurrentKernel {
     this.freeCall();
     const { inputSize: I, hiddenSize: H, cell } = this.config;
     const D = this.directions;
-    const { core } = runtime();
     const training = (flags & FLAG_TRAINING) !== 0;
     const work = this.workspaceLength(T, B, training);
     const lstm = cell === 'lstm';

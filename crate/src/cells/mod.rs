@@ -31,36 +31,54 @@ pub mod gru;
 pub mod lstm;
 pub mod rnn;
 
+use crate::contract::codes;
 use crate::gemm::{self, MatRef};
 use crate::simd::{for_lanes, F32x4};
 
-/// Which recurrent cell (the ABI passes these numbers).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Cell {
-    /// `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`
-    RnnTanh = 0,
-    /// `h' = relu(W_ih x + b_ih + W_hh h + b_hh)`
-    RnnRelu = 1,
-    /// PyTorch LSTM, gates i, f, g, o.
-    Lstm = 2,
-    /// PyTorch GRU (reset gate applied after the recurrent product, `r ⊙ (W_hn h + b_hn)`).
-    Gru = 3,
-    /// Cho / Keras `reset_after=False` / ONNX `linear_before_reset=0` GRU:
-    /// `n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)`.
-    GruResetBefore = 4,
+/// The `flags` word of a recurrent call (`abi::recurrent_forward` / `_backward`).
+pub mod flags {
+    use crate::contract::named_consts;
+
+    named_consts! {
+        /// Every flag, for the contract.
+        pub TABLE: u32 {
+            /// Rows are batch-first (`b·T + t`) rather than time-major.
+            BATCH_FIRST = 1,
+            /// Keep what backward needs.
+            TRAINING = 2,
+            /// Re-pack the weights (they changed since the last call).
+            REPACK = 4,
+            /// One direction, run in reverse time (Keras `go_backwards`).
+            REVERSE = 8,
+            /// Bits 4–5 hold the [`super::GateAct`].
+            GATE_SHIFT = 4,
+        }
+    }
+
+    /// The gate activation in `flags`.
+    pub fn gate(flags: u32) -> Option<super::GateAct> {
+        super::GateAct::from_u32((flags >> GATE_SHIFT) & 3)
+    }
+}
+
+codes! {
+    /// Which recurrent cell (the ABI passes these numbers).
+    pub enum Cell {
+        /// `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`
+        RnnTanh = 0,
+        /// `h' = relu(W_ih x + b_ih + W_hh h + b_hh)`
+        RnnRelu = 1,
+        /// PyTorch LSTM, gates i, f, g, o.
+        Lstm = 2,
+        /// PyTorch GRU (reset gate applied after the recurrent product, `r ⊙ (W_hn h + b_hn)`).
+        Gru = 3,
+        /// Cho / Keras `reset_after=False` / ONNX `linear_before_reset=0` GRU:
+        /// `n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)`.
+        GruResetBefore = 4,
+    }
 }
 
 impl Cell {
-    pub fn from_u32(k: u32) -> Option<Cell> {
-        Some(match k {
-            0 => Cell::RnnTanh,
-            1 => Cell::RnnRelu,
-            2 => Cell::Lstm,
-            3 => Cell::Gru,
-            4 => Cell::GruResetBefore,
-            _ => return None,
-        })
-    }
     /// `G`: gate blocks.
     pub fn gates(self) -> usize {
         match self {
@@ -74,28 +92,21 @@ impl Cell {
     }
 }
 
-/// The gate ("recurrent") activation of LSTM i, f, o and GRU r, z.
-///
-/// - `Sigmoid`: σ(x) (PyTorch, Keras ≥ 2.3, ONNX default), computed as
-///   ½·tanh(x/2) + ½ (`activations::sigmoid_gate`: absolute error ≤ 2.5e-7).
-/// - `HardSigmoid02`: clip(0.2·x + 0.5, 0, 1) (tfjs `hardSigmoid`, Keras 2 `hard_sigmoid`, ONNX HardSigmoid defaults).
-/// - `HardSigmoidSixth`: clip(x/6 + 0.5, 0, 1) (Keras 3 `hard_sigmoid`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum GateAct {
-    Sigmoid = 0,
-    HardSigmoid02 = 1,
-    HardSigmoidSixth = 2,
+codes! {
+    /// The gate ("recurrent") activation of LSTM i, f, o and GRU r, z.
+    ///
+    /// - `Sigmoid`: σ(x) (PyTorch, Keras ≥ 2.3, ONNX default), computed as
+    ///   ½·tanh(x/2) + ½ (`activations::sigmoid_gate`: absolute error ≤ 2.5e-7).
+    /// - `HardSigmoid02`: clip(0.2·x + 0.5, 0, 1) (tfjs `hardSigmoid`, Keras 2 `hard_sigmoid`, ONNX HardSigmoid defaults).
+    /// - `HardSigmoidSixth`: clip(x/6 + 0.5, 0, 1) (Keras 3 `hard_sigmoid`).
+    pub enum GateAct {
+        Sigmoid = 0,
+        HardSigmoid02 = 1,
+        HardSigmoidSixth = 2,
+    }
 }
 
 impl GateAct {
-    pub fn from_u32(v: u32) -> Option<GateAct> {
-        Some(match v {
-            0 => GateAct::Sigmoid,
-            1 => GateAct::HardSigmoid02,
-            2 => GateAct::HardSigmoidSixth,
-            _ => return None,
-        })
-    }
     fn slope(self) -> f32 {
         match self {
             GateAct::HardSigmoidSixth => 1.0 / 6.0,

@@ -1,0 +1,168 @@
+//! The core's contract with the TypeScript façade, declared once.
+//!
+//! Everything JavaScript passes by number — cell, activation, loss and
+//! optimizer codes, flag bits, status codes, the words of a stream-program
+//! record, the optimizer's hyper-parameter block — is declared with the
+//! macros below, beside the code that decodes it. Each declaration also
+//! yields a table of names and values, from which [`typescript`] writes
+//! `ts/runtime/contract.ts`; the host test in this file fails when the
+//! checked-in file differs (`npm run contract` rewrites it). The façade
+//! imports those constants and never spells a code itself.
+
+/// A `#[repr(u32)]` enum whose values cross the ABI, with `from_u32` and
+/// `VARIANTS` (every value and its name, in declaration order).
+macro_rules! codes {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $v:ident = $n:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        #[repr(u32)]
+        pub enum $name {
+            $($(#[$vm])* $v = $n,)*
+        }
+
+        impl $name {
+            /// Every value with its name, in declaration order.
+            pub const VARIANTS: &'static [(&'static str, $name)] = &[$((stringify!($v), $name::$v),)*];
+
+            pub fn from_u32(v: u32) -> Option<Self> {
+                match v {
+                    $($n => Some($name::$v),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl From<$name> for u32 {
+            fn from(v: $name) -> u32 {
+                v as u32
+            }
+        }
+    };
+}
+pub(crate) use codes;
+
+/// Named constants of one type, with `TABLE` (name, value) for the contract.
+macro_rules! named_consts {
+    ($(#[$m:meta])* pub $table:ident: $t:ty { $($(#[$cm:meta])* $c:ident = $v:expr,)* }) => {
+        $($(#[$cm])* pub const $c: $t = $v;)*
+        $(#[$m])*
+        pub const $table: &[(&str, $t)] = &[$((stringify!($c), $c),)*];
+    };
+}
+pub(crate) use named_consts;
+
+/// A fixed run of named words (`u32` or `f32`) passed through memory, as a
+/// struct: `read` takes the words in field order, `FIELDS` names them.
+macro_rules! words {
+    ($(#[$m:meta])* pub struct $name:ident: [$t:ty] { $($(#[$fm:meta])* $f:ident,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq)]
+        pub struct $name {
+            $($(#[$fm])* pub $f: $t,)*
+        }
+
+        impl $name {
+            /// The fields' names, in word order.
+            pub const FIELDS: &'static [&'static str] = &[$(stringify!($f),)*];
+            /// Words of the layout.
+            pub const LEN: usize = Self::FIELDS.len();
+
+            /// From `LEN` words in field order.
+            #[inline(always)]
+            pub fn read(w: &[$t; Self::LEN]) -> Self {
+                let mut k = 0;
+                $name {
+                    $($f: {
+                        k += 1;
+                        w[k - 1]
+                    },)*
+                }
+            }
+
+            /// The words in field order.
+            pub fn to_words(&self) -> [$t; Self::LEN] {
+                [$(self.$f,)*]
+            }
+        }
+    };
+}
+pub(crate) use words;
+
+/// The TypeScript module of every code, flag, status and layout above.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn typescript() -> String {
+    use crate::{cells, dense, loss, optim, program, status};
+    use core::fmt::Write;
+    let mut s = String::new();
+    let out = &mut s;
+    let _ = writeln!(out, "// Generated from the Rust core (crate/src/contract.rs) by `npm run contract`; do not edit.");
+    let _ = writeln!(out, "// `cargo test` fails when this file and the core's declarations disagree.");
+    fn codes<T: Copy + Into<u32>>(out: &mut String, doc: &str, name: &str, v: &[(&str, T)]) {
+        let _ = writeln!(out, "\n/** {doc} */");
+        let body: Vec<String> = v.iter().map(|(n, c)| format!("{n}: {}", (*c).into())).collect();
+        let _ = writeln!(out, "export const {name} = {{ {} }} as const;", body.join(", "));
+        let _ = writeln!(out, "export type {name} = (typeof {name})[keyof typeof {name}];");
+    }
+    fn list(out: &mut String, doc: &str, name: &str, v: &[&str]) {
+        let _ = writeln!(out, "\n/** {doc} */");
+        let body: Vec<String> = v.iter().map(|f| format!("'{f}'")).collect();
+        let _ = writeln!(out, "export const {name} = [{}] as const;", body.join(", "));
+    }
+    codes(out, "`cells::Cell`: which recurrent cell.", "Cell", cells::Cell::VARIANTS);
+    let gates: Vec<String> = cells::Cell::VARIANTS.iter().map(|(_, c)| c.gates().to_string()).collect();
+    let _ = writeln!(out, "\n/** `Cell::gates`: gate blocks `G` of each cell, indexed by its code. */");
+    let _ = writeln!(out, "export const CELL_GATES: readonly number[] = [{}];", gates.join(", "));
+    codes(out, "`cells::GateAct`: the gate activation of LSTM i, f, o and GRU r, z.", "GateAct", cells::GateAct::VARIANTS);
+    codes(
+        out,
+        "`cells::flags`: bits of a recurrent call's `flags` word (the gate activation at `GATE_SHIFT`).",
+        "CallFlag",
+        cells::flags::TABLE,
+    );
+    codes(out, "`dense::Act`: a dense layer's activation.", "DenseAct", dense::Act::VARIANTS);
+    codes(out, "`loss::Loss`: the loss kernels.", "Loss", loss::Loss::VARIANTS);
+    codes(out, "`optim::Kind`: the optimizers.", "Optimizer", optim::Kind::VARIANTS);
+    list(out, "`optim::Hyper`: the optimizer's f32 hyper-parameter block, in order.", "HYPER_FIELDS", optim::Hyper::FIELDS);
+    codes(out, "`status::Status`: what every kernel call returns.", "Status", status::Status::VARIANTS);
+    let msgs: Vec<String> = status::Status::VARIANTS.iter().map(|(_, c)| format!("{}: '{}'", *c as u32, c.message())).collect();
+    let _ = writeln!(out, "\n/** `Status::message`, by code. */");
+    let _ = writeln!(out, "export const STATUS_MESSAGES: Readonly<Record<number, string>> = {{ {} }};", msgs.join(", "));
+    let _ = writeln!(out, "\n/** `program::RECORD`: words per stream-program record (the op code first). */");
+    let _ = writeln!(out, "export const RECORD_WORDS = {};", program::RECORD);
+    codes(out, "`program::Op`: a stream-program record's op code (word 0).", "Op", program::Op::VARIANTS);
+    let _ = writeln!(out, "\n/** `program::RECORDS`: each record's fields after the op code, in word order. */");
+    let _ = writeln!(out, "export const RECORD_FIELDS = {{");
+    for (op, fields) in program::RECORDS {
+        let name = program::Op::VARIANTS.iter().find(|(_, o)| o == op).map(|(n, _)| *n).unwrap_or("?");
+        let body: Vec<String> = fields.iter().map(|f| format!("'{f}'")).collect();
+        let _ = writeln!(out, "  {name}: [{}],", body.join(", "));
+    }
+    let _ = writeln!(out, "}} as const;");
+    list(out, "`program::Q8Desc`: the words an int8 recurrent record's `desc` points at.", "Q8_DESC_FIELDS", program::Q8Desc::FIELDS);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    /// `ts/runtime/contract.ts` is what [`super::typescript`] writes now
+    /// (`UPDATE_CONTRACT=1` rewrites it; `npm run contract` does that).
+    #[test]
+    fn typescript_contract_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../ts/runtime/contract.ts");
+        let want = super::typescript();
+        if std::env::var_os("UPDATE_CONTRACT").is_some() {
+            std::fs::write(path, &want).expect("write ts/runtime/contract.ts");
+            return;
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        if have != want {
+            let first = have.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or(have.lines().count().min(want.lines().count()));
+            panic!(
+                "ts/runtime/contract.ts differs from the core's declarations from line {}:\n  file: {:?}\n  core: {:?}\nrun `npm run contract` to regenerate it",
+                first + 1,
+                have.lines().nth(first),
+                want.lines().nth(first)
+            );
+        }
+    }
+}
