@@ -154,7 +154,8 @@ for (const l of chosen) {
   };
   for (const l of chosen.filter((l) => l.cold)) {
     const args = [...(l.node ?? []), here('libs/cold.mjs'), l.cold, dir];
-    (results[l.name] ??= {}).cold = { id: 'cold', ...coldRuns(args, process.execPath, cleanEnv) };
+    results[l.name] ??= {};
+    results[l.name].cold = { id: 'cold', ...coldRuns(args, process.execPath, cleanEnv) };
     if (caBundle && l.name === 'ours')
       results.ours.coldCa = { id: 'coldCa', ...coldRuns(args, process.execPath, process.env), env: `NODE_EXTRA_CA_CERTS=${caBundle}` };
   }

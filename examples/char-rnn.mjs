@@ -40,14 +40,19 @@ export function sample(model, tok, prompt, length, temperature, rng) {
     // temperature: p^(1/τ), renormalised; ids 0 (padding) and 1 (unknown) never sampled
     let sum = 0;
     const w = new Float64Array(V);
-    for (let j = 2; j < V; j++) sum += w[j] = last[j] ** (1 / temperature);
+    for (let j = 2; j < V; j++) {
+      w[j] = last[j] ** (1 / temperature);
+      sum += w[j];
+    }
     let r = rng.next() * sum;
     let next = V - 1;
-    for (let j = 2; j < V; j++)
-      if ((r -= w[j]) <= 0) {
+    for (let j = 2; j < V; j++) {
+      r -= w[j];
+      if (r <= 0) {
         next = j;
         break;
       }
+    }
     ids.push(next);
     out += tok.token(next);
   }

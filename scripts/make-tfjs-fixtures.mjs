@@ -158,7 +158,10 @@ for (const c of cases) {
   const y = model.predict(x);
   let artifacts;
   await model.save(
-    tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })),
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
   );
   // what tfjs-core's getModelJSONForModelArtifacts writes (io_utils.ts)
   const modelJson = {

@@ -124,7 +124,7 @@ function analytic(c: Config, p: Problem) {
     dx = g.dx!;
     dy = g.dx!;
   }
-  layers.forEach((k) => k.dispose());
+  for (const k of layers) k.dispose();
   return { grads, dx, dh0, dc0 };
 }
 
@@ -176,7 +176,7 @@ describe('analytic gradients (wasm) vs float64 finite differences', () => {
         const p = makeProblem(c, s);
         const a = analytic(c, p);
         const checks: [string, ArrayLike<number>, Float64Array][] = [['dx', a.dx, p.x]];
-        p.params.forEach((v, l) => checks.push([`dparams[layer ${l}]`, a.grads[l], v]));
+        for (const [l, v] of p.params.entries()) checks.push([`dparams[layer ${l}]`, a.grads[l], v]);
         if (c.withState) {
           checks.push(['dh0', a.dh0, p.h0]);
           if (cell === 'lstm') checks.push(['dc0', a.dc0, p.c0]);

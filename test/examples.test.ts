@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 const quiet = () => {};
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- results of plain JS examples
+// biome-ignore lint/suspicious/noExplicitAny: the examples are plain JavaScript; their results are untyped
 type Any = any;
 
 describe('examples reach their quality bounds', () => {

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initForTests } from './helpers/init.js';
 import { Random, Sequential, layers, memoryStats, tensor } from '../ts/index.js';
 import { makeMetric } from '../ts/model/metrics.js';
-import { initialize, orthogonal } from '../ts/model/initializers.js';
+import { initialize, orthogonal } from '../ts/layers/initializers.js';
 
 beforeAll(async () => {
   await initForTests();

@@ -191,7 +191,13 @@ describe('Sequential training', () => {
     const h = await m.fit(x, y, {
       epochs: 10,
       batchSize: 8,
-      callbacks: [{ onBatchEnd: (b) => void (b === 1 && (m.stopTraining = true)) }],
+      callbacks: [
+        {
+          onBatchEnd: (b) => {
+            if (b === 1) m.stopTraining = true;
+          },
+        },
+      ],
     });
     expect(h.epoch).toEqual([0]);
     m.dispose();

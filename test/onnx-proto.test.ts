@@ -1,11 +1,11 @@
-// The ONNX protobuf codec (ts/io/onnx/proto.ts): its field tables checked
+// The ONNX protobuf codec (ts/format/onnx-proto.ts): its field tables checked
 // against the text of proto/onnx.proto (an independent source: the onnx
 // project's schema), and the wire format checked against bytes written by hand
 // from the protobuf encoding spec and against the ONNX fixtures PyTorch wrote.
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import * as P from '../ts/io/onnx/proto.js';
+import * as P from '../ts/format/onnx-proto.js';
 
 /** message name (dotted for nested) → field name → { no, type, repeated, oneof } from onnx.proto. */
 function parseProto(text: string) {

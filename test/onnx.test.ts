@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 
 /** Run a model file in onnxruntime-node and in ours on the same feeds; compare every output. */
-export async function compareWithOrt(
+async function compareWithOrt(
   bytes: Uint8Array,
   feeds: Record<string, { dtype: 'int64' | 'int32' | 'float32'; shape: number[]; data: number[] }>,
   label: string,

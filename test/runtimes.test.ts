@@ -226,7 +226,7 @@ describe.skipIf(
     const r = await pageResult('/test/runtimes/page.html');
     expect(r.error).toBeUndefined();
     expect(r.simd).toBe('relaxed');
-    r.y.forEach((v, i) => expect(Math.abs(v - reference.y[i])).toBeLessThan(1e-5));
+    for (const [i, v] of r.y.entries()) expect(Math.abs(v - reference.y[i])).toBeLessThan(1e-5);
   });
 });
 

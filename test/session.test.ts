@@ -66,7 +66,7 @@ describe('session', () => {
     const rest = ids.slice(4).map((id) => Array.from(a.step(id)));
     const b = m.session();
     b.state = saved;
-    ids.slice(4).forEach((id, k) => expect(Array.from(b.step(id))).toEqual(rest[k]));
+    for (const [k, id] of ids.slice(4).entries()) expect(Array.from(b.step(id))).toEqual(rest[k]);
     b.reset();
     const c = m.session();
     expect(Array.from(b.step(7))).toEqual(Array.from(c.step(7)));

@@ -36,10 +36,13 @@ export { optimizers, schedules, type Optimizer, type OptimizerLike, type Schedul
 export { callbacks, EarlyStopping, type Callback, type Logs } from './model/callbacks.js';
 export type { LossName } from './model/losses.js';
 export type { MetricName } from './model/metrics.js';
-export type { Initializer, InitializerName } from './model/initializers.js';
+export type { Initializer, InitializerName } from './layers/initializers.js';
 export { CharTokenizer, WordTokenizer, type Tokenizer } from './text/tokenizer.js';
-export { loadModel, saveModelFile, loadModelFile, type SaveOptions, type ModelConfig } from './io/model-file.js';
-export { readSafetensors, writeSafetensors, toFloat32, type Safetensors, type SafeTensor, type ReadLimits } from './io/safetensors.js';
+export { loadModel } from './model/load.js';
+export type { SaveOptions } from './model/model-file.js';
+export type { ModelConfig } from './model/config.js';
+export { saveModelFile, loadModelFile } from './io/files.js';
+export { readSafetensors, writeSafetensors, toFloat32, type Safetensors, type SafeTensor, type ReadLimits } from './format/safetensors.js';
 export { importPyTorch, type PyTorchSpec, type PyTorchLayerSpec } from './io/pytorch.js';
 export { importTfjs, type TfjsModelJson } from './io/tfjs.js';
 export { importOnnx, OnnxModel, type OnnxImportOptions, type OnnxValueInfo } from './io/onnx/import.js';

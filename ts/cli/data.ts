@@ -19,7 +19,7 @@ export class CliError extends Error {
 }
 
 export function readFileChecked(path: string, what = 'file'): Buffer {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch {
@@ -105,7 +105,7 @@ export function seriesWindows(
   const ys = new Float32Array(n * targets.length);
   for (let i = 0; i < n; i++) {
     xs.set(x.subarray(i * C, (i + seqLen) * C), i * seqLen * C);
-    targets.forEach((t, k) => (ys[i * targets.length + k] = x[(i + seqLen) * C + t]));
+    for (const [k, t] of targets.entries()) ys[i * targets.length + k] = x[(i + seqLen) * C + t];
   }
   return { x: tensor(xs, [n, seqLen, C]), y: tensor(ys, [n, targets.length]), n };
 }

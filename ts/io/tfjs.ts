@@ -3,33 +3,19 @@
  * topology + `weightsManifest`) and the weight shards, as written by
  * `@tensorflow/tfjs` `model.save()` and by the tensorflowjs converter.
  *
- * Porting notes (../shared/INTEROP.md §2–3, each checked by a fixture):
- * - Keras multiplies `x·K` with `K [I, G·H]`; we store `W = Kᵀ [G·H, I]`.
- * - LSTM gates: Keras i,f,c,o = ours i,f,g,o; one bias → `b_ih`, `b_hh = 0`.
- * - GRU gates: Keras z,r,h → ours r,z,n (blocks 1,0,2). `reset_after: true`:
- *   bias `[2, 3H]` = `[b_ih; b_hh]`. `reset_after: false` (tfjs always): our
- *   reset-before GRU, bias `[3H]` → `b_ih`, `b_hh = 0`.
- * - `recurrent_activation`: sigmoid, or `hard_sigmoid`, whose formula depends
- *   on the writer — clip(0.2x + 0.5) for tfjs and Keras 2, clip(x/6 + 0.5) for
- *   Keras 3 (`keras_version` ≥ 3).
- * - `go_backwards` on a plain layer: outputs in reversed time order (as ours);
- *   Bidirectional outputs are time-aligned, forward first (as ours).
- * - Weights bind by layer order and role (kernel / recurrent_kernel / bias /
- *   embeddings / gamma / beta), not by the process-dependent names.
- * - Anything we cannot compute exactly (return_state, stateful, other
- *   activations, Masking with a non-zero value, unknown layers) is refused
- *   with the layer named.
+ * The topology and the weight shards are read here; each layer kind maps its
+ * Keras config and weights onto ours (`LayerKind.keras`, with the porting
+ * notes beside the mapping). Weights bind by layer name and role (kernel /
+ * recurrent_kernel / bias / embeddings / gamma / beta), not by the
+ * process-dependent full names. What cannot be computed exactly is refused
+ * with the layer named.
  */
 import { FormatError } from '../errors.js';
-import { Dense, type DenseActivation } from '../layers/dense.js';
-import { Dropout } from '../layers/dropout.js';
-import { Embedding } from '../layers/embedding.js';
-import { LayerNormalization } from '../layers/layer-norm.js';
-import { Recurrent, type MergeMode } from '../layers/recurrent.js';
 import type { Layer } from '../layers/base.js';
+import { kerasMapping } from '../layers/index.js';
 import type { GateActivation } from '../ops/recurrent.js';
 import { Sequential } from '../model/sequential.js';
-import { f16ToF32 } from './safetensors.js';
+import { f16ToF32 } from '../format/safetensors.js';
 
 interface ManifestEntry {
   name: string;
@@ -210,28 +196,6 @@ function importTfjsUnchecked(
   let idsInput = false;
   const layers: Layer[] = [];
   const ours: Record<string, Float32Array> = {};
-  const transpose = (w: { shape: number[]; data: Float32Array }) => {
-    const [r, c] = w.shape;
-    const t = new Float32Array(r * c);
-    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j * r + i] = w.data[i * c + j];
-    return t;
-  };
-  /** Keras [rows, G·H] kernel → our [G·H, rows] with gate blocks reordered (`perm[k]` = source block). */
-  const gateMatrix = (w: { shape: number[]; data: Float32Array }, G: number, perm: number[]) => {
-    const [rows, cols] = w.shape;
-    const H = cols / G;
-    const t = new Float32Array(rows * cols);
-    for (let k = 0; k < G; k++)
-      for (let j = 0; j < H; j++) for (let i = 0; i < rows; i++) t[(k * H + j) * rows + i] = w.data[i * cols + perm[k] * H + j];
-    return t;
-  };
-  const gateVector = (v: Float32Array, G: number, perm: number[]) => {
-    const H = v.length / G;
-    const t = new Float32Array(v.length);
-    for (let k = 0; k < G; k++) t.set(v.subarray(perm[k] * H, (perm[k] + 1) * H), k * H);
-    return t;
-  };
-
   for (const [li, kl] of list.entries()) {
     const cls = kl.class_name;
     const c = kl.config ?? {};
@@ -240,119 +204,26 @@ function importTfjsUnchecked(
     const shape = (c.batch_input_shape ?? c.batch_shape) as (number | null)[] | undefined;
     if (shape && !inputShape) inputShape = shape.slice(1);
     if (cls === 'InputLayer') continue;
+    if (cls === 'Masking') throw new FormatError(`importTfjs: ${where}: Masking layers are not supported (use Embedding mask_zero)`);
+    const mapping = kerasMapping(cls);
+    if (!mapping) throw new FormatError(`importTfjs: ${where}: layer class "${cls}" is not supported`);
     const ws = byLayer(name);
-    switch (cls) {
-      case 'Dense': {
-        const a = act(c.activation, where);
-        if (!['linear', 'relu', 'tanh', 'sigmoid', 'softmax'].includes(a))
-          throw new FormatError(`importTfjs: ${where}: activation "${a}" is not supported`);
-        layers.push(new Dense({ name, units: Number(c.units), activation: a as DenseActivation, useBias: c.use_bias !== false }));
-        const k = role(ws, 'kernel', where);
-        ours[`${name}.weight`] = transpose(k);
-        if (c.use_bias !== false) ours[`${name}.bias`] = role(ws, 'bias', where).data;
-        break;
-      }
-      case 'Embedding': {
-        const len = c.input_length as number | null | undefined;
-        if (!inputShape) inputShape = [len ?? null];
-        idsInput = true;
-        layers.push(new Embedding({ name, inputDim: Number(c.input_dim), outputDim: Number(c.output_dim), maskZero: !!c.mask_zero }));
-        ours[`${name}.weight`] = role(ws, 'embeddings', where).data;
-        break;
-      }
-      case 'Dropout':
-        layers.push(new Dropout({ name, rate: Number(c.rate) }));
-        break;
-      case 'LayerNormalization': {
-        const axis = c.axis;
-        if (!(axis === -1 || (Array.isArray(axis) && axis.length === 1 && (axis[0] === -1 || axis[0] === (inputShape?.length ?? 0))))) {
-          throw new FormatError(`importTfjs: ${where}: only normalisation over the last axis is supported`);
-        }
-        layers.push(new LayerNormalization({ name, epsilon: Number(c.epsilon ?? 1e-3) }));
-        const F = role(ws, c.scale === false ? 'beta' : 'gamma', where).shape[0];
-        ours[`${name}.weight`] = c.scale === false ? new Float32Array(F).fill(1) : role(ws, 'gamma', where).data;
-        ours[`${name}.bias`] = c.center === false ? new Float32Array(F) : role(ws, 'beta', where).data;
-        break;
-      }
-      case 'SimpleRNN':
-      case 'LSTM':
-      case 'GRU':
-      case 'Bidirectional': {
-        const bidi = cls === 'Bidirectional';
-        const inner = bidi ? (c.layer as KerasLayer) : kl;
-        const ic = inner?.config ?? {};
-        const icls = inner?.class_name;
-        if (!['SimpleRNN', 'LSTM', 'GRU'].includes(icls))
-          throw new FormatError(`importTfjs: ${where}: unsupported inner layer ${JSON.stringify(icls)}`);
-        const iwhere = `${where}${bidi ? ` > ${icls}` : ''}`;
-        if (ic.return_state) throw new FormatError(`importTfjs: ${iwhere}: return_state is not supported in an imported Sequential`);
-        if (ic.stateful)
-          throw new FormatError(`importTfjs: ${iwhere}: stateful layers are not imported (re-create with stateful: true and setWeights)`);
-        if (ic.use_bias === false) throw new FormatError(`importTfjs: ${iwhere}: use_bias=false is not supported`);
-        const cell = icls === 'SimpleRNN' ? 'rnn' : icls === 'LSTM' ? 'lstm' : 'gru';
-        const activation = act(ic.activation, iwhere);
-        if (cell === 'rnn' ? !['tanh', 'relu'].includes(activation) : activation !== 'tanh') {
-          throw new FormatError(`importTfjs: ${iwhere}: activation "${activation}" is not supported`);
-        }
-        let gate: GateActivation = 'sigmoid';
-        if (cell !== 'rnn') {
-          const ra = act(ic.recurrent_activation ?? 'hard_sigmoid', iwhere);
-          if (ra === 'hard_sigmoid') gate = hardSigmoid;
-          else if (ra !== 'sigmoid') throw new FormatError(`importTfjs: ${iwhere}: recurrent_activation "${ra}" is not supported`);
-        }
-        const resetAfter = cell === 'gru' ? !!ic.reset_after : undefined;
-        const mergeMode = (c.merge_mode ?? 'concat') as MergeMode | null;
-        if (bidi && !['concat', 'sum', 'mul', 'ave'].includes(String(mergeMode))) {
-          throw new FormatError(`importTfjs: ${where}: merge_mode ${JSON.stringify(mergeMode)} is not supported`);
-        }
-        if (bidi && ic.go_backwards) throw new FormatError(`importTfjs: ${where}: an inner layer with go_backwards is not supported`);
-        const args = {
-          name,
-          units: Number(ic.units),
-          returnSequences: !!ic.return_sequences,
-          goBackwards: !bidi && !!ic.go_backwards,
-          ...(cell === 'rnn' ? { activation: activation as 'tanh' | 'relu' } : { recurrentActivation: gate }),
-          ...(cell === 'gru' ? { resetAfter } : {}),
-        };
-        layers.push(bidi ? new Recurrent(cell, args, { mergeMode: mergeMode as MergeMode, name }) : new Recurrent(cell, args));
-        const G = cell === 'lstm' ? 4 : cell === 'gru' ? 3 : 1;
-        const perm = cell === 'gru' ? [1, 0, 2] : G === 4 ? [0, 1, 2, 3] : [0];
-        for (const [d, sub] of (bidi
-          ? [
-              [0, 'forward'],
-              [1, 'backward'],
-            ]
-          : [[0, undefined]]) as [number, string | undefined][]) {
-          const sfx = d === 1 ? '_reverse' : '';
-          const k = role(ws, 'kernel', iwhere, sub);
-          const r = role(ws, 'recurrent_kernel', iwhere, sub);
-          const b = role(ws, 'bias', iwhere, sub);
-          const H = Number(ic.units);
-          if (k.shape[1] !== G * H || r.shape[0] !== H || r.shape[1] !== G * H) {
-            throw new FormatError(
-              `importTfjs: ${iwhere}: kernel ${JSON.stringify(k.shape)} / recurrent_kernel ${JSON.stringify(r.shape)} do not fit ${G}×${H} gates`,
-            );
-          }
-          ours[`${name}.weight_ih_l0${sfx}`] = gateMatrix(k, G, perm);
-          ours[`${name}.weight_hh_l0${sfx}`] = gateMatrix(r, G, perm);
-          if (cell === 'gru' && resetAfter) {
-            if (b.shape.length !== 2 || b.shape[0] !== 2)
-              throw new FormatError(`importTfjs: ${iwhere}: reset_after GRU bias must be [2, 3H]; got ${JSON.stringify(b.shape)}`);
-            ours[`${name}.bias_ih_l0${sfx}`] = gateVector(b.data.slice(0, G * H), G, perm);
-            ours[`${name}.bias_hh_l0${sfx}`] = gateVector(b.data.slice(G * H), G, perm);
-          } else {
-            if (b.shape.length !== 1)
-              throw new FormatError(`importTfjs: ${iwhere}: bias must be [${G * H}]; got ${JSON.stringify(b.shape)}`);
-            ours[`${name}.bias_ih_l0${sfx}`] = gateVector(b.data, G, perm);
-            ours[`${name}.bias_hh_l0${sfx}`] = new Float32Array(G * H);
-          }
-        }
-        break;
-      }
-      case 'Masking':
-        throw new FormatError(`importTfjs: ${where}: Masking layers are not supported (use Embedding mask_zero)`);
-      default:
-        throw new FormatError(`importTfjs: ${where}: layer class "${cls}" is not supported`);
+    const r = mapping.import({
+      className: cls,
+      config: c,
+      name,
+      where,
+      weight: (r, sub) => role(ws, r, where, sub),
+      activation: (v, w = where) => act(v, w),
+      hardSigmoid,
+      inputShape,
+      error: (m, w = where) => new FormatError(`importTfjs: ${w}: ${m}`),
+    });
+    layers.push(r.layer);
+    Object.assign(ours, r.weights);
+    if (r.idsInput) {
+      idsInput = true;
+      inputShape ??= r.idsInput;
     }
   }
   if (!inputShape) throw new FormatError('importTfjs: the model does not declare its input shape (batch_input_shape)');

@@ -1,16 +1,26 @@
 /**
- * What every layer shares: declared parameters (bound to offsets in the
- * model's one parameter region), per-batch buffers in wasm memory, and the
- * forward/backward contract the model drives.
+ * The layer protocol: everything the library asks of a layer kind, so that
+ * models, sessions, quantisation, export and the importers iterate layers
+ * without naming a kind.
+ *
+ * A layer kind is one file under `ts/layers/` holding a `Layer` subclass —
+ * config, parameter specs, forward/backward (one core call each), its
+ * stream-program records, its ONNX nodes, how its weights quantise — and a
+ * `LayerKind` entry (how to rebuild it from its config, its factories, and
+ * how Keras and PyTorch files map onto it), listed once in `layers/index.ts`.
  *
  * Shapes exclude the batch dimension (`[T, F]` for sequences, `[F]` for
- * vectors; `T` may be `null` = any length). Data between layers is batch-first
- * (`[B, T, F]` rows `b·T + t`), which every kernel reads directly.
+ * vectors; `T` may be `null` = any length). Data between layers is
+ * batch-first (`[B, T, F]` rows `b·T + t`), which every kernel reads directly.
  */
-import { ShapeError, ValueError, fmtShape } from '../errors.js';
-import { initialize, type Fans, type Initializer } from '../model/initializers.js';
+import { FormatError, ShapeError, ValueError, fmtShape } from '../errors.js';
+import type { SafeTensor } from '../format/safetensors.js';
+import type { GateActivation } from '../ops/recurrent.js';
 import { runtime, type Core } from '../runtime/init.js';
-import { WasmArray, type Heap } from '../runtime/memory.js';
+import { type Heap, WasmArray } from '../runtime/memory.js';
+import type { RecordFields, RecordKind, SharedScratch } from '../runtime/program.js';
+import type { Random } from '../util/random.js';
+import { type Fans, type Initializer, initialize } from './initializers.js';
 
 export type Shape = (number | null)[];
 
@@ -25,8 +35,14 @@ export interface ParamSpec {
   name: string;
   shape: number[];
   /** Fill the tensor at initialisation (given a writer in our layout). */
-  init: (rng: import('../util/random.js').Random, write: (index: number, v: number) => void) => void;
+  init: (rng: Random, write: (index: number, v: number) => void) => void;
   regularizer?: Regularizer;
+  /**
+   * A weight matrix `[outputs, inputs]`: pruning applies to it, and int8
+   * quantisation stores it as int8 with one scale per output row (the layer's
+   * `int8Weights` packs it for its kernels).
+   */
+  matrix: boolean;
   offset: number;
 }
 
@@ -49,7 +65,7 @@ export interface ParamRegions {
 
 export interface StepInfo {
   training: boolean;
-  rng: import('../util/random.js').Random;
+  rng: Random;
 }
 
 /** Reusable wasm buffers of a layer, grown on demand and never shrunk. */
@@ -80,6 +96,178 @@ export class Buffers {
   }
 }
 
+// ------------------------------------------------------------------ streaming
+
+/** One step's data between layers in a session program: `[B, features]` in wasm memory. */
+export interface StreamValue {
+  buf: WasmArray;
+  features: number;
+}
+
+/** What a session gives a layer that writes its step records (`Layer.stream`). */
+export interface StreamContext {
+  /** Rows stepped together. */
+  readonly batch: number;
+  /** A buffer the session owns (freed with it). */
+  alloc(length: number, kind?: 'f32' | 'i32'): WasmArray;
+  /** Byte pointer of one of this layer's f32 parameters, wherever its model keeps them. */
+  param(name: string): number;
+  /** What this layer's `int8Weights` returned when the model was quantised, or null for f32 weights. */
+  readonly int8: unknown;
+  /** Append a record to the program. */
+  record<K extends RecordKind>(kind: K, fields: RecordFields<K>): void;
+  /** A scratch buffer the program's records share (they run one after another), sized to the largest request. */
+  shared(key: string, bytes: number): SharedScratch;
+  /** The f32 GEMM packing scratch of the step must hold a product of depth `k`. */
+  packDepth(k: number): void;
+  /** State carried between steps, kept in `session.state` under this layer's name (zeroed by `reset`). */
+  state(buffers: Readonly<Record<string, WasmArray>>): void;
+  /** Run `pack` now, and again before a step whenever the model's weights have changed. */
+  onWeights(pack: () => void): void;
+}
+
+/**
+ * A layer that reads a sequence's end before its start (a backward
+ * direction), as one or more forward-in-time passes that a stream can run:
+ * how `QuantizedModel.predict` runs it.
+ */
+export interface SequenceSplit {
+  passes: {
+    /** A causal layer with this layer's config for one direction (its `stream` is used, not its own parameters). */
+    layer: Layer;
+    /** Feed each sample's steps reversed within its length. */
+    reversed: boolean;
+    /** Reverse the outputs back to the input's order (per-step outputs only). */
+    flipBack: boolean;
+    /** The original layer's name of the pass layer's parameter `name`. */
+    param(name: string): string;
+    /** The pass's int8 weights, from the original layer's `int8Weights` result. */
+    int8(w: unknown): unknown;
+  }[];
+  /** Features per step of the layer's output. */
+  features: number;
+  /** The layer's output from the passes' outputs (`[rows, features]` each). */
+  merge(outs: Float32Array[], rows: number): Float32Array;
+}
+
+// ------------------------------------------------------------------ int8
+
+/** What quantisation gives a layer to pack its int8 matrices for its kernels. */
+export interface Int8Packer {
+  /** Pack rows `[r0, r1)` of this layer's int8 matrix `param`; returns [packed bytes, per-row scales] pointers. */
+  pack(param: string, r0?: number, r1?: number): [number, number];
+  /** A pointer to these u32 words in memory the quantised model owns. */
+  words(values: readonly number[]): number;
+}
+
+// ------------------------------------------------------------------ ONNX
+
+export type OnnxAttr = number | string | number[] | string[] | { floats: number[] };
+export type OnnxType = 'float' | 'int64' | 'int32';
+
+/** What a layer's output is in the ONNX graph being written. */
+export interface OnnxValue {
+  name: string;
+  /** with the batch dimension */
+  rank: number;
+  /** an int32 `[batch]` tensor of valid steps (masking), or null */
+  lengths: string | null;
+}
+
+/** The ONNX graph a model's export is writing (`model.toOnnx`). */
+export interface OnnxBuilder {
+  /** This layer's parameter (PyTorch layout) as the model holds it. */
+  weight(name: string): { shape: number[]; data: Float32Array };
+  /** An initializer; returns its name. */
+  init(name: string, dims: number[], data: ArrayLike<number>, type?: OnnxType): string;
+  /** An int64 vector initializer with a fresh name. */
+  ints(base: string, values: number[]): string;
+  /** A node; returns its outputs' names. */
+  node(op: string, inputs: string[], outputs?: number, attrs?: Record<string, OnnxAttr>): string[];
+  /** A fresh name. */
+  name(base: string): string;
+  /** The ONNX data type code (Cast's `to`). */
+  dtype(t: OnnxType): number;
+}
+
+// ------------------------------------------------------------------ importers
+
+/** One layer of a Keras model (TF.js layers JSON, `.keras`, `.h5`) being imported. */
+export interface KerasLayerInput {
+  className: string;
+  /** The Keras config (snake_case keys). */
+  config: Record<string, unknown>;
+  name: string;
+  /** For messages: `layer <name> (<class>)`. */
+  where: string;
+  /** The layer's weight whose last path element is `role`; `sub` selects a sub-layer (Bidirectional's forward/backward). */
+  weight(role: string, sub?: string): { shape: number[]; data: Float32Array };
+  /** An activation config value as a snake_case name ('linear' when absent). */
+  activation(v: unknown, where?: string): string;
+  /** What Keras' 'hard_sigmoid' means in the version that wrote the file. */
+  hardSigmoid: GateActivation;
+  /** The model's input shape as far as it is known. */
+  inputShape: Shape | null;
+  /** A `FormatError` naming the importer and `where` (default: this layer). */
+  error(message: string, where?: string): FormatError;
+}
+
+/** A Keras layer as ours: the layer and its weights by our parameter names. */
+export interface KerasLayerImport {
+  layer: Layer;
+  weights: Record<string, Float32Array>;
+  /** The model's input, when this layer defines it: ids of shape `[T]`. */
+  idsInput?: Shape;
+}
+
+export interface KerasMapping {
+  /** The Keras class names this kind reads. */
+  classNames: readonly string[];
+  import(k: KerasLayerInput): KerasLayerImport;
+}
+
+/** A module of a PyTorch state dict: its prefix and its tensors by parameter name. */
+export interface TorchModule {
+  prefix: string;
+  tensors: Map<string, SafeTensor>;
+}
+
+/** How one module becomes our layers (`importPyTorch`). */
+export interface TorchModuleImport {
+  /** The module, as the spec or the inference named it. */
+  module: TorchModule;
+  /** The spec entry (`{ module, type, ... }`). */
+  spec: { type: string } & Record<string, unknown>;
+  /** Our name for the module's layer(s). */
+  name: string;
+  /** The model's first module. */
+  first: boolean;
+  /** The last module with recurrent layers, and what the model returns after it. */
+  lastRecurrent: boolean;
+  head: 'sequence' | 'last-step' | 'final-state';
+  /** A tensor of the module as f32, checked to have shape `want`. */
+  take(param: string, want: number[]): Float32Array;
+  /** A `FormatError` naming the importer. */
+  error(message: string): FormatError;
+}
+
+export interface TorchMapping {
+  /** The spec `type`s this kind reads. */
+  types: readonly string[];
+  /**
+   * Where modules of this kind stand when the order is inferred from sizes:
+   * lower first (an embedding 0, recurrent modules 1, linear heads 2).
+   */
+  stage: number;
+  /** The spec type of a module whose tensors look like this kind, or null. */
+  detect(m: TorchModule): string | null;
+  /** Feature sizes in and out (modules of one stage are chained by them). */
+  sizes(m: TorchModule): { in: number; out: number };
+  import(t: TorchModuleImport): { layers: Layer[]; weights: Record<string, Float32Array>; idsInput?: boolean; inputSize?: number };
+}
+
+// ------------------------------------------------------------------ the layer
+
 export interface LayerArgs {
   name?: string;
   /** Shape of one sample (without the batch dimension), for the first layer. */
@@ -87,6 +275,17 @@ export interface LayerArgs {
   /** Batch size, required by stateful recurrent layers. */
   batchSize?: number;
   trainable?: boolean;
+}
+
+/** A layer kind: how to rebuild its layers from a saved config, and how other formats map onto it. */
+export interface LayerKind {
+  /** The class names its layers are saved under. */
+  classNames: readonly string[];
+  fromConfig(className: string, config: Record<string, unknown>): Layer;
+  /** The `layers.*` factories it provides. */
+  factories: Record<string, (args: never) => Layer>;
+  keras?: KerasMapping;
+  torch?: TorchMapping;
 }
 
 let counter = 0;
@@ -99,6 +298,14 @@ export abstract class Layer {
   readonly batchSize: number | null;
   trainable: boolean;
   params: ParamSpec[] = [];
+  /** What the layer takes: float features, or integer ids (then `vocabularySize` of them). */
+  readonly inputDType: 'float32' | 'int32' = 'float32';
+  /**
+   * Set by the model when this layer's sigmoid/softmax is fused into the
+   * loss (`outputActivation`): forward then emits logits while training and
+   * evaluating.
+   */
+  emitLogits = false;
   protected regions: ParamRegions | null = null;
   protected buffers: Buffers | null = null;
 
@@ -120,6 +327,33 @@ export abstract class Layer {
     return this.outputShape !== null;
   }
 
+  // ---------------------------------------------------------------- config
+
+  /** Constructor arguments that recreate this layer (saved with the model; see `LayerKind.fromConfig`). */
+  abstract getConfig(): Record<string, unknown>;
+
+  /** Carries state between batches (the model then keeps batches in order). */
+  get stateful(): boolean {
+    return false;
+  }
+
+  /** Ids the layer knows (`[0, n)`) when `inputDType` is 'int32'. */
+  get vocabularySize(): number {
+    return 0;
+  }
+
+  /** Whether id 0 is padding that masks the steps after it (ids layers). */
+  get masksPadding(): boolean {
+    return false;
+  }
+
+  /** The output activation a loss may fuse ('sigmoid' / 'softmax' meeting a cross-entropy), or null. */
+  get outputActivation(): string | null {
+    return null;
+  }
+
+  // ---------------------------------------------------------------- training
+
   /** Declare parameters for this input shape and return the output shape. */
   abstract build(inputShape: Shape): Shape;
 
@@ -132,9 +366,6 @@ export abstract class Layer {
    * Returns the gradient w.r.t. the input, or null when `needDx` is false.
    */
   abstract backward(dy: WasmArray, needDx: boolean): WasmArray | null;
-
-  /** Constructor arguments that recreate this layer (for saving). */
-  abstract getConfig(): Record<string, unknown>;
 
   /** Reset carried state (stateful recurrent layers). */
   resetStates(): void {}
@@ -158,8 +389,44 @@ export abstract class Layer {
     this.regions = null;
   }
 
-  protected addParam(name: string, shape: number[], init: ParamSpec['init'], regularizer?: Regularizer): ParamSpec {
-    const spec: ParamSpec = { name, shape, init, regularizer, offset: -1 };
+  // ---------------------------------------------------------------- streaming
+
+  /**
+   * Write this layer's records of one time step into a session program,
+   * reading `x` and returning where its output is. A layer without a
+   * per-step form throws saying why (the default).
+   */
+  stream(_ctx: StreamContext, _x: StreamValue): StreamValue {
+    throw new ValueError(`session: layer ${this.name} (${this.className}) cannot be streamed`);
+  }
+
+  /** For a layer that reads a sequence's end before its start: its forward-in-time passes; null for causal layers. */
+  sequenceSplit(): SequenceSplit | null {
+    return null;
+  }
+
+  // ---------------------------------------------------------------- int8
+
+  /**
+   * Pack this layer's int8 matrices (its `matrix` parameters) for its int8
+   * records; what it returns is given back to its `stream` as `ctx.int8`.
+   * null: the layer has no int8 kernel (refused if it has matrices).
+   */
+  int8Weights(_p: Int8Packer): unknown {
+    return null;
+  }
+
+  // ---------------------------------------------------------------- ONNX
+
+  /** Write this layer's nodes after `x`; returns its output. */
+  toOnnx(_g: OnnxBuilder, _x: OnnxValue): OnnxValue {
+    throw new FormatError(`toOnnx: layer ${this.name} (${this.className}) cannot be exported`);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  protected addParam(name: string, shape: number[], init: ParamSpec['init'], regularizer?: Regularizer, matrix = false): ParamSpec {
+    const spec: ParamSpec = { name, shape, init, regularizer, matrix, offset: -1 };
     this.params.push(spec);
     return spec;
   }
@@ -205,4 +472,11 @@ export function initMatrix(
   place: (kr: number, kc: number) => number,
 ): ParamSpec['init'] {
   return (rng, write) => initialize(initializer, kerasRows, kerasCols, fans, rng, (r, c, v) => write(place(r, c), v));
+}
+
+/** `[rows, cols]` row-major → `[cols, rows]`. */
+export function transpose(rows: number, cols: number, data: Float32Array): Float32Array {
+  const t = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = data[i * cols + j];
+  return t;
 }

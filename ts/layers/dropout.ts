@@ -1,10 +1,21 @@
 /**
  * `layers.dropout`: inverted dropout while training (kept units scaled by
- * 1/(1−rate)), identity otherwise. Masks come from the model's seeded RNG.
+ * 1/(1−rate)), identity otherwise — and so in sessions and ONNX graphs.
+ * Masks come from the model's seeded RNG.
  */
 import { ValueError } from '../errors.js';
 import type { WasmArray } from '../runtime/memory.js';
-import { Layer, type Activation, type LayerArgs, type Shape, type StepInfo } from './base.js';
+import {
+  type Activation,
+  type KerasMapping,
+  Layer,
+  type LayerArgs,
+  type LayerKind,
+  type OnnxValue,
+  type Shape,
+  type StepInfo,
+  type StreamValue,
+} from './base.js';
 
 export interface DropoutArgs extends LayerArgs {
   rate: number;
@@ -54,4 +65,24 @@ export class Dropout extends Layer {
   getConfig(): Record<string, unknown> {
     return { name: this.name, rate: this.rate, inputShape: this.inputShape ?? undefined };
   }
+
+  override stream(_ctx: unknown, x: StreamValue): StreamValue {
+    return x;
+  }
+
+  override toOnnx(_g: unknown, x: OnnxValue): OnnxValue {
+    return x;
+  }
 }
+
+const keras: KerasMapping = {
+  classNames: ['Dropout'],
+  import: (k) => ({ layer: new Dropout({ name: k.name, rate: Number(k.config.rate) }), weights: {} }),
+};
+
+export const dropoutKind = {
+  classNames: ['Dropout'],
+  fromConfig: (_c, config) => new Dropout(config as unknown as DropoutArgs),
+  factories: { dropout: (args: DropoutArgs) => new Dropout(args) },
+  keras,
+} satisfies LayerKind;

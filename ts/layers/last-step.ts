@@ -4,10 +4,23 @@
  * `out[:, -1]` (for packed sequences, the output at each length). Unlike a
  * recurrent layer's `returnSequences: false`, a bidirectional layer's reverse
  * half here is its output *at* that step, as in PyTorch.
+ *
+ * In a session every step is the last so far: the layer passes each step's
+ * output through.
  */
-import { ValueError } from '../errors.js';
+import { FormatError, ValueError } from '../errors.js';
 import type { WasmArray } from '../runtime/memory.js';
-import { Layer, type Activation, type LayerArgs, type Shape, type StepInfo } from './base.js';
+import {
+  type Activation,
+  Layer,
+  type LayerArgs,
+  type LayerKind,
+  type OnnxBuilder,
+  type OnnxValue,
+  type Shape,
+  type StepInfo,
+  type StreamValue,
+} from './base.js';
 
 export class LastStep extends Layer {
   readonly className = 'LastStep';
@@ -58,4 +71,21 @@ export class LastStep extends Layer {
   getConfig(): Record<string, unknown> {
     return { name: this.name };
   }
+
+  override stream(_ctx: unknown, x: StreamValue): StreamValue {
+    return x;
+  }
+
+  override toOnnx(g: OnnxBuilder, x: OnnxValue): OnnxValue {
+    if (x.lengths) throw new FormatError(`toOnnx: ${this.name}: lastStep after masking is not exported`);
+    const [sl] = g.node('Slice', [x.name, g.ints('s', [-1]), g.ints('e', [2 ** 53 - 1]), g.ints('a', [1])]);
+    const [out] = g.node('Squeeze', [sl, g.ints('a', [1])]);
+    return { name: out, rank: 2, lengths: null };
+  }
 }
+
+export const lastStepKind = {
+  classNames: ['LastStep'],
+  fromConfig: (_c, config) => new LastStep(config as LayerArgs),
+  factories: { lastStep: (args: { name?: string } = {}) => new LastStep(args) },
+} satisfies LayerKind;

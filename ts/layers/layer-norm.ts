@@ -4,8 +4,23 @@
  */
 import { ValueError } from '../errors.js';
 import type { WasmArray } from '../runtime/memory.js';
+import { f32Bits } from '../runtime/program.js';
 import { checkStatus } from '../runtime/status.js';
-import { initMatrix, Layer, type Activation, type LayerArgs, type ParamSpec, type Shape, type StepInfo } from './base.js';
+import {
+  type Activation,
+  initMatrix,
+  type KerasMapping,
+  Layer,
+  type LayerArgs,
+  type LayerKind,
+  type OnnxBuilder,
+  type OnnxValue,
+  type ParamSpec,
+  type Shape,
+  type StepInfo,
+  type StreamContext,
+  type StreamValue,
+} from './base.js';
 
 export interface LayerNormArgs extends LayerArgs {
   epsilon?: number;
@@ -93,4 +108,53 @@ export class LayerNormalization extends Layer {
   getConfig(): Record<string, unknown> {
     return { name: this.name, epsilon: this.epsilon, inputShape: this.inputShape ?? undefined };
   }
+
+  override stream(ctx: StreamContext, x: StreamValue): StreamValue {
+    const F = x.features;
+    const out = ctx.alloc(ctx.batch * F);
+    const stats = ctx.alloc(ctx.batch * 2);
+    ctx.record('LNorm', {
+      inp: x.buf.ptr,
+      gamma: ctx.param('weight'),
+      beta: ctx.param('bias'),
+      n: F,
+      eps: f32Bits(this.epsilon),
+      stats: stats.ptr,
+      out: out.ptr,
+    });
+    return { buf: out, features: F };
+  }
+
+  override toOnnx(g: OnnxBuilder, x: OnnxValue): OnnxValue {
+    const [s, b] = [g.weight('weight'), g.weight('bias')];
+    const scale = g.init(`${this.name}.weight`, s.shape, s.data);
+    const shift = g.init(`${this.name}.bias`, b.shape, b.data);
+    const [out] = g.node('LayerNormalization', [x.name, scale, shift], 1, { axis: -1, epsilon: this.epsilon });
+    return { ...x, name: out };
+  }
 }
+
+/** Keras `LayerNormalization` over the last axis: `gamma`, `beta` (absent with `scale` / `center` false). */
+const keras: KerasMapping = {
+  classNames: ['LayerNormalization'],
+  import(k) {
+    const c = k.config;
+    const axis = c.axis;
+    const last = axis === -1 || (Array.isArray(axis) && axis.length === 1 && (axis[0] === -1 || axis[0] === (k.inputShape?.length ?? 0)));
+    if (!last) throw k.error('only normalisation over the last axis is supported');
+    const layer = new LayerNormalization({ name: k.name, epsilon: Number(c.epsilon ?? 1e-3) });
+    const F = k.weight(c.scale === false ? 'beta' : 'gamma').shape[0];
+    const weights = {
+      [`${k.name}.weight`]: c.scale === false ? new Float32Array(F).fill(1) : k.weight('gamma').data,
+      [`${k.name}.bias`]: c.center === false ? new Float32Array(F) : k.weight('beta').data,
+    };
+    return { layer, weights };
+  },
+};
+
+export const layerNormKind = {
+  classNames: ['LayerNormalization'],
+  fromConfig: (_c, config) => new LayerNormalization(config as LayerNormArgs),
+  factories: { layerNormalization: (args: LayerNormArgs = {}) => new LayerNormalization(args) },
+  keras,
+} satisfies LayerKind;

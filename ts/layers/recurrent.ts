@@ -20,21 +20,37 @@
  *   sigmoid / hardSigmoid / hardSigmoid6; other values are refused rather than
  *   silently ignored.
  */
-import { ValueError } from '../errors.js';
-import type { Initializer } from '../model/initializers.js';
-import { RecurrentKernel, type CellType, type GateActivation } from '../ops/recurrent.js';
+import { FormatError, ValueError } from '../errors.js';
+import { type CellType, cellCode, GATE_CODE, type GateActivation, RecurrentKernel } from '../ops/recurrent.js';
+import { flipSteps } from '../ops/sequence.js';
+import { CELL_GATES, Cell } from '../runtime/contract.js';
 import type { WasmArray } from '../runtime/memory.js';
+import { checkStatus } from '../runtime/status.js';
 import {
-  initMatrix,
-  Layer,
   type Activation,
+  initMatrix,
+  type Int8Packer,
+  type KerasLayerInput,
+  type KerasMapping,
+  Layer,
   type LayerArgs,
+  type LayerKind,
+  type OnnxAttr,
+  type OnnxBuilder,
+  type OnnxValue,
   type ParamRegions,
   type ParamSpec,
   type Regularizer,
+  type SequenceSplit,
   type Shape,
   type StepInfo,
+  type StreamContext,
+  type StreamValue,
+  type TorchMapping,
+  type TorchModule,
 } from './base.js';
+import type { Initializer } from './initializers.js';
+import { LastStep } from './last-step.js';
 
 export interface RecurrentArgs extends LayerArgs {
   units: number;
@@ -79,7 +95,6 @@ export class Recurrent extends Layer {
   readonly returnSequences: boolean;
   readonly returnState: boolean;
   readonly goBackwards: boolean;
-  readonly stateful: boolean;
   readonly dropout: number;
   readonly recurrentDropout: number;
   readonly directions: 1 | 2;
@@ -98,6 +113,9 @@ export class Recurrent extends Layer {
     recMask: WasmArray | null;
   } | null = null;
   private carried: { B: number } | null = null;
+  private readonly isStateful: boolean;
+  /** The core's cell code. */
+  private readonly code: Cell;
 
   constructor(
     readonly cell: CellType,
@@ -112,7 +130,7 @@ export class Recurrent extends Layer {
     this.returnSequences = args.returnSequences ?? false;
     this.returnState = args.returnState ?? false;
     this.goBackwards = args.goBackwards ?? false;
-    this.stateful = args.stateful ?? false;
+    this.isStateful = args.stateful ?? false;
     this.dropout = args.dropout ?? 0;
     this.recurrentDropout = args.recurrentDropout ?? 0;
     for (const k of ['dropout', 'recurrentDropout'] as const) {
@@ -141,9 +159,15 @@ export class Recurrent extends Layer {
     }
     if (wrap && this.goBackwards)
       throw new ValueError(`${this.name}: a bidirectional layer already runs both directions; drop goBackwards`);
-    if (this.stateful && !this.batchSize) {
+    if (this.isStateful && !this.batchSize) {
       throw new ValueError(`${this.name}: a stateful layer needs batchSize (the batch size it will always see)`);
     }
+    this.code = cellCode({ cell, nonlinearity: args.activation, resetAfter: args.resetAfter });
+  }
+
+  /** Carries its state from one batch to the next (Keras `stateful`). */
+  override get stateful(): boolean {
+    return this.isStateful;
   }
 
   private get outFeatures(): number {
@@ -156,8 +180,7 @@ export class Recurrent extends Layer {
     if (I === null) throw new ValueError(`${this.name}: the feature dimension must be known`);
     this.inF = I;
     const H = this.units;
-    const G = { rnn: 1, lstm: 4, gru: 3 }[this.cell];
-    const GH = G * H;
+    const GH = CELL_GATES[this.code] * H;
     const a = this.args;
     const kInit = a.kernelInitializer ?? 'glorotUniform';
     const rInit = a.recurrentInitializer ?? 'orthogonal';
@@ -173,6 +196,7 @@ export class Recurrent extends Layer {
           [GH, I],
           initMatrix(kInit, I, GH, { fanIn: I, fanOut: GH }, (i, g) => g * I + i),
           a.kernelRegularizer,
+          true,
         ),
       );
       this.specs.push(
@@ -181,6 +205,7 @@ export class Recurrent extends Layer {
           [GH, H],
           initMatrix(rInit, H, GH, { fanIn: H, fanOut: GH }, (h, g) => g * H + h),
           a.recurrentRegularizer,
+          true,
         ),
       );
       const biasIh = initMatrix(bInit, 1, GH, { fanIn: I, fanOut: GH }, (_r, g) => g);
@@ -415,6 +440,170 @@ export class Recurrent extends Layer {
     super.dispose();
   }
 
+  // ---------------------------------------------------------------- streaming
+
+  override stream(ctx: StreamContext, x: StreamValue): StreamValue {
+    if (this.directions !== 1) throw new ValueError(`session: ${this.name} is bidirectional; a stream cannot see the future`);
+    if (this.goBackwards) throw new ValueError(`session: ${this.name} runs backwards in time (goBackwards); a stream cannot`);
+    const core = this.core();
+    const [B, F, H, cell] = [ctx.batch, x.features, this.units, this.code];
+    const G = CELL_GATES[cell];
+    // the reset-after GRU's packed step weight keeps n_x and n_h apart: 4H columns
+    const cols = cell === Cell.Gru ? 4 * H : G * H;
+    const h = ctx.alloc(B * H);
+    const c = cell === Cell.Lstm ? ctx.alloc(B * H) : null;
+    const xh = ctx.alloc(B * (F + H));
+    const z = ctx.alloc(B * cols);
+    const out = ctx.alloc(B * H);
+    const common = {
+      cell,
+      gate: GATE_CODE[this.args.recurrentActivation ?? 'sigmoid'],
+      inp: x.buf.ptr,
+      i: F,
+      h: H,
+      b_ih: ctx.param('bias_ih_l0'),
+      b_hh: ctx.param('bias_hh_l0'),
+      state_h: h.ptr,
+      state_c: c ? c.ptr : 0,
+      z: z.ptr,
+      out: out.ptr,
+    };
+    const int8 = ctx.int8 as number[] | null;
+    if (int8) {
+      const zh = ctx.alloc(B * G * H);
+      const a16 = ctx.shared('q8act', core.q8_act_scratch_len(B, Math.max(F, H)));
+      ctx.record('RecurQ8', { ...common, desc: int8[0], rh: xh.ptr, zh: zh.ptr, a16 });
+    } else {
+      // [x, h] times one packed [[W_ih]; [W_hh]]ᵀ: re-packed when the weights change
+      const packed = ctx.alloc(core.stream_packed_len(cell, F, H));
+      ctx.record('Recur', { ...common, packed: packed.ptr, xh: xh.ptr });
+      ctx.packDepth(F + H);
+      ctx.onWeights(() => checkStatus('stream pack', core.stream_pack(cell, F, H, ctx.param('weight_ih_l0'), packed.ptr)));
+    }
+    ctx.state(c ? { h, c } : { h });
+    return { buf: out, features: H };
+  }
+
+  /**
+   * A bidirectional or `goBackwards` layer as forward-in-time passes: each
+   * direction runs forward over the steps it reads first (a backward
+   * direction over each sample's steps reversed within its length), on its
+   * own weights; a bidirectional layer's backward outputs are reversed back
+   * beside the forward ones, while `goBackwards` keeps them in processing
+   * order, as Keras.
+   */
+  override sequenceSplit(): SequenceSplit | null {
+    if (this.directions === 1 && !this.goBackwards) return null;
+    const one = new Recurrent(this.cell, { ...this.args, goBackwards: false, stateful: false, name: this.name });
+    const H = this.units;
+    const pass = (d: number, reversed: boolean, flipBack: boolean) => ({
+      layer: one,
+      reversed,
+      flipBack,
+      param: (name: string) => (d === 1 ? `${name}_reverse` : name),
+      int8: (w: unknown) => [(w as number[])[d]],
+    });
+    if (this.directions === 1) return { passes: [pass(0, true, false)], features: H, merge: (outs) => outs[0] };
+    const mode = this.mergeMode;
+    return {
+      passes: [pass(0, false, false), pass(1, true, this.returnSequences)],
+      features: this.outFeatures,
+      merge: (outs, rows) => mergeDirections(outs[0], outs[1], rows, H, mode),
+    };
+  }
+
+  // ---------------------------------------------------------------- int8
+
+  /** Per direction, the address of its `Q8Desc` words: packed `W_ih`, `W_hh` (the reset-before GRU's `W_hn` apart) and their scales. */
+  override int8Weights(p: Int8Packer): number[] {
+    const H = this.units;
+    const G = CELL_GATES[this.code];
+    const resetBefore = this.code === Cell.GruResetBefore;
+    const descs: number[] = [];
+    for (const sfx of this.directions === 2 ? ['', '_reverse'] : ['']) {
+      const [qx, sx] = p.pack(`weight_ih_l0${sfx}`);
+      const [qh, sh] = p.pack(`weight_hh_l0${sfx}`, 0, resetBefore ? 2 * H : G * H);
+      const [qn, sn] = resetBefore ? p.pack(`weight_hh_l0${sfx}`, 2 * H, 3 * H) : [0, 0];
+      descs.push(p.words([qx, sx, qh, sh, qn, sn]));
+    }
+    return descs;
+  }
+
+  // ---------------------------------------------------------------- ONNX
+
+  /**
+   * One `LSTM`/`GRU`/`RNN` node (layout 0 between Transposes: onnxruntime
+   * refuses layout 1), weights in ONNX gate order (LSTM i,o,f,c; GRU z,r,h
+   * with `linear_before_reset` 1 for PyTorch's cell, 0 for reset-before),
+   * `B = [b_ih, b_hh]`, hard-sigmoid gates as `HardSigmoid` with their
+   * (α, β); masking lengths as `sequence_lens`; `goBackwards` as
+   * `direction="reverse"` plus the Keras output order.
+   */
+  override toOnnx(g: OnnxBuilder, x: OnnxValue): OnnxValue {
+    if (x.rank !== 3) throw new FormatError(`toOnnx: ${this.name}: needs a [batch, time, features] input`);
+    const [D, H, cell] = [this.directions, this.units, this.cell];
+    const G = CELL_GATES[this.code];
+    const perm = TO_ONNX[cell];
+    const I = g.weight('weight_ih_l0').shape[1];
+    const Wd = new Float32Array(D * G * H * I);
+    const Rd = new Float32Array(D * G * H * H);
+    const Bd = new Float32Array(D * 2 * G * H);
+    for (let d = 0; d < D; d++) {
+      const sfx = d === 1 ? '_reverse' : '';
+      Wd.set(reorderGates(g.weight(`weight_ih_l0${sfx}`).data, G, H, I, perm), d * G * H * I);
+      Rd.set(reorderGates(g.weight(`weight_hh_l0${sfx}`).data, G, H, H, perm), d * G * H * H);
+      Bd.set(reorderGates(g.weight(`bias_ih_l0${sfx}`).data, G, H, 1, perm), d * 2 * G * H);
+      Bd.set(reorderGates(g.weight(`bias_hh_l0${sfx}`).data, G, H, 1, perm), d * 2 * G * H + G * H);
+    }
+    const attrs: Record<string, OnnxAttr> = {
+      hidden_size: H,
+      direction: D === 2 ? 'bidirectional' : this.goBackwards ? 'reverse' : 'forward',
+    };
+    const gate = this.args.recurrentActivation ?? 'sigmoid';
+    if (cell === 'rnn') {
+      if (this.args.activation === 'relu') attrs.activations = Array(D).fill('Relu');
+    } else if (gate !== 'sigmoid') {
+      const one = cell === 'lstm' ? ['HardSigmoid', 'Tanh', 'Tanh'] : ['HardSigmoid', 'Tanh'];
+      attrs.activations = D === 2 ? [...one, ...one] : one;
+      attrs.activation_alpha = { floats: Array(D).fill(gate === 'hardSigmoid6' ? 1 / 6 : 0.2) };
+      attrs.activation_beta = { floats: Array(D).fill(0.5) };
+    }
+    if (cell === 'gru') attrs.linear_before_reset = (this.args.resetAfter ?? true) ? 1 : 0;
+    const [tm] = g.node('Transpose', [x.name], 1, { perm: [1, 0, 2] });
+    const op = { rnn: 'RNN', lstm: 'LSTM', gru: 'GRU' }[cell];
+    const W = g.init(`${this.name}.W`, [D, G * H, I], Wd);
+    const R = g.init(`${this.name}.R`, [D, G * H, H], Rd);
+    const Bias = g.init(`${this.name}.B`, [D, 2 * G * H], Bd);
+    const [Y, Yh] = g.node(op, [tm, W, R, Bias, x.lengths ?? ''], 2, attrs);
+    // Y [T, D, N, H] or Y_h [D, N, H] → [N, T, F] or [N, F]
+    const merged = (src: string, steps: boolean): string => {
+      const dAxis = steps ? 1 : 0;
+      const permOut = steps ? [2, 0, 1, 3] : [1, 0, 2];
+      if (D === 1 || this.mergeMode === 'concat') {
+        const [t] = g.node('Transpose', [src], 1, { perm: permOut });
+        return g.node('Reshape', [t, g.ints('shape', steps ? [0, 0, D * H] : [0, D * H])])[0];
+      }
+      const [f] = g.node('Slice', [src, g.ints('s', [0]), g.ints('e', [1]), g.ints('a', [dAxis])]);
+      const [b] = g.node('Slice', [src, g.ints('s', [1]), g.ints('e', [2]), g.ints('a', [dAxis])]);
+      let [m] = g.node(this.mergeMode === 'mul' ? 'Mul' : 'Add', [f, b]);
+      if (this.mergeMode === 'ave') [m] = g.node('Mul', [m, g.init(g.name('half'), [], [0.5])]);
+      const [t] = g.node('Transpose', [m], 1, { perm: permOut });
+      return g.node('Reshape', [t, g.ints('shape', steps ? [0, 0, H] : [0, H])])[0];
+    };
+    if (!this.returnSequences) return { name: merged(Yh, false), rank: 2, lengths: null };
+    let out = merged(Y, true);
+    if (this.goBackwards) {
+      // Keras order: output step s = the state after consuming x_{len−1} … x_{len−1−s}
+      if (x.lengths) {
+        const [lens] = g.node('Cast', [x.lengths], 1, { to: g.dtype('int64') });
+        [out] = g.node('ReverseSequence', [out, lens], 1, { batch_axis: 0, time_axis: 1 });
+      } else {
+        [out] = g.node('Slice', [out, g.ints('s', [-1]), g.ints('e', [-(2 ** 53 - 1)]), g.ints('a', [1]), g.ints('st', [-1])]);
+      }
+    }
+    return { name: out, rank: 3, lengths: x.lengths };
+  }
+
   /** `[D, B, H]` state as a new `[B, D·H]` array. */
   private batchMajor(s: WasmArray, B: number): Float32Array {
     const D = this.directions;
@@ -486,19 +675,9 @@ export class Recurrent extends Layer {
   }
 }
 
-/** Each sample's first `lengths[b]` steps (all `T` without lengths) of `[B, T, F]`
- *  rows `s`, reversed, into `d`; the steps after them zero. */
-export function flipSteps(s: Float32Array, d: Float32Array, B: number, T: number, F: number, lengths: ArrayLike<number> | null): void {
-  d.fill(0, 0, B * T * F);
-  for (let b = 0; b < B; b++) {
-    const len = lengths ? lengths[b] : T;
-    for (let t = 0; t < len; t++) d.set(s.subarray((b * T + t) * F, (b * T + t + 1) * F), (b * T + (len - 1 - t)) * F);
-  }
-}
-
 /** A bidirectional layer's `sum` / `mul` / `ave` merge of `[rows, 2H]` rows
  *  (forward half, backward half) into `[rows, H]` rows `o`. */
-export function mergeHalves(c: Float32Array, o: Float32Array, rows: number, H: number, mode: MergeMode): void {
+function mergeHalves(c: Float32Array, o: Float32Array, rows: number, H: number, mode: MergeMode): void {
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < H; j++) {
       const f = c[r * 2 * H + j];
@@ -507,3 +686,248 @@ export function mergeHalves(c: Float32Array, o: Float32Array, rows: number, H: n
     }
   }
 }
+
+/** A bidirectional layer's output from its directions' `[rows, H]` outputs (as `Recurrent`'s merge). */
+function mergeDirections(f: Float32Array, b: Float32Array, rows: number, H: number, mode: MergeMode): Float32Array {
+  const cat = new Float32Array(rows * 2 * H);
+  for (let r = 0; r < rows; r++) {
+    cat.set(f.subarray(r * H, (r + 1) * H), r * 2 * H);
+    cat.set(b.subarray(r * H, (r + 1) * H), r * 2 * H + H);
+  }
+  if (mode === 'concat') return cat;
+  const out = new Float32Array(rows * H);
+  mergeHalves(cat, out, rows, H, mode);
+  return out;
+}
+
+/** `[G·H, cols]` with gate blocks reordered: block `k` of the result is block `perm[k]` of `src`. */
+function reorderGates(src: Float32Array, G: number, H: number, cols: number, perm: readonly number[]): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let k = 0; k < G; k++) out.set(src.subarray(perm[k] * H * cols, (perm[k] + 1) * H * cols), k * H * cols);
+  return out;
+}
+
+// ONNX block k comes from our block: LSTM (i,o,f,c) ← ours (i,f,g,o); GRU (z,r,h) ← ours (r,z,n)
+const TO_ONNX: Readonly<Record<CellType, readonly number[]>> = { lstm: [0, 3, 1, 2], gru: [1, 0, 2], rnn: [0] };
+// Keras block k → ours: LSTM i,f,c,o = ours i,f,g,o; GRU z,r,h → ours r,z,n
+const FROM_KERAS: Readonly<Record<CellType, readonly number[]>> = { lstm: [0, 1, 2, 3], gru: [1, 0, 2], rnn: [0] };
+
+/** Keras `[rows, G·H]` kernel → our `[G·H, rows]`, gate blocks reordered (`perm[k]` = source block). */
+function kerasGateMatrix(w: { shape: number[]; data: Float32Array }, G: number, perm: readonly number[]): Float32Array {
+  const [rows, cols] = w.shape;
+  const H = cols / G;
+  const t = new Float32Array(rows * cols);
+  for (let k = 0; k < G; k++)
+    for (let j = 0; j < H; j++) for (let i = 0; i < rows; i++) t[(k * H + j) * rows + i] = w.data[i * cols + perm[k] * H + j];
+  return t;
+}
+
+/** Keras `[G·H]` bias, gate blocks reordered. */
+function kerasGateVector(v: Float32Array, G: number, perm: readonly number[]): Float32Array {
+  const H = v.length / G;
+  const t = new Float32Array(v.length);
+  for (let k = 0; k < G; k++) t.set(v.subarray(perm[k] * H, (perm[k] + 1) * H), k * H);
+  return t;
+}
+
+const KERAS_CELL: Readonly<Record<string, CellType>> = { SimpleRNN: 'rnn', LSTM: 'lstm', GRU: 'gru' };
+
+/**
+ * Keras `SimpleRNN` / `LSTM` / `GRU` and `Bidirectional` (porting notes,
+ * ../shared/INTEROP.md §2–3, each checked by a fixture):
+ * - Keras multiplies `x·K` with `K [I, G·H]`; we store `W = Kᵀ [G·H, I]`.
+ * - LSTM gates: Keras i,f,c,o = ours i,f,g,o; one bias → `b_ih`, `b_hh = 0`.
+ * - GRU gates: Keras z,r,h → ours r,z,n (blocks 1,0,2). `reset_after: true`:
+ *   bias `[2, 3H]` = `[b_ih; b_hh]`. `reset_after: false` (tfjs always): our
+ *   reset-before GRU, bias `[3H]` → `b_ih`, `b_hh = 0`.
+ * - `recurrent_activation`: sigmoid, or `hard_sigmoid`, whose formula depends
+ *   on the writer (`KerasLayerInput.hardSigmoid`).
+ * - `go_backwards` on a plain layer: outputs in reversed time order (as ours);
+ *   Bidirectional outputs are time-aligned, forward first (as ours).
+ * - return_state, stateful, other activations and use_bias=false are refused.
+ */
+const keras: KerasMapping = {
+  classNames: ['SimpleRNN', 'LSTM', 'GRU', 'Bidirectional'],
+  import(k: KerasLayerInput) {
+    const c = k.config;
+    const bidi = k.className === 'Bidirectional';
+    const inner = bidi ? (c.layer as { class_name: string; config: Record<string, unknown> }) : { class_name: k.className, config: c };
+    const ic = inner?.config ?? {};
+    const icls = inner?.class_name;
+    const cell = KERAS_CELL[icls];
+    if (!cell) throw k.error(`unsupported inner layer ${JSON.stringify(icls)}`);
+    const iwhere = bidi ? `${k.where} > ${icls}` : k.where;
+    const fail = (m: string) => k.error(m, iwhere);
+    if (ic.return_state) throw fail('return_state is not supported in an imported Sequential');
+    if (ic.stateful) throw fail('stateful layers are not imported (re-create with stateful: true and setWeights)');
+    if (ic.use_bias === false) throw fail('use_bias=false is not supported');
+    const activation = k.activation(ic.activation, iwhere);
+    if (cell === 'rnn' ? !['tanh', 'relu'].includes(activation) : activation !== 'tanh')
+      throw fail(`activation "${activation}" is not supported`);
+    let gate: GateActivation = 'sigmoid';
+    if (cell !== 'rnn') {
+      const ra = k.activation(ic.recurrent_activation ?? 'hard_sigmoid', iwhere);
+      if (ra === 'hard_sigmoid') gate = k.hardSigmoid;
+      else if (ra !== 'sigmoid') throw fail(`recurrent_activation "${ra}" is not supported`);
+    }
+    const resetAfter = cell === 'gru' ? !!ic.reset_after : undefined;
+    const mergeMode = (c.merge_mode ?? 'concat') as MergeMode | null;
+    if (bidi && !['concat', 'sum', 'mul', 'ave'].includes(String(mergeMode)))
+      throw k.error(`merge_mode ${JSON.stringify(mergeMode)} is not supported`);
+    if (bidi && ic.go_backwards) throw k.error('an inner layer with go_backwards is not supported');
+    const name = k.name;
+    const args: RecurrentArgs = {
+      name,
+      units: Number(ic.units),
+      returnSequences: !!ic.return_sequences,
+      goBackwards: !bidi && !!ic.go_backwards,
+      ...(cell === 'rnn' ? { activation: activation as 'tanh' | 'relu' } : { recurrentActivation: gate }),
+      ...(cell === 'gru' ? { resetAfter } : {}),
+    };
+    const layer = bidi ? new Recurrent(cell, args, { mergeMode: mergeMode as MergeMode, name }) : new Recurrent(cell, args);
+    const G = { rnn: 1, lstm: 4, gru: 3 }[cell];
+    const perm = FROM_KERAS[cell];
+    const weights: Record<string, Float32Array> = {};
+    for (const [d, sub] of (bidi
+      ? [
+          [0, 'forward'],
+          [1, 'backward'],
+        ]
+      : [[0, undefined]]) as [number, string | undefined][]) {
+      const sfx = d === 1 ? '_reverse' : '';
+      const kern = k.weight('kernel', sub);
+      const rec = k.weight('recurrent_kernel', sub);
+      const b = k.weight('bias', sub);
+      const H = Number(ic.units);
+      if (kern.shape[1] !== G * H || rec.shape[0] !== H || rec.shape[1] !== G * H) {
+        throw fail(`kernel ${JSON.stringify(kern.shape)} / recurrent_kernel ${JSON.stringify(rec.shape)} do not fit ${G}×${H} gates`);
+      }
+      weights[`${name}.weight_ih_l0${sfx}`] = kerasGateMatrix(kern, G, perm);
+      weights[`${name}.weight_hh_l0${sfx}`] = kerasGateMatrix(rec, G, perm);
+      if (cell === 'gru' && resetAfter) {
+        if (b.shape.length !== 2 || b.shape[0] !== 2) throw fail(`reset_after GRU bias must be [2, 3H]; got ${JSON.stringify(b.shape)}`);
+        weights[`${name}.bias_ih_l0${sfx}`] = kerasGateVector(b.data.slice(0, G * H), G, perm);
+        weights[`${name}.bias_hh_l0${sfx}`] = kerasGateVector(b.data.slice(G * H), G, perm);
+      } else {
+        if (b.shape.length !== 1) throw fail(`bias must be [${G * H}]; got ${JSON.stringify(b.shape)}`);
+        weights[`${name}.bias_ih_l0${sfx}`] = kerasGateVector(b.data, G, perm);
+        weights[`${name}.bias_hh_l0${sfx}`] = new Float32Array(G * H);
+      }
+    }
+    return { layer, weights };
+  },
+};
+
+/** A PyTorch `nn.RNN` / `nn.LSTM` / `nn.GRU` module: cell, sizes, layers, directions. */
+function torchInfo(m: TorchModule, fail: (message: string) => Error) {
+  const w0 = m.tensors.get('weight_ih_l0');
+  const h0 = m.tensors.get('weight_hh_l0');
+  if (!w0 || !h0 || w0.shape.length !== 2 || h0.shape.length !== 2) throw fail(`"${m.prefix}" lacks 2-D weight_ih_l0 / weight_hh_l0`);
+  if ([...m.tensors.keys()].some((k) => k.startsWith('weight_hr'))) {
+    throw fail(`"${m.prefix}" is an LSTM with proj_size > 0 (weight_hr_l*), which is not supported`);
+  }
+  const hidden = h0.shape[1];
+  const G = h0.shape[0] / hidden;
+  const cell: CellType | null = G === 4 ? 'lstm' : G === 3 ? 'gru' : G === 1 ? 'rnn' : null;
+  if (!cell || !Number.isInteger(G))
+    throw fail(`"${m.prefix}".weight_hh_l0 has shape ${JSON.stringify(h0.shape)}: not an RNN, GRU or LSTM`);
+  let numLayers = 0;
+  while (m.tensors.has(`weight_ih_l${numLayers}`)) numLayers++;
+  const bidirectional = m.tensors.has('weight_ih_l0_reverse');
+  for (const k of m.tensors.keys()) {
+    const mm = /^(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$/.exec(k);
+    if (!mm || Number(mm[3]) >= numLayers || (mm[4] && !bidirectional)) throw fail(`unexpected tensor "${m.prefix}.${k}"`);
+  }
+  if (!m.tensors.has('bias_ih_l0')) throw fail(`"${m.prefix}" has bias=False, which is not supported`);
+  return { cell, inputSize: w0.shape[1], hidden, numLayers, bidirectional };
+}
+
+const torchError = (m: string) => new FormatError(`importPyTorch: ${m}`);
+
+/**
+ * PyTorch recurrent modules: `num_layers` become that many of our layers
+ * (`<name>_l<k>`), each with the `_l<k>` tensors renamed `_l0`; the last
+ * recurrent module's output follows the importer's `head` (every step, its
+ * last step through `lastStep`, or the final state).
+ */
+const torch: TorchMapping = {
+  types: ['rnn', 'lstm', 'gru'],
+  stage: 1,
+  detect: (m) => (m.tensors.has('weight_ih_l0') ? torchInfo(m, torchError).cell : null),
+  sizes: (m) => {
+    const r = torchInfo(m, torchError);
+    return { in: r.inputSize, out: r.hidden * (r.bidirectional ? 2 : 1) };
+  },
+  import(t) {
+    const r = torchInfo(t.module, t.error);
+    if (r.cell !== t.spec.type)
+      throw t.error(`"${t.module.prefix}" holds ${r.cell.toUpperCase()} weights, not ${t.spec.type.toUpperCase()}`);
+    const D = r.bidirectional ? 2 : 1;
+    const G = { rnn: 1, lstm: 4, gru: 3 }[r.cell] * r.hidden;
+    const layers: Layer[] = [];
+    const weights: Record<string, Float32Array> = {};
+    for (let k = 0; k < r.numLayers; k++) {
+      const lname = r.numLayers > 1 ? `${t.name}_l${k}` : t.name;
+      const isLast = t.lastRecurrent && k === r.numLayers - 1;
+      const args: RecurrentArgs = {
+        name: lname,
+        units: r.hidden,
+        returnSequences: !(isLast && t.head === 'final-state'),
+        ...(r.cell === 'rnn' && t.spec.nonlinearity === 'relu' ? { activation: 'relu' as const } : {}),
+      };
+      const inner = new Recurrent(r.cell, args);
+      layers.push(r.bidirectional ? new Recurrent(r.cell, inner.args, { mergeMode: 'concat', name: lname }) : inner);
+      const inSize = k === 0 ? r.inputSize : D * r.hidden;
+      for (const sfx of r.bidirectional ? ['', '_reverse'] : ['']) {
+        weights[`${lname}.weight_ih_l0${sfx}`] = t.take(`weight_ih_l${k}${sfx}`, [G, inSize]);
+        weights[`${lname}.weight_hh_l0${sfx}`] = t.take(`weight_hh_l${k}${sfx}`, [G, r.hidden]);
+        weights[`${lname}.bias_ih_l0${sfx}`] = t.take(`bias_ih_l${k}${sfx}`, [G]);
+        weights[`${lname}.bias_hh_l0${sfx}`] = t.take(`bias_hh_l${k}${sfx}`, [G]);
+      }
+      if (isLast && t.head === 'last-step') layers.push(new LastStep({ name: `${lname}_last_step` }));
+    }
+    return { layers, weights, inputSize: r.inputSize };
+  },
+};
+
+/** A saved `Recurrent` config: its constructor arguments plus `cell`, and `bidirectional` / `mergeMode` for a Bidirectional. */
+function fromConfig(_className: string, config: Record<string, unknown>): Recurrent {
+  const cell = config.cell as CellType;
+  if (!['rnn', 'lstm', 'gru'].includes(cell))
+    throw new FormatError(`model file: layer ${String(config.name)} has unknown cell ${JSON.stringify(cell)}`);
+  const { cell: _c, bidirectional, mergeMode, ...args } = config;
+  if (bidirectional)
+    return new Recurrent(cell, args as unknown as RecurrentArgs, { mergeMode: mergeMode as MergeMode, name: args.name as string });
+  return new Recurrent(cell, args as unknown as RecurrentArgs);
+}
+
+export interface BidirectionalArgs {
+  /** The recurrent layer to run in both directions (its config is reused). */
+  layer: Recurrent;
+  mergeMode?: MergeMode;
+  name?: string;
+  inputShape?: (number | null)[];
+}
+
+export const recurrentKind = {
+  classNames: ['SimpleRNN', 'LSTM', 'GRU', 'Bidirectional'],
+  fromConfig,
+  factories: {
+    simpleRNN: (args: RecurrentArgs) => new Recurrent('rnn', args),
+    lstm: (args: RecurrentArgs) => new Recurrent('lstm', args),
+    gru: (args: RecurrentArgs) => new Recurrent('gru', args),
+    bidirectional: (args: BidirectionalArgs) => {
+      if (!(args?.layer instanceof Recurrent) || args.layer.directions !== 1) {
+        throw new ValueError('bidirectional: "layer" must be a simpleRNN, lstm or gru layer');
+      }
+      const inner = args.layer;
+      return new Recurrent(
+        inner.cell,
+        { ...inner.args, inputShape: args.inputShape ?? inner.args.inputShape },
+        { mergeMode: args.mergeMode ?? 'concat', name: args.name },
+      );
+    },
+  },
+  keras,
+  torch,
+} satisfies LayerKind;

@@ -15,7 +15,6 @@
  * holds class indices (per sample, or per step for sequence outputs).
  */
 import { ShapeError, ValueError } from '../errors.js';
-import { Dense } from '../layers/dense.js';
 import { Tensor, tensor, type TensorLike } from '../tensor.js';
 import type { Callback } from './callbacks.js';
 import { DISTILLATION } from './losses.js';
@@ -49,11 +48,13 @@ export async function distill(o: DistillOptions): Promise<History> {
   if (!(tau > 0 && Number.isFinite(tau))) throw new ValueError(`distill: temperature must be > 0; got ${tau}`);
   if (!(alpha >= 0 && alpha <= 1)) throw new ValueError(`distill: alpha must be in [0, 1]; got ${alpha}`);
   const last = o.student.layers[o.student.layers.length - 1];
-  if (!(last instanceof Dense && last.activation === 'softmax'))
-    throw new ValueError('distill: the student must end with a dense softmax layer');
-  const probs = o.teacher.predict(o.x, { batchSize: o.batchSize ?? 32 });
+  if (last?.outputActivation !== 'softmax') throw new ValueError('distill: the student must end with a dense softmax layer');
+  const x = o.x instanceof Tensor ? o.x : tensor(o.x);
+  if (!o.student.built) o.student.build(o.student.layers[0].inputShape ?? x.shape.slice(1));
+  const classes = last.outputShape![last.outputShape!.length - 1];
+  const probs = o.teacher.predict(x, { batchSize: o.batchSize ?? 32 });
   const n = probs.shape[probs.shape.length - 1];
-  if (last.units !== n) throw new ShapeError(`distill: the teacher outputs ${n} classes but the student ${last.units}`);
+  if (classes !== n) throw new ShapeError(`distill: the teacher outputs ${n} classes but the student ${classes}`);
   const labels = o.y instanceof Tensor ? o.y : tensor(o.y, undefined, 'int32');
   const rows = probs.size / n;
   if (labels.size !== rows)
@@ -80,7 +81,7 @@ export async function distill(o: DistillOptions): Promise<History> {
   }
   const y = new Tensor(target, [...probs.shape.slice(0, -1), n + 3]);
   o.student.compile({ optimizer: o.optimizer ?? 'adam', loss: DISTILLATION as never });
-  return o.student.fit(o.x, y, {
+  return o.student.fit(x, y, {
     epochs: o.epochs ?? 1,
     batchSize: o.batchSize ?? 32,
     shuffle: o.shuffle ?? true,

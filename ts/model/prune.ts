@@ -18,8 +18,6 @@
  * shrinks with the sparsity.
  */
 import { ValueError } from '../errors.js';
-import { Dense } from '../layers/dense.js';
-import { Recurrent } from '../layers/recurrent.js';
 import type { Layer } from '../layers/base.js';
 import type { Callback } from './callbacks.js';
 import type { Sequential } from './sequential.js';
@@ -49,10 +47,6 @@ interface Target {
   mask: Uint8Array | null;
 }
 
-/** The matrices pruning (and int8 quantisation) applies to. */
-export const isWeightMatrix = (l: Layer, name: string) =>
-  (l instanceof Recurrent && name.startsWith('weight_')) || (l instanceof Dense && name === 'weight');
-
 export class Pruner implements Callback {
   private readonly targets: Target[] = [];
   private step = 0;
@@ -63,11 +57,9 @@ export class Pruner implements Callback {
     readonly finalSparsity: number,
     private readonly schedule: PruneSchedule | null,
   ) {
-    for (const l of model.layers) {
-      for (const p of l.params) {
-        if (isWeightMatrix(l, p.name))
-          this.targets.push({ name: `${l.name}.${p.name}`, layer: l, param: p.name, size: p.shape.reduce((a, b) => a * b, 1), mask: null });
-      }
+    // the layers' weight matrices (`ParamSpec.matrix`), not biases, norms or embeddings
+    for (const [name, { layer, spec }] of model.arena.entries()) {
+      if (spec.matrix) this.targets.push({ name, layer, param: spec.name, size: spec.shape.reduce((a, b) => a * b, 1), mask: null });
     }
     if (!this.targets.length) throw new ValueError(`prune: ${model.name} has no recurrent or dense weight matrices`);
     if (!schedule) this.update(finalSparsity);
@@ -92,7 +84,10 @@ export class Pruner implements Callback {
     if (s) {
       const t0 = s.startStep ?? 0;
       const due = this.step >= t0 && this.step <= s.endStep && ((this.step - t0) % (s.frequency ?? 100) === 0 || this.step === s.endStep);
-      if (due) return this.update(this.target(this.step));
+      if (due) {
+        this.update(this.target(this.step));
+        return;
+      }
     }
     this.apply();
   }
@@ -100,9 +95,9 @@ export class Pruner implements Callback {
   /** Re-compute every mask for `sparsity` from the current magnitudes (pruned weights stay pruned), and apply. */
   update(sparsity: number): void {
     if (!(sparsity >= 0 && sparsity < 1)) throw new ValueError(`prune: sparsity must be in [0, 1); got ${sparsity}`);
-    const w = this.model.paramsView();
+    const w = this.model.arena.params.view();
     for (const t of this.targets) {
-      const off = this.model.paramOffset(t.layer, t.param);
+      const off = this.model.arena.offset(t.layer, t.param);
       const n = t.size;
       const k = Math.floor(sparsity * n);
       const mask = new Uint8Array(n).fill(1);
@@ -122,10 +117,10 @@ export class Pruner implements Callback {
 
   /** Zero every masked weight (after anything that may have changed them). */
   apply(): void {
-    const w = this.model.paramsView();
+    const w = this.model.arena.params.view();
     for (const t of this.targets) {
       if (!t.mask) continue;
-      const off = this.model.paramOffset(t.layer, t.param);
+      const off = this.model.arena.offset(t.layer, t.param);
       const m = t.mask;
       for (let i = 0; i < m.length; i++) if (!m[i]) w[off + i] = 0;
     }
@@ -139,10 +134,10 @@ export class Pruner implements Callback {
 
   /** Measured fraction of zeros in each pruned matrix. */
   report(): Record<string, number> {
-    const w = this.model.paramsView();
+    const w = this.model.arena.params.view();
     const out: Record<string, number> = {};
     for (const t of this.targets) {
-      const off = this.model.paramOffset(t.layer, t.param);
+      const off = this.model.arena.offset(t.layer, t.param);
       let z = 0;
       for (let i = 0; i < t.size; i++) if (w[off + i] === 0) z++;
       out[t.name] = z / t.size;

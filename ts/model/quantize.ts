@@ -19,28 +19,25 @@
  * (a session of such a model is refused: a stream cannot see the future).
  */
 import { FormatError, ShapeError, ValueError } from '../errors.js';
-import type { Layer } from '../layers/base.js';
-import { Dense } from '../layers/dense.js';
-import { Dropout } from '../layers/dropout.js';
-import { Embedding } from '../layers/embedding.js';
-import { LastStep } from '../layers/last-step.js';
-import { LayerNormalization } from '../layers/layer-norm.js';
-import { flipSteps, mergeHalves, Recurrent, type MergeMode } from '../layers/recurrent.js';
-import { FORMAT, FORMAT_VERSION, layerFromConfig, loadModel, type ModelConfig } from '../io/model-file.js';
 import {
   f16ToF32,
   f32ToF16,
+  type ReadLimits,
   readSafetensors,
+  type TensorToWrite,
   toFloat32,
   writeSafetensors,
-  type ReadLimits,
-  type TensorToWrite,
-} from '../io/safetensors.js';
+} from '../format/safetensors.js';
+import type { Int8Packer, Layer, SequenceSplit } from '../layers/base.js';
+import { layerFromConfig } from '../layers/index.js';
+import { flipped } from '../ops/sequence.js';
 import { runtime } from '../runtime/init.js';
 import { WasmArray } from '../runtime/memory.js';
 import { checkStatus } from '../runtime/status.js';
-import { Tensor, tensor, type TensorLike } from '../tensor.js';
-import { isWeightMatrix } from './prune.js';
+import { Tensor, type TensorLike, tensor } from '../tensor.js';
+import type { ModelConfig } from './config.js';
+import { loadModel } from './load.js';
+import { FORMAT, FORMAT_VERSION } from './model-file.js';
 import { Sequential } from './sequential.js';
 import { Session, type SessionOptions, type StreamSource } from './session.js';
 
@@ -65,13 +62,14 @@ export function quantize(model: Sequential, opts: QuantizeOptions): QuantizedMod
   if (!opts || (opts.dtype !== 'int8' && opts.dtype !== 'f16'))
     throw new ValueError(`quantize: dtype must be 'int8' or 'f16'; got ${JSON.stringify(opts?.dtype)}`);
   const perChannel = opts.perChannel ?? true;
-  const state = model.exportState(false);
-  const config: ModelConfig = { ...state.config, compile: null };
+  const arena = model.arena;
+  const params = arena.named(arena.params);
+  const config: ModelConfig = { ...model.toConfig(), compile: null };
   const meta = { ...model.metadata };
   if (opts.dtype === 'f16') {
     const inner = new Sequential(config.layers.map(layerFromConfig), { name: config.name });
     inner.build(config.inputShape, { initialize: false });
-    inner.setWeights(Object.fromEntries(state.params.map((p) => [p.name, Float32Array.from(p.data, f16ToF32Exact)])));
+    inner.setWeights(Object.fromEntries(params.map((p) => [p.name, Float32Array.from(p.data, f16ToF32Exact)])));
     return QuantizedModel.f16(inner, meta);
   }
   const { core, heap } = runtime();
@@ -80,15 +78,15 @@ export function quantize(model: Sequential, opts: QuantizeOptions): QuantizedMod
   for (const l of model.layers) {
     for (const p of l.params) {
       const name = `${l.name}.${p.name}`;
-      if (!isWeightMatrix(l, p.name)) {
-        f32[name] = state.params.find((s) => s.name === name)!.data;
+      if (!p.matrix) {
+        f32[name] = params.find((s) => s.name === name)!.data;
         continue;
       }
       const [rows, k] = p.shape as [number, number];
       const q = new WasmArray(heap, Math.ceil((rows * k) / 4), 'i32');
       const s = new WasmArray(heap, rows);
       try {
-        checkStatus('quantize', core.q8_quantize(rows, k, model.paramPtr(l, p.name), perChannel, q.ptr, s.ptr));
+        checkStatus('quantize', core.q8_quantize(rows, k, arena.ptr(l, p.name), perChannel, q.ptr, s.ptr));
         q8[name] = {
           shape: [rows, k],
           q: new Int8Array(heap.memory.buffer, q.ptr, rows * k).slice(),
@@ -115,9 +113,8 @@ export class QuantizedModel implements StreamSource {
   private readonly inputShape: (number | null)[];
   private readonly owned: WasmArray[] = [];
   private readonly f32 = new Map<string, WasmArray>();
-  private readonly denseQ = new Map<Layer, { q: number; scales: number }>();
-  /** int8 recurrent layers: the six-word descriptor of each direction */
-  private readonly recurQ = new Map<Layer, number[]>();
+  /** each layer's int8 weights, as its `int8Weights` packed them */
+  private readonly int8s = new Map<Layer, unknown>();
   private disposed = false;
 
   private constructor(
@@ -140,18 +137,6 @@ export class QuantizedModel implements StreamSource {
     this.layers = config.layers.map(layerFromConfig);
     let shape: (number | null)[] = [...config.inputShape];
     for (const l of this.layers) {
-      if (
-        !(
-          l instanceof Recurrent ||
-          l instanceof Dense ||
-          l instanceof Embedding ||
-          l instanceof LayerNormalization ||
-          l instanceof Dropout ||
-          l instanceof LastStep
-        )
-      ) {
-        throw new ValueError(`quantize: layer ${l.name} (${l.className}) has no int8 kernel`);
-      }
       shape = l.build(shape);
     }
   }
@@ -207,7 +192,7 @@ export class QuantizedModel implements StreamSource {
       for (const p of l.params) {
         const name = `${l.name}.${p.name}`;
         const n = p.shape.reduce((a, b) => a * b, 1);
-        if (isWeightMatrix(l, p.name)) {
+        if (p.matrix) {
           const m = this.q8[name];
           if (!m) throw new FormatError(`quantized model: int8 tensor "${name}" is missing`);
           if (m.shape[0] !== p.shape[0] || m.shape[1] !== p.shape[1])
@@ -220,24 +205,18 @@ export class QuantizedModel implements StreamSource {
           if (!Number.isFinite(v[i])) throw new FormatError(`quantized model: "${name}" contains ${v[i]} at ${i}`);
         this.f32.set(name, own(n).set(v));
       }
-      if (l instanceof Dense) {
-        const [q, scales] = pack(this.q8[`${l.name}.weight`], 0, l.units);
-        this.denseQ.set(l, { q, scales });
-      } else if (l instanceof Recurrent) {
-        const H = l.units;
-        const G = { rnn: 1, lstm: 4, gru: 3 }[l.cell];
-        const resetBefore = l.cell === 'gru' && l.args.resetAfter === false;
-        const descs = [];
-        for (const sfx of l.directions === 2 ? ['', '_reverse'] : ['']) {
-          const wih = this.q8[`${l.name}.weight_ih_l0${sfx}`];
-          const whh = this.q8[`${l.name}.weight_hh_l0${sfx}`];
-          const [qx, sx] = pack(wih, 0, G * H);
-          const [qh, sh] = pack(whh, 0, resetBefore ? 2 * H : G * H);
-          const [qn, sn] = resetBefore ? pack(whh, 2 * H, 3 * H) : [0, 0];
-          descs.push(own(6, 'i32').set([qx, sx, qh, sh, qn, sn]).ptr);
-        }
-        this.recurQ.set(l, descs);
-      }
+      const packer: Int8Packer = {
+        pack: (param, r0 = 0, r1) => {
+          const m = this.q8[`${l.name}.${param}`];
+          if (!m) throw new ValueError(`internal: ${l.name} has no int8 matrix ${param}`);
+          return pack(m, r0, r1 ?? m.shape[0]);
+        },
+        words: (values) => own(values.length, 'i32').set(values).ptr,
+      };
+      const w = l.int8Weights(packer);
+      if (w === null && l.params.some((p) => p.matrix))
+        throw new ValueError(`quantize: layer ${l.name} (${l.className}) has no int8 kernel`);
+      if (w !== null) this.int8s.set(l, w);
     }
   }
 
@@ -262,13 +241,8 @@ export class QuantizedModel implements StreamSource {
   }
 
   /** @internal */
-  q8Dense(layer: Dense): { q: number; scales: number } | null {
-    return this.denseQ.get(layer) ?? null;
-  }
-
-  /** @internal */
-  q8Recurrent(layer: Recurrent): number | null {
-    return this.recurQ.get(layer)?.[0] ?? null;
+  int8(layer: Layer): unknown {
+    return this.int8s.get(layer) ?? null;
   }
 
   // ------------------------------------------------------------------ public
@@ -315,7 +289,7 @@ export class QuantizedModel implements StreamSource {
     const bs = args.batchSize ?? 32;
     if (!Number.isInteger(bs) || bs < 1) throw new ValueError(`predict: batchSize must be a positive integer; got ${bs}`);
     const first = this.layers[0];
-    const ids = first instanceof Embedding;
+    const ids = first.inputDType === 'int32';
     const t = x instanceof Tensor ? x : tensor(x, undefined, ids ? 'int32' : 'float32');
     const want = ids ? 2 : 3;
     if (t.rank !== want) throw new ShapeError(`predict: expected input [samples, time${ids ? '' : ', features'}]; got [${t.shape}]`);
@@ -329,12 +303,12 @@ export class QuantizedModel implements StreamSource {
     const data = t.data;
     const lengths = new Int32Array(N).fill(T);
     if (ids) {
-      const V = first.inputDim;
+      const V = first.vocabularySize;
       for (let i = 0; i < data.length; i++) {
         const v = data[i];
         if (!(Number.isInteger(v) && v >= 0 && v < V)) throw new ValueError(`predict: id ${v} at ${i} is outside [0, ${V})`);
       }
-      if (first.maskZero) {
+      if (first.masksPadding) {
         for (let n = 0; n < N; n++) {
           let len = T;
           for (let s = 0; s < T; s++) {
@@ -368,13 +342,13 @@ export class QuantizedModel implements StreamSource {
         const rows = order.slice(c0, c0 + B);
         const b = rows.length;
         let x: Float32Array | Int32Array = ids ? new Int32Array(b * T * F) : new Float32Array(b * T * F);
-        rows.forEach((n, r) => x.set(data.subarray(n * T * F, (n + 1) * T * F), r * T * F));
+        for (const [r, n] of rows.entries()) x.set(data.subarray(n * T * F, (n + 1) * T * F), r * T * F);
         let lens = Int32Array.from(rows, (n) => lengths[n]);
         for (const st of stages) {
           x = st.run(x, b, lens);
           if (st.collapses) lens = new Int32Array(b).fill(1);
         }
-        rows.forEach((n, r) => out.set(x.subarray(r * rowOut, (r + 1) * rowOut), n * rowOut));
+        for (const [r, n] of rows.entries()) out.set(x.subarray(r * rowOut, (r + 1) * rowOut), n * rowOut);
       }
     } catch (e) {
       this.dropStages();
@@ -413,11 +387,22 @@ export class QuantizedModel implements StreamSource {
    * returns them in processing order).
    */
   private stages(B: number, T: number, F: number, ids: boolean): Stage[] {
-    const backwards = (l: Layer): l is Recurrent => l instanceof Recurrent && (l.directions === 2 || l.goBackwards);
-    const collapses = (l: Layer) => l instanceof LastStep || (l instanceof Recurrent && !l.returnSequences);
-    if (!this.layers.some(backwards)) return [new StreamRun(this, B, T, F, ids, this.layers.some(collapses)).stage()];
+    // a layer collapses time when its output has fewer axes than its input
+    const ranks = this.layers.map((l, i) => [
+      i === 0 ? this.inputShape.length : this.layers[i - 1].outputShape!.length,
+      l.outputShape!.length,
+    ]);
+    const collapses = (l: Layer) => {
+      const [rin, rout] = ranks[this.layers.indexOf(l)];
+      return rout < rin;
+    };
+    const splits = this.layers.map((l) => l.sequenceSplit());
+    if (splits.every((sp) => sp === null)) return [new StreamRun(this, B, T, F, ids, this.layers.some(collapses)).stage()];
     const [stages, runs]: [Stage[], StreamRun[]] = [[], []];
-    const run = (r: StreamRun) => (runs.push(r), r);
+    const run = (r: StreamRun) => {
+      runs.push(r);
+      return r;
+    };
     let [t, f, seg] = [T, F, [] as Layer[]];
     const add = (st: Stage) => {
       stages.push(st);
@@ -429,17 +414,17 @@ export class QuantizedModel implements StreamSource {
       seg = [];
     };
     try {
-      for (const l of this.layers) {
-        if (!backwards(l)) {
+      this.layers.forEach((l, k) => {
+        const split = splits[k];
+        if (!split) {
           seg.push(l);
-          continue;
+          return;
         }
         flush();
-        // one direction as a forward layer reading that direction's weights
-        const one = new Recurrent(l.cell, { ...l.args, goBackwards: false, stateful: false, name: l.name });
-        const dir = (d: number, last: boolean) => run(new StreamRun(this.view([one], [t, f], { layer: l, d }), B, t, f, false, last));
-        add(this.backwardStage(l, dir, t, f));
-      }
+        const last = collapses(l);
+        const passRun = (pass: Pass) => run(new StreamRun(this.view([pass.layer], [t, f], { layer: l, pass }), B, t, f, false, last));
+        add(splitStage(split, passRun, t, f, last));
+      });
       flush();
     } catch (e) {
       for (const r of runs) r.dispose();
@@ -448,30 +433,9 @@ export class QuantizedModel implements StreamSource {
     return stages;
   }
 
-  /** A bidirectional or `goBackwards` layer on `[b, T, F]` rows; `dir(d, last)` runs direction `d` forward in time. */
-  private backwardStage(l: Recurrent, dir: (d: number, last: boolean) => StreamRun, T1: number, F1: number): Stage {
-    const last = !l.returnSequences;
-    const [fwd, bwd] = [l.directions === 2 ? dir(0, last) : null, dir(l.directions === 2 ? 1 : 0, last)];
-    const H = l.units;
-    return {
-      outputSize: l.directions === 2 && l.mergeMode === 'concat' ? 2 * H : H,
-      collapses: last,
-      run: (x, b, lens) => {
-        const yb = bwd.run(flipped(x as Float32Array, b, T1, F1, lens), b, lens);
-        if (!fwd) return yb;
-        const yf = fwd.run(x, b, lens);
-        return mergeDirections(yf, last ? yb : flipped(yb, b, T1, H, lens), yf.length / H, H, l.mergeMode);
-      },
-      dispose: () => {
-        fwd?.dispose();
-        bwd.dispose();
-      },
-    };
-  }
-
-  /** The model's `layers` as a stream source; `dir`: the first is direction `d` of that layer. */
-  private view(layers: Layer[], inShape: (number | null)[], dir?: { layer: Recurrent; d: number }): StreamSource {
-    const mine = (l: Layer) => dir !== undefined && l === layers[0];
+  /** The model's `layers` as a stream source; with `split`, the first is one pass of that layer, on its weights. */
+  private view(layers: Layer[], inShape: (number | null)[], split?: { layer: Layer; pass: Pass }): StreamSource {
+    const pass = (l: Layer) => (split !== undefined && l === layers[0] ? split : null);
     const owner = this;
     return {
       layers,
@@ -480,9 +444,16 @@ export class QuantizedModel implements StreamSource {
       },
       weightsVersion: this.weightsVersion,
       streamInputShape: () => inShape,
-      paramPtr: (l, name) => (mine(l) ? this.paramPtr(dir!.layer, dir!.d === 1 ? `${name}_reverse` : name) : this.paramPtr(l, name)),
-      q8Dense: (l) => this.q8Dense(l),
-      q8Recurrent: (l) => (mine(l) ? this.recurQ.get(dir!.layer)![dir!.d] : this.q8Recurrent(l)),
+      paramPtr: (l, name) => {
+        const p = pass(l);
+        return p ? this.paramPtr(p.layer, p.pass.param(name)) : this.paramPtr(l, name);
+      },
+      int8: (l) => {
+        const p = pass(l);
+        if (!p) return this.int8(l);
+        const w = this.int8(p.layer);
+        return w === null ? null : p.pass.int8(w);
+      },
     };
   }
 
@@ -490,7 +461,7 @@ export class QuantizedModel implements StreamSource {
   save(): Uint8Array {
     this.alive();
     const tensors: TensorToWrite[] = [];
-    const src = this.inner ? this.inner.exportState(false).params : null;
+    const src = this.inner ? this.inner.arena.named(this.inner.arena.params) : null;
     for (const l of this.layers) {
       for (const p of l.params) {
         const name = `${l.name}.${p.name}`;
@@ -676,22 +647,27 @@ class StreamRun {
   }
 }
 
-/** Each row's first `lens[r]` steps of `[b, T, F]` in reverse order; the steps after them zero. */
-function flipped(x: Float32Array, b: number, T: number, F: number, lens: Int32Array): Float32Array {
-  const out = new Float32Array(b * T * F);
-  flipSteps(x, out, b, T, F, lens);
-  return out;
-}
+type Pass = SequenceSplit['passes'][number];
 
-/** A bidirectional layer's output from its directions' `[rows, H]` outputs (as `Recurrent`'s merge). */
-function mergeDirections(f: Float32Array, b: Float32Array, rows: number, H: number, mode: MergeMode): Float32Array {
-  const cat = new Float32Array(rows * 2 * H);
-  for (let r = 0; r < rows; r++) {
-    cat.set(f.subarray(r * H, (r + 1) * H), r * 2 * H);
-    cat.set(b.subarray(r * H, (r + 1) * H), r * 2 * H + H);
-  }
-  if (mode === 'concat') return cat;
-  const out = new Float32Array(rows * H);
-  mergeHalves(cat, out, rows, H, mode);
-  return out;
+/**
+ * A layer that reads a sequence's end before its start, on `[b, T, F]` rows:
+ * each pass one streaming run (over each row's steps reversed within its
+ * length when the pass says so), the outputs merged as the layer says.
+ */
+function splitStage(split: SequenceSplit, passRun: (p: Pass) => StreamRun, T: number, F: number, last: boolean): Stage {
+  const runs = split.passes.map((p) => ({ p, r: passRun(p) }));
+  return {
+    outputSize: split.features,
+    collapses: last,
+    run: (x, b, lens) => {
+      const outs = runs.map(({ p, r }) => {
+        const y = r.run(p.reversed ? flipped(x as Float32Array, b, T, F, lens) : x, b, lens);
+        return p.flipBack ? flipped(y, b, T, r.outputSize, lens) : y;
+      });
+      return split.merge(outs, outs[0].length / runs[0].r.outputSize);
+    },
+    dispose: () => {
+      for (const { r } of runs) r.dispose();
+    },
+  };
 }

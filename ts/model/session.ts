@@ -4,33 +4,23 @@
  * sensors, or an edge function that keeps a conversation's state between
  * requests (`session.state` is plain JSON).
  *
- * The session compiles the model into a step program (`crate/src/stream.rs`):
- * every buffer is allocated once, and `step()` is one wasm call that runs every
- * layer, returning a view of the output buffer. Recurrent layers multiply
- * `[x, h]` by one packed weight per step (a single GEMV at batch 1); the
- * packing is redone only after the model's weights change.
+ * The session compiles the model into a step program (`crate/src/program.rs`):
+ * each layer writes its records (`Layer.stream`), every buffer is allocated
+ * once, and `step()` is one wasm call that runs every layer, returning a view
+ * of the output buffer. Weights a layer packs for its step are re-packed only
+ * after the model's weights change.
  */
 import { ShapeError, ValueError } from '../errors.js';
-import { Dense } from '../layers/dense.js';
-import { Dropout } from '../layers/dropout.js';
-import { Embedding } from '../layers/embedding.js';
-import { LastStep } from '../layers/last-step.js';
-import { LayerNormalization } from '../layers/layer-norm.js';
-import { Recurrent } from '../layers/recurrent.js';
+import type { Layer, StreamContext, StreamValue } from '../layers/base.js';
 import { runtime } from '../runtime/init.js';
 import { WasmArray } from '../runtime/memory.js';
+import { ProgramBuilder } from '../runtime/program.js';
 import { checkStatus } from '../runtime/status.js';
-import type { Layer } from '../layers/base.js';
-
-const RECORD = 16;
-const OP = { EMBED: 1, DENSE: 2, RECUR: 3, LNORM: 4, RECUR_Q8: 5, DENSE_Q8: 6 };
-const ACT: Record<string, number> = { linear: 0, relu: 1, tanh: 2, sigmoid: 3, softmax: 4 };
-const GATE: Record<string, number> = { sigmoid: 0, hardSigmoid: 1, hardSigmoid6: 2 };
 
 /**
  * @internal What a session needs from a model: its layers, where each f32
- * parameter lives in wasm memory, and (for quantised models) the int8
- * weights. `Sequential` and `QuantizedModel` provide it.
+ * parameter lives in wasm memory, and (for quantised models) each layer's
+ * int8 weights. `Sequential` and `QuantizedModel` provide it.
  */
 export interface StreamSource {
   readonly layers: readonly Layer[];
@@ -42,10 +32,8 @@ export interface StreamSource {
   streamInputShape(): (number | null)[];
   /** Byte pointer of an f32 parameter. */
   paramPtr(layer: Layer, name: string): number;
-  /** int8 weights of a dense layer (packed bytes, per-row scales), or null for f32. */
-  q8Dense(layer: Dense): { q: number; scales: number } | null;
-  /** Pointer to the six-word int8 descriptor of a recurrent layer, or null for f32. */
-  q8Recurrent(layer: Recurrent): number | null;
+  /** What the layer's `int8Weights` returned when the model was quantised, or null for f32 weights. */
+  int8(layer: Layer): unknown;
 }
 
 export interface SessionOptions {
@@ -58,17 +46,14 @@ export interface SessionState {
   format: 'recurrent-wasm-state';
   version: 1;
   batchSize: number;
+  /** Each stateful layer's buffers by name, `[batchSize · units]` each: `h`, and `c` for an LSTM. */
   layers: { name: string; h: number[]; c?: number[] }[];
 }
 
-interface RecurrentSlot {
-  layer: Recurrent;
-  cell: number;
-  inF: number;
-  /** f32 layers: the packed step weight (re-packed when the weights change); int8: null */
-  packed: WasmArray | null;
-  h: WasmArray;
-  c: WasmArray | null;
+/** State a layer carries between steps, by name (`h`, `c`). */
+interface StateSlot {
+  layer: Layer;
+  buffers: Readonly<Record<string, WasmArray>>;
 }
 
 export class Session {
@@ -89,7 +74,8 @@ export class Session {
   readonly input: WasmArray;
   /** @internal the step's output buffer `[batchSize, outputSize]` */
   readonly output: WasmArray;
-  private readonly slots: RecurrentSlot[] = [];
+  private readonly slots: StateSlot[] = [];
+  private readonly packs: (() => void)[] = [];
   private readonly vocab: number;
   private packedVersion = -1;
   private outView: Float32Array | null = null;
@@ -105,98 +91,45 @@ export class Session {
     const B = opts.batchSize ?? 1;
     if (!Number.isInteger(B) || B < 1) throw new ValueError(`session: batchSize must be a positive integer; got ${B}`);
     this.batchSize = B;
-    const { heap, core } = runtime();
-    const alloc = (n: number, kind: 'f32' | 'i32' = 'f32') => {
-      const w = new WasmArray(heap, Math.max(n, 1), kind);
-      this.bufs.push(w);
-      return w;
-    };
-    const layers = model.layers;
-    const first = layers[0];
-    this.inputIsIds = first instanceof Embedding;
+    const first = model.layers[0];
+    this.inputIsIds = first.inputDType === 'int32';
     const inShape = model.streamInputShape();
-    let F = this.inputIsIds ? 1 : (inShape[inShape.length - 1] as number);
     if (!this.inputIsIds && inShape.length !== 2)
       throw new ShapeError(`session: the model input must be [time, features]; got [${inShape}]`);
-    this.inputSize = F;
-    this.input = alloc(B * F, this.inputIsIds ? 'i32' : 'f32');
-    this.vocab = this.inputIsIds ? (first as Embedding).inputDim : 0;
-    let cur = this.input;
-    const recs: number[][] = [];
-    let maxK = 1;
-    let maxAct = 0; // longest row the int8 records quantise (their activation scratch is patched in below)
-    for (const l of layers) {
-      if (l instanceof Dropout || l instanceof LastStep) continue;
-      const off = (name: string) => model.paramPtr(l, name);
-      if (l instanceof Embedding) {
-        const out = alloc(B * l.outputDim);
-        recs.push([OP.EMBED, cur.ptr, off('weight'), l.inputDim, l.outputDim, out.ptr]);
-        cur = out;
-        F = l.outputDim;
-      } else if (l instanceof Dense) {
-        const out = alloc(B * l.units);
-        const q = model.q8Dense(l);
-        if (q) {
-          recs.push([OP.DENSE_Q8, cur.ptr, q.q, q.scales, l.useBias ? off('bias') : 0, F, l.units, ACT[l.activation], out.ptr, 0]);
-          maxAct = Math.max(maxAct, F);
-        } else {
-          recs.push([OP.DENSE, cur.ptr, off('weight'), l.useBias ? off('bias') : 0, F, l.units, ACT[l.activation], out.ptr]);
-        }
-        cur = out;
-        F = l.units;
-      } else if (l instanceof LayerNormalization) {
-        const out = alloc(B * F);
-        const eps = new Uint32Array(new Float32Array([l.epsilon]).buffer)[0];
-        recs.push([OP.LNORM, cur.ptr, off('weight'), off('bias'), F, eps, alloc(B * 2).ptr, out.ptr]);
-        cur = out;
-      } else if (l instanceof Recurrent) {
-        if (l.directions !== 1) throw new ValueError(`session: ${l.name} is bidirectional; a stream cannot see the future`);
-        if (l.goBackwards) throw new ValueError(`session: ${l.name} runs backwards in time (goBackwards); a stream cannot`);
-        const H = l.units;
-        const cellCode =
-          l.cell === 'rnn' ? (l.args.activation === 'relu' ? 1 : 0) : l.cell === 'lstm' ? 2 : (l.args.resetAfter ?? true) ? 3 : 4;
-        const G = { rnn: 1, lstm: 4, gru: 3 }[l.cell];
-        const cols = cellCode === 3 ? 4 * H : G * H;
-        const desc = model.q8Recurrent(l);
-        const packed = desc === null ? alloc(core.stream_packed_len(cellCode, F, H)) : null;
-        const h = alloc(B * H);
-        const c = l.cell === 'lstm' ? alloc(B * H) : null;
-        const xh = alloc(B * (F + H));
-        const z = alloc(B * cols);
-        const out = alloc(B * H);
-        const gate = GATE[l.args.recurrentActivation ?? 'sigmoid'];
-        const [bIh, bHh] = [off('bias_ih_l0'), off('bias_hh_l0')];
-        if (desc === null) {
-          recs.push([OP.RECUR, cellCode, gate, cur.ptr, F, H, packed!.ptr, bIh, bHh, h.ptr, c ? c.ptr : 0, xh.ptr, z.ptr, out.ptr]);
-        } else {
-          const zh = alloc(B * G * H);
-          recs.push([OP.RECUR_Q8, cellCode, gate, cur.ptr, F, H, desc, bIh, bHh, h.ptr, c ? c.ptr : 0, xh.ptr, z.ptr, out.ptr, zh.ptr, 0]);
-          maxAct = Math.max(maxAct, F, H);
-        }
-        this.slots.push({ layer: l, cell: cellCode, inF: F, packed, h, c });
-        maxK = Math.max(maxK, F + H);
-        cur = out;
-        F = H;
-      } else {
-        throw new ValueError(`session: layer ${l.name} (${l.className}) cannot be streamed`);
+    this.inputSize = this.inputIsIds ? 1 : (inShape[inShape.length - 1] as number);
+    this.vocab = first.vocabularySize;
+    try {
+      this.input = this.alloc(B * this.inputSize, this.inputIsIds ? 'i32' : 'f32');
+      const program = new ProgramBuilder();
+      let maxK = 1;
+      let x: StreamValue = { buf: this.input, features: this.inputSize };
+      for (const l of model.layers) {
+        const ctx: StreamContext = {
+          batch: B,
+          alloc: (n, kind) => this.alloc(n, kind),
+          param: (name) => model.paramPtr(l, name),
+          int8: model.int8(l),
+          record: (kind, fields) => program.add(kind, fields),
+          shared: (key, bytes) => program.shared(key, bytes),
+          packDepth: (k) => {
+            maxK = Math.max(maxK, k);
+          },
+          state: (buffers) => this.slots.push({ layer: l, buffers }),
+          onWeights: (pack) => this.packs.push(pack),
+        };
+        x = l.stream(ctx, x);
       }
+      this.output = x.buf;
+      this.outputSize = x.features;
+      this.records = program.length;
+      const words = program.encode((bytes) => this.alloc(Math.ceil(bytes / 4)).ptr);
+      this.program = this.alloc(words.length, 'i32');
+      new Uint32Array(this.program.viewI32().buffer, this.program.ptr, words.length).set(words);
+      this.apack = this.alloc((B + 5) * maxK);
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
-    // one activation scratch (every row of the batch, quantised) shared by the
-    // int8 records: they run one after another
-    if (maxAct > 0) {
-      const a16 = alloc(core.q8_act_scratch_len(B, maxAct) / 4);
-      for (const r of recs) {
-        if (r[0] === OP.DENSE_Q8) r[9] = a16.ptr;
-        if (r[0] === OP.RECUR_Q8) r[15] = a16.ptr;
-      }
-    }
-    this.output = cur;
-    this.outputSize = F;
-    this.records = recs.length;
-    this.program = alloc(recs.length * RECORD, 'i32');
-    const pv = new Uint32Array(this.program.viewI32().buffer, this.program.ptr, recs.length * RECORD);
-    recs.forEach((r, k) => pv.set(r, k * RECORD));
-    this.apack = alloc((B + 5) * maxK);
     this.repack();
   }
 
@@ -212,7 +145,13 @@ export class Session {
     const n = B * this.inputSize;
     this.views();
     const inp = this.inView!;
-    const xs: ArrayLike<number> = typeof x === 'number' ? ((this.one[0] = x), this.one) : x;
+    let xs: ArrayLike<number>;
+    if (typeof x === 'number') {
+      this.one[0] = x;
+      xs = this.one;
+    } else {
+      xs = x;
+    }
     if (!xs || xs.length !== n) {
       throw new ShapeError(
         `session.step: expected ${n} values (${B} × ${this.inputSize}); got ${typeof x === 'number' ? 'one number' : x?.length}`,
@@ -245,10 +184,7 @@ export class Session {
   /** Zero every recurrent state. */
   reset(): void {
     this.alive();
-    for (const s of this.slots) {
-      s.h.view().fill(0);
-      s.c?.view().fill(0);
-    }
+    for (const s of this.slots) for (const b of Object.values(s.buffers)) b.view().fill(0);
   }
 
   /** The recurrent state as plain JSON (serialisable; set it back with `session.state = …`). */
@@ -258,34 +194,38 @@ export class Session {
       format: 'recurrent-wasm-state',
       version: 1,
       batchSize: this.batchSize,
-      layers: this.slots.map((s) => ({ name: s.layer.name, h: Array.from(s.h.view()), ...(s.c ? { c: Array.from(s.c.view()) } : {}) })),
+      layers: this.slots.map(
+        (s) =>
+          ({
+            name: s.layer.name,
+            ...Object.fromEntries(Object.entries(s.buffers).map(([k, b]) => [k, Array.from(b.view())])),
+          }) as SessionState['layers'][number],
+      ),
     };
   }
 
   set state(st: SessionState) {
     this.alive();
-    if (!st || typeof st !== 'object' || st.format !== 'recurrent-wasm-state' || st.version !== 1 || !Array.isArray(st.layers)) {
+    if (st?.format !== 'recurrent-wasm-state' || st.version !== 1 || !Array.isArray(st.layers)) {
       throw new ValueError('session.state: not a recurrent-wasm session state');
     }
     if (st.batchSize !== this.batchSize)
       throw new ShapeError(`session.state: batch size ${st.batchSize}; this session has ${this.batchSize}`);
-    if (st.layers.length !== this.slots.length)
+    if (st.layers.length !== this.slots.length) {
       throw new ShapeError(`session.state: ${st.layers.length} recurrent layers; the model has ${this.slots.length}`);
+    }
     const staged: [WasmArray, Float32Array][] = [];
     st.layers.forEach((l, k) => {
       const s = this.slots[k];
-      if (l?.name !== s.layer.name) throw new ShapeError(`session.state: layer ${k} is "${l?.name}"; the model's is "${s.layer.name}"`);
-      const want = this.batchSize * s.layer.units;
-      for (const [key, buf] of [
-        ['h', s.h],
-        ['c', s.c],
-      ] as const) {
-        if (!buf) continue;
+      const name = s.layer.name;
+      if (l?.name !== name) throw new ShapeError(`session.state: layer ${k} is "${l?.name}"; the model's is "${name}"`);
+      for (const [key, buf] of Object.entries(s.buffers)) {
+        const want = buf.length;
         const v = (l as Record<string, unknown>)[key];
-        if (!Array.isArray(v) || v.length !== want) throw new ShapeError(`session.state: ${s.layer.name}.${key} must hold ${want} numbers`);
+        if (!Array.isArray(v) || v.length !== want) throw new ShapeError(`session.state: ${name}.${key} must hold ${want} numbers`);
         const f = Float32Array.from(v as number[]);
         for (let i = 0; i < f.length; i++)
-          if (!Number.isFinite(f[i])) throw new ValueError(`session.state: ${s.layer.name}.${key} contains ${f[i]} at ${i}`);
+          if (!Number.isFinite(f[i])) throw new ValueError(`session.state: ${name}.${key} contains ${f[i]} at ${i}`);
         staged.push([buf, f]);
       }
     });
@@ -298,15 +238,14 @@ export class Session {
     for (const b of this.bufs) b.free();
   }
 
+  private alloc(n: number, kind: 'f32' | 'i32' = 'f32'): WasmArray {
+    const w = new WasmArray(runtime().heap, Math.max(n, 1), kind);
+    this.bufs.push(w);
+    return w;
+  }
+
   private repack(): void {
-    const { core } = runtime();
-    for (const s of this.slots) {
-      if (s.packed)
-        checkStatus(
-          'stream pack',
-          core.stream_pack(s.cell, s.inF, s.layer.units, this.model.paramPtr(s.layer, 'weight_ih_l0'), s.packed.ptr),
-        );
-    }
+    for (const pack of this.packs) pack();
     this.packedVersion = this.model.weightsVersion;
     this.outView = null;
   }

@@ -10,7 +10,6 @@
  * Deno, Bun and workerd.
  */
 import { ValueError } from '../errors.js';
-import { Dense } from '../layers/dense.js';
 import type { Layer } from '../layers/base.js';
 import type { Session } from '../model/session.js';
 import { Random } from '../util/random.js';
@@ -39,7 +38,7 @@ export interface GenerateOptions {
   stopToken?: string;
 }
 
-const LN2 = 0.6931471805599453;
+const LN2 = Math.LN2;
 
 /** e^x with basic arithmetic only: x = k·ln2 + r, |r| ≤ ln2/2, Taylor to r^13. */
 export function detExp(x: number): number {
@@ -69,11 +68,11 @@ export function detLog(x: number): number {
   if (!(x > 0)) return x === 0 ? -Infinity : NaN;
   let k = 0;
   let m = x;
-  while (m > 1.4142135623730951) {
+  while (m > Math.SQRT2) {
     m /= 2;
     k++;
   }
-  while (m < 0.7071067811865476) {
+  while (m < Math.SQRT1_2) {
     m *= 2;
     k--;
   }
@@ -159,7 +158,7 @@ export async function* generate(model: StreamingModel, opts: GenerateOptions): A
   const ids = tokenizer.encode(prompt ?? '');
   if (ids.length === 0) throw new ValueError('generate: the prompt must contain at least one token');
   const last = model.layers[model.layers.length - 1];
-  const logits = !(last instanceof Dense && last.activation === 'softmax');
+  const logits = last.outputActivation !== 'softmax';
   const session = model.session();
   if (session.outputSize !== tokenizer.vocabSize) {
     session.dispose();

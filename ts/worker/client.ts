@@ -11,7 +11,7 @@
  * training after the current batch and returns what was trained so far.
  */
 import { InitError, RecurrentWasmError, ValueError } from '../errors.js';
-import { loadModel } from '../io/model-file.js';
+import { loadModel } from '../model/load.js';
 import { runtime } from '../runtime/init.js';
 import type { History, Sequential } from '../model/sequential.js';
 import { Tensor, tensor, type TensorLike } from '../tensor.js';
@@ -133,7 +133,10 @@ export class ModelWorker {
     const xt = tensor(x);
     const done = new Promise<Reply>((resolve) => this.pending.set(id, { resolve }));
     let key = keyOf.get(model);
-    if (!key) keyOf.set(model, (key = `m${++modelKeys}`));
+    if (!key) {
+      key = `m${++modelKeys}`;
+      keyOf.set(model, key);
+    }
     const had = this.sent.get(key);
     const bytes = had === model.weightsVersion ? null : model.save();
     if (had === undefined) {
@@ -225,7 +228,7 @@ export async function predictParallel(
   const outs = [local, ...(await Promise.all(remote))];
   const outPer = local.size / (bounds[1] - bounds[0]);
   const y = new Float32Array(n * outPer);
-  outs.forEach((t, i) => y.set(t.data as Float32Array, bounds[i] * outPer));
+  for (const [i, t] of outs.entries()) y.set(t.data as Float32Array, bounds[i] * outPer);
   return new Tensor(y, [n, ...local.shape.slice(1)]);
 }
 

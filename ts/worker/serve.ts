@@ -4,7 +4,7 @@
  * Worker or a Node `worker_thread` (see `worker-entry.ts`).
  */
 import { RecurrentWasmError } from '../errors.js';
-import { loadModel } from '../io/model-file.js';
+import { loadModel } from '../model/load.js';
 import type { Sequential } from '../model/sequential.js';
 import { init, runtime } from '../runtime/init.js';
 import { tensor } from '../tensor.js';
@@ -66,7 +66,9 @@ export function serveModelWorker(port: Port): void {
                 msg.progressEvery === 'batch'
                   ? (batch, logs) => reply({ id: msg.id, type: 'progress', epoch: -1, batch, logs })
                   : undefined,
-              onTrainEnd: () => void (cancelled = model.stopTraining),
+              onTrainEnd: () => {
+                cancelled = model.stopTraining;
+              },
             },
           ],
         });

@@ -7,7 +7,7 @@
  */
 import { FormatError, RecurrentWasmError } from '../../errors.js';
 import { Tensor, tensor, type TensorLike } from '../../tensor.js';
-import { f16ToF32 } from '../safetensors.js';
+import { f16ToF32 } from '../../format/safetensors.js';
 import {
   AttributeProto_AttributeType as AT,
   ModelProtoDesc,
@@ -18,7 +18,7 @@ import {
   type ModelProto,
   type NodeProto,
   type TensorProto,
-} from './proto.js';
+} from '../../format/onnx-proto.js';
 import { OPS, intT, type Attrs, type HostTensor, type Kind } from './ops.js';
 import { OnnxRecurrent } from './recurrent.js';
 

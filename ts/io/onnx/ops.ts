@@ -257,7 +257,7 @@ function reshape(t: HostTensor, target: number[], allowzero: boolean): HostTenso
   const shape = target.map((d, i) => (d === 0 && !allowzero ? t.shape[i] : d));
   const neg = shape.indexOf(-1);
   if (neg >= 0) {
-    const known = size(shape.filter((d, i) => i !== neg));
+    const known = size(shape.filter((_d, i) => i !== neg));
     shape[neg] = known ? t.data.length / known : 0;
   }
   if (size(shape) !== t.data.length || shape.some((d) => !Number.isInteger(d) || d < 0)) {

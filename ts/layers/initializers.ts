@@ -19,7 +19,16 @@ export type InitializerName =
   | 'uniform'
   | 'randomNormal';
 
-export type Initializer = InitializerName | { name: InitializerName; scale?: number; limit?: number; stddev?: number; gain?: number };
+/** An initialiser with its options. */
+export interface InitializerSpec {
+  name: InitializerName;
+  scale?: number;
+  limit?: number;
+  stddev?: number;
+  gain?: number;
+}
+
+export type Initializer = InitializerName | InitializerSpec;
 
 export interface Fans {
   fanIn: number;
@@ -49,55 +58,56 @@ export function initialize(
   rng: Random,
   place: (r: number, c: number, v: number) => void,
 ): void {
-  const spec = typeof init === 'string' ? { name: init } : init;
-  const n = rows * cols;
-  const each = (f: () => number) => {
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) place(r, c, f());
-  };
+  const spec: InitializerSpec = typeof init === 'string' ? { name: init } : init;
   const { fanIn, fanOut } = fans;
+  if (spec.name === 'orthogonal') {
+    const q = orthogonal(rows, cols, rng);
+    const g = spec.gain ?? 1;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) place(r, c, g * q[r * cols + c]);
+    return;
+  }
+  const draw = sampler(spec, fanIn, fanOut, rng);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) place(r, c, draw());
+}
+
+/** One value of an element-wise initialiser per call. */
+function sampler(spec: InitializerSpec, fanIn: number, fanOut: number, rng: Random): () => number {
   switch (spec.name) {
     case 'zeros':
-      return each(() => 0);
+      return () => 0;
     case 'ones':
-      return each(() => 1);
+      return () => 1;
     case 'uniform': {
       const lim = spec.limit ?? 0.05;
-      return each(() => rng.uniform(-lim, lim));
+      return () => rng.uniform(-lim, lim);
     }
     case 'randomNormal': {
       const sd = spec.stddev ?? 0.05;
-      return each(() => rng.normal() * sd);
+      return () => rng.normal() * sd;
     }
     case 'glorotUniform': {
       const lim = Math.sqrt(6 / (fanIn + fanOut));
-      return each(() => rng.uniform(-lim, lim));
+      return () => rng.uniform(-lim, lim);
     }
     case 'glorotNormal': {
       const sd = Math.sqrt(2 / (fanIn + fanOut)) / TRUNC_SD;
-      return each(() => truncatedNormal(rng, sd));
+      return () => truncatedNormal(rng, sd);
     }
     case 'heUniform': {
       const lim = Math.sqrt(6 / fanIn);
-      return each(() => rng.uniform(-lim, lim));
+      return () => rng.uniform(-lim, lim);
     }
     case 'heNormal': {
       const sd = Math.sqrt(2 / fanIn) / TRUNC_SD;
-      return each(() => truncatedNormal(rng, sd));
+      return () => truncatedNormal(rng, sd);
     }
     case 'lecunUniform': {
       const lim = Math.sqrt(3 / fanIn);
-      return each(() => rng.uniform(-lim, lim));
-    }
-    case 'orthogonal': {
-      const q = orthogonal(rows, cols, rng);
-      const g = spec.gain ?? 1;
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) place(r, c, g * q[r * cols + c]);
-      return;
+      return () => rng.uniform(-lim, lim);
     }
     default:
       throw new ValueError(`unknown initializer "${(spec as { name: string }).name}"`);
   }
-  void n;
 }
 
 /**

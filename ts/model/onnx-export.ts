@@ -1,0 +1,125 @@
+/**
+ * `model.toOnnx()`: a model as an ONNX graph (opset 17) that runs in
+ * onnxruntime (node, web) and in `importOnnx`. Input `x`: float
+ * `[batch, time, features]` (or `[batch, features]`), int64 ids
+ * `[batch, time]` when the first layer takes ids; output `y`. Each layer
+ * writes its own nodes (`Layer.toOnnx`); this file holds the graph being
+ * written and its encoding.
+ */
+import type { Layer, OnnxAttr, OnnxBuilder, OnnxType, OnnxValue } from '../layers/base.js';
+import type { Tensor } from '../tensor.js';
+import {
+  AttributeProto_AttributeType as AT,
+  type AttributeProto,
+  TensorProto_DataType as DT,
+  encode,
+  type GraphProto,
+  type ModelProto,
+  ModelProtoDesc,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from '../format/onnx-proto.js';
+import { FormatError } from '../errors.js';
+
+const OPSET = 17;
+
+const DTYPE: Readonly<Record<OnnxType, DT>> = { float: DT.FLOAT, int64: DT.INT64, int32: DT.INT32 };
+
+/** What exporting reads of a model. */
+export interface ExportableModel {
+  readonly name: string;
+  readonly layers: readonly Layer[];
+  readonly builtInputShape: (number | null)[];
+  getWeights(): Record<string, Tensor>;
+}
+
+/** The graph being written; `forLayer` gives a layer its view (its weights by name, nodes named after it). */
+class GraphBuilder {
+  readonly nodes: NodeProto[] = [];
+  readonly inits: TensorProto[] = [];
+  private n = 0;
+
+  constructor(private readonly weights: Record<string, Tensor>) {}
+
+  name(base: string): string {
+    return `${base}_${this.n++}`;
+  }
+
+  init(name: string, dims: number[], data: ArrayLike<number>, type: OnnxType = 'float'): string {
+    const bytes =
+      type === 'float'
+        ? new Uint8Array(Float32Array.from(data).buffer)
+        : type === 'int64'
+          ? new Uint8Array(BigInt64Array.from(Array.from(data, (v) => BigInt(v))).buffer)
+          : new Uint8Array(Int32Array.from(data).buffer);
+    this.inits.push({ name, dims: dims.map(BigInt), dataType: DTYPE[type], rawData: bytes } as TensorProto);
+    return name;
+  }
+
+  node(op: string, inputs: string[], nOut: number, attrs: Record<string, OnnxAttr>, base: string): string[] {
+    const outs = Array.from({ length: nOut }, (_, i) => this.name(`${base}_out${i}`));
+    const attribute: AttributeProto[] = Object.entries(attrs).map(([k, v]) => attr(k, v));
+    this.nodes.push({ opType: op, input: inputs, output: outs, name: this.name(base), attribute } as NodeProto);
+    return outs;
+  }
+
+  forLayer(l: Layer): OnnxBuilder {
+    return {
+      weight: (p) => {
+        const t = this.weights[`${l.name}.${p}`];
+        if (!t) throw new FormatError(`toOnnx: missing weight ${l.name}.${p}`);
+        return { shape: t.shape, data: t.data as Float32Array };
+      },
+      init: (name, dims, data, type) => this.init(name, dims, data, type),
+      ints: (base, values) => this.init(this.name(base), [values.length], values, 'int64'),
+      node: (op, inputs, outputs = 1, attrs = {}) => this.node(op, inputs, outputs, attrs, l.name),
+      name: (base) => this.name(base),
+      dtype: (t) => DTYPE[t],
+    };
+  }
+}
+
+function attr(name: string, v: OnnxAttr): AttributeProto {
+  const a = (x: Partial<AttributeProto>) => x as AttributeProto;
+  if (typeof v === 'number') return Number.isInteger(v) ? a({ name, type: AT.INT, i: BigInt(v) }) : a({ name, type: AT.FLOAT, f: v });
+  if (typeof v === 'string') return a({ name, type: AT.STRING, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) {
+    return a({ name, type: AT.STRINGS, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) });
+  }
+  if (Array.isArray(v)) return a({ name, type: AT.INTS, ints: (v as number[]).map(BigInt) });
+  return a({ name, type: AT.FLOATS, floats: v.floats });
+}
+
+function valueInfo(name: string, elem: DT, dims: (number | string)[]): ValueInfoProto {
+  const dim = dims.map((d) => ({
+    value: typeof d === 'number' ? { case: 'dimValue' as const, value: BigInt(d) } : { case: 'dimParam' as const, value: d },
+  }));
+  return { name, type: { value: { case: 'tensorType', value: { elemType: elem, shape: { dim } } } } } as ValueInfoProto;
+}
+
+/** The model as ONNX protobuf bytes. */
+export function exportOnnx(model: ExportableModel): Uint8Array {
+  const g = new GraphBuilder(model.getWeights());
+  const ids = model.layers[0]?.inputDType === 'int32';
+  const inShape = model.builtInputShape;
+  const input = valueInfo('x', ids ? DT.INT64 : DT.FLOAT, ['batch', ...inShape.map((d, i) => d ?? (i === 0 ? 'time' : `dim${i}`))]);
+  let cur: OnnxValue = { name: 'x', rank: inShape.length + 1, lengths: null };
+  for (const l of model.layers) cur = l.toOnnx(g.forLayer(l), cur);
+  const outName = 'y';
+  g.node('Identity', [cur.name], 1, {}, 'output');
+  g.nodes[g.nodes.length - 1].output = [outName];
+  const m: Partial<ModelProto> = {
+    irVersion: 8n,
+    producerName: 'recurrent-wasm',
+    opsetImport: [{ domain: '', version: BigInt(OPSET) }],
+    graph: {
+      name: model.name,
+      node: g.nodes,
+      initializer: g.inits,
+      input: [input],
+      output: [{ name: outName, type: { value: { case: 'tensorType', value: { elemType: DT.FLOAT } } } } as ValueInfoProto],
+    } as GraphProto,
+  };
+  return encode(ModelProtoDesc, m);
+}
