@@ -18,11 +18,8 @@ build() { # name, target features
   local name=$1 features=$2 dir=target/wasm-$1
   local -a extra=()
   # -unroll-runtime=false: LLVM's unrolling of loops whose trip count is known
-  # only at run time bought nothing measurable here and cost 10 KB per build
-  # (relaxed 161.5 → 151.5 KB, gzip 57.5 → 54.3 KB). In one process
-  # alternating the two builds: W1 LSTM/GRU f32 and int8 steps, W2-shape
-  # predict and a W3-shape training step all within ±1.5 % (paired medians);
-  # cold start 83 against 86 ms.
+  # only at run time cost 10 KB per build and bought nothing measurable
+  # (docs/PERF-NOTES.md).
   local rustc=$WASM_RUSTC cargo=$WASM_CARGO bootstrap=${WASM_BOOTSTRAP:-} flags="-C target-feature=$features -C llvm-args=-unroll-runtime=false"
   local threaded=false
   case $name in mt*) threaded=true ;; esac

@@ -9,7 +9,7 @@
 
 use crate::activations::{exp, sigmoid, tanh};
 use crate::cells::add_column_sums;
-use crate::contract::codes;
+use crate::decl::codes;
 use crate::gemm::{sgemm, MatRef};
 use crate::simd::{for_lanes, F32x4};
 
@@ -151,6 +151,9 @@ pub unsafe fn backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // compiled to wasm32 (scripts/test-wasm.sh) the tests run under wasm-bindgen-test
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn lcg(seed: &mut u64) -> f64 {
         *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

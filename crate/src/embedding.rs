@@ -24,6 +24,9 @@ pub unsafe fn backward(rows: usize, e: usize, ids: *const i32, dy: *const f32, d
 
 #[cfg(test)]
 mod tests {
+    // compiled to wasm32 (scripts/test-wasm.sh) the tests run under wasm-bindgen-test
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
     #[test]
     fn lookup_and_scatter_add() {
         let w: Vec<f32> = (0..12).map(|v| v as f32).collect(); // V=4, E=3

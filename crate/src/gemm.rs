@@ -19,31 +19,16 @@
 //! Recurrent layers keep their weight matrices pre-packed as B operands (see
 //! `cells`) and call [`gemm_packed`] directly once per time step.
 //!
-//! Tile choice, measured in V8 (Node 20) on this machine with each kernel
-//! alone on L1-resident data, best of 15 runs (GFLOP/s):
-//!
-//! | kernel                     | simd128 | relaxed (FMA) |
-//! |----------------------------|---------|---------------|
-//! | 4×8, A broadcast-loaded    | 23.9    | 31.8          |
-//! | 2×16                       | 24.5    | 32.0          |
-//! | 5×8                        | 18.1    | 37.0          |
-//! | 4×8 unrolled ×2 in k       | 21.8    | 17.8          |
-//! | 4×8, A loaded + shuffled   | 18.1    | 30.8          |
-//!
-//! So MR×NR is 4×8 in the simd128 build and 5×8 in the relaxed build (10
-//! accumulators fit once multiply and add are one instruction). Unrolling made
-//! V8 spill, as ../shared/WASM-PERF.md found.
-//!
-//! For one row (batch-1 steps) the GEMV kernel reads three B panels at once
-//! (6 accumulators): 19.7 / 23.9 GFLOP/s, against 14.5 / 12.3 for four panels
-//! (8 accumulators + 8 loads: TurboFan hoists every load to the top of the
-//! loop body and then spills) and 19.4 / 16.2 for two.
+//! MR×NR is 4×8 in the simd128 build and 5×8 in the relaxed build (10
+//! accumulators fit once multiply and add are one instruction): on
+//! L1-resident data 23.9 and 37.0 GFLOP/s, the best of the tiles measured
+//! (docs/PERF-NOTES.md). For one row (batch-1 steps) the GEMV kernel reads
+//! three B panels at once (6 accumulators; four panels spill).
 //!
 //! The micro-kernels are `#[inline(never)]`, and `scripts/build-wasm.sh` tells
 //! wasm-opt not to inline them (`--no-inline=*kernel_*`: its default inlines
-//! every function with one caller), because V8 allocated registers worse once
-//! they were inlined into large functions (27.7 → 17–18 GFLOP/s in
-//! ../shared/WASM-PERF.md).
+//! every function with one caller): inlined into large functions, V8
+//! allocated their registers worse (27.7 → 17–18 GFLOP/s).
 
 use crate::pool;
 use crate::simd::F32x4;
@@ -429,7 +414,7 @@ unsafe fn gemm_packed_serial(m: usize, n: usize, k: usize, ap: *const f32, bp: *
             } else if rows <= 2 && cols == NR {
                 // A short last panel (B = 32 leaves 2 rows with MR = 5): one
                 // row at a time costs ~10 instructions per k against the full
-                // tile's ~19 (W2: 4 % of the step GEMMs).
+                // tile's ~19.
                 for r in 0..rows {
                     kernel_1x8(k, apanel.add(r), MR, bpanel, cptr.add(r * rsc), acc);
                 }
@@ -561,6 +546,9 @@ unsafe fn sgemm_serial(m: usize, n: usize, k: usize, a: MatRef, b: MatRef, c: *m
 #[cfg(test)]
 mod tests {
     use super::*;
+    // compiled to wasm32 (scripts/test-wasm.sh) the tests run under wasm-bindgen-test
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn reference(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f64> {
         let mut c = vec![0.0f64; m * n];
@@ -671,6 +659,7 @@ mod tests {
 
     /// Split between threads, every product equals the serial one bit for bit.
     #[test]
+    #[cfg(not(target_arch = "wasm32"))] // native helper threads
     fn threaded_products_equal_serial_bit_for_bit() {
         crate::pool::start_native(3);
         let mut seed = 11u64;

@@ -78,6 +78,9 @@ pub unsafe fn backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+    // compiled to wasm32 (scripts/test-wasm.sh) the tests run under wasm-bindgen-test
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn gradients_match_finite_differences() {

@@ -2,14 +2,19 @@
 //!
 //! Kernels only: they take pointers (offsets into wasm linear memory) and
 //! sizes, never allocate per call, and know nothing of JavaScript. The single
-//! file with `#[wasm_bindgen]` exports is `abi.rs`.
+//! file with `#[wasm_bindgen]` exports is `abi.rs`; what crosses it as numbers
+//! is declared once (`decl.rs`, `contract.rs`).
+//!
+//! Figures in comments name the benchmark workloads W1–W5 (W1: a batch-1
+//! LSTM step, I = 64, H = 256; W2: that LSTM over B = 32, T = 100), defined
+//! with how they are measured in docs/PERF-NOTES.md.
 
 #![cfg_attr(all(target_arch = "wasm32", target_feature = "atomics"), feature(stdarch_wasm_atomic_wait))]
 
-pub mod contract;
-
 pub mod activations;
 pub mod cells;
+pub mod contract;
+mod decl;
 pub mod dense;
 pub mod embedding;
 pub mod gemm;

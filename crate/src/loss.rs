@@ -28,7 +28,7 @@
 //!
 //! Sparse targets are class indices stored as i32 (checked in `[0, N)` by the ABI).
 
-use crate::contract::codes;
+use crate::decl::codes;
 
 const EPS: f64 = 1e-7;
 
@@ -236,6 +236,9 @@ unsafe fn log_sum_exp(p: *const f32, n: usize) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // compiled to wasm32 (scripts/test-wasm.sh) the tests run under wasm-bindgen-test
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn lcg(seed: &mut u64) -> f64 {
         *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

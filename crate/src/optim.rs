@@ -18,7 +18,7 @@
 //! at most `clip_norm`. Both 0 = off. The global norm (after value clipping,
 //! before norm clipping) is returned.
 
-use crate::contract::{codes, words};
+use crate::decl::{codes, words};
 use crate::simd::{for_lanes, F32x4};
 
 codes! {
@@ -93,9 +93,7 @@ pub unsafe fn clip(g: *mut f32, n: usize, clip_value: f32, clip_norm: f32) -> f3
 /// All buffers hold `n` floats (`s2` may be null where unused).
 pub unsafe fn step(kind: Kind, n: usize, w: *mut f32, g: *mut f32, s1: *mut f32, s2: *mut f32, h: &Hyper) -> f32 {
     let norm = clip(g, n, h.clip_value, h.clip_norm);
-    // element-wise: split between threads in ranges, the same numbers either
-    // way (with the bias column sums split too: W3 with 2 threads 75.5 against
-    // 78 ms, medians of alternating runs on this noisy machine)
+    // element-wise: split between threads in ranges, the same numbers either way
     crate::pool::par_ranges(n, UPDATE_COST, 4, |a, b| {
         let off = |p: *mut f32| if p.is_null() { p } else { p.add(a) };
         update(kind, b - a, w.add(a), g.add(a), off(s1), off(s2), h);
@@ -199,6 +197,9 @@ pub unsafe fn regularize(n: usize, w: *const f32, g: *mut f32, l1: f32, l2: f32)
 #[cfg(test)]
 mod tests {
     use super::*;
+    // compiled to wasm32 (scripts/test-wasm.sh) the tests run under wasm-bindgen-test
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn hyper(lr: f32) -> Hyper {
         Hyper { lr, beta1: 0.9, beta2: 0.999, eps: 1e-7, momentum: 0.0, rho: 0.9, step: 1.0, ..Default::default() }

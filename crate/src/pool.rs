@@ -46,9 +46,7 @@ const ENABLED: bool = cfg!(any(target_feature = "atomics", not(target_arch = "wa
 /// One cache line (64 bytes on the x86 and Arm cores wasm runs on): the
 /// fields a helper polls, the ones the caller writes to publish a job, the
 /// claim word and the completion count each get their own, so a helper's
-/// polling does not pull lines the caller is writing (false sharing). The
-/// standard layout; its gain on W1 with 2 threads was below this machine's
-/// noise (21–31 µs/step either way across runs).
+/// polling does not pull lines the caller is writing (false sharing).
 #[repr(align(64))]
 struct Line<T>(T);
 
@@ -69,10 +67,9 @@ static CLAIM: Line<AtomicU64> = Line(AtomicU64::new(0));
 static DONE: Line<AtomicU32> = Line(AtomicU32::new(0));
 static HELPED: Line<AtomicUsize> = Line(AtomicUsize::new(0));
 
-/// Polls of `GEN` before a helper sleeps: ~0.3 ms in V8 here. Measured with
-/// W1 (batch-1 steps, 2 threads, int8 / f32): 2¹⁵ polls (~10 µs, about the
-/// gap between two steps) let helpers fall asleep between steps, 31–35 µs per
-/// step; 2²⁰ keeps them awake, 24–26 µs.
+/// Polls of `GEN` before a helper sleeps: ~0.3 ms in V8, so helpers stay
+/// awake between the steps of a streaming loop (W1 with 2 threads: 24–26 µs
+/// per step, against 31–35 with 2¹⁵ polls, which let them sleep).
 const SPIN: u32 = 1 << 20;
 
 /// Work below this many multiply-adds runs on the calling thread alone: a
@@ -309,8 +306,12 @@ pub fn start_native(n: usize) -> usize {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64 as A;
+    // compiled to wasm32 (scripts/test-wasm.sh) the tests run under wasm-bindgen-test
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
+    #[cfg(not(target_arch = "wasm32"))] // native helper threads
     fn par_for_runs_each_task_once_and_nests_serially() {
         start_native(3);
         for tasks in [0usize, 1, 2, 3, 7, 64] {

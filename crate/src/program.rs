@@ -15,7 +15,7 @@
 //! re-checked while it and the call's arguments stay the same.
 
 use crate::cells::{self, Cell, GateAct};
-use crate::contract::{codes, words};
+use crate::decl::{codes, words};
 use crate::dense::Act;
 use crate::gemm;
 use crate::quant;

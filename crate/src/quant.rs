@@ -34,73 +34,11 @@
 //!
 //! `128 · Σ a` of each chunk is the same for every column; [`quantize_act`]
 //! writes it after the row. The shift is one more vector instruction per 8
-//! products, on a port `pmaddwd` does not use. Measured (Zen 2 EPYC, Node 20,
-//! one process alternating builds, both orders): a W1 int8 step (LSTM I=64
-//! H=256, K = 320 × 1024 columns) 19.7–19.8 → 18.2–18.4 µs (medians; minima
-//! 19.2–19.4 → 17.9), int8 `predict` (B = 32, T = 100) within ±2 %.
-//!
-//! The layouts before it, measured the same way at the W1 shape (minima of a
-//! standalone kernel): int8 panels sign-extended by `i16x8.load_extend_i8x8`
-//! (`vpmovsxbw`, one more vector instruction per 8 products and a load per
-//! panel) ran 20.0 G multiply–adds/s in L2; int16 panels, one weight per lane
-//! (655 KB, streamed from L3), 20.7 G/s, and 22.3 G/s where they fit in L2
-//! (N = 256) — one `pmaddwd` per cycle, the ceiling of these loops. The int16
-//! panels are what this layout replaced. With them: half the groups int16
-//! and half int8 in one loop (491 KB, inside L2): 19.5 G/s, slower than
-//! either. Alternating
-//! the direction of the walk over the groups every call (so the last ones
-//! read stay in L2 for the next): 20.4 against 21.0 G/s, no gain. Putting
-//! `pmaddwd`'s idle neighbours to work — a third of the columns as f32 FMAs
-//! in the same loop (tiles of 16 int16 + 8 f32 columns): 12.5 G/s. V8
-//! unrolled the pair loop by two itself and spilled one accumulator in the
-//! first copy; writing the two pairs out by hand instead made the W1 int8
-//! step 15–18 % slower (paired runs in one process). (V8 unrolls this
-//! layout's loop by two as well, but spills nothing in either copy: eight
-//! accumulators, the splat, a load and a shifted copy.)
-//!
-//! The experiments below ran on those earlier layouts (the int16 panels with
-//! a loop over two 16-column groups per pass, unless they say int8).
-//!
-//! Why not relaxed SIMD's int8 dot products (measured in a standalone kernel
-//! on this machine's Zen 2 EPYC at the W1 shape, K = 320 × 1024 columns, Node
-//! 20, minima): this loop ran 19.9 G multiply–adds/s with int8 panels.
-//! `i32x4.relaxed_dot_i8x16_i7x16_add_s` lowers to `pmaddubsw` + `pmaddwd`, two
-//! multiplier instructions per 16 products like two `pmaddwd`: 22.2 G/s.
-//! `i16x8.relaxed_dot_i8x16_i7x16_s` alone is `pmaddubsw` (37 G/s natively),
-//! with its i16 pair sums widened to i32 by shifts and adds instead of a
-//! multiply: 24.8 G/s, 1.24×. Both need the activations as the 7-bit unsigned
-//! operand (0..127), 256× coarser than the int16 row here, for ~3 µs of a
-//! 26 µs W1 step, so the int16 row stays: simulated on an LSTM (H = 256,
-//! 200 steps, f64), 7-bit activations (asymmetric, 128 levels) triple the
-//! largest output error against f32 (2.9e-3 against 1.1e-3 with int16
-//! rows). Two activation rows sharing each weight load (batch > 1,
-//! [`gemm_rows`]): 1.18× per row. Folding the constant `+8/+16/+24` into the
-//! int8 panels' extending loads (V8 emitted one `lea` per load; the int16
-//! panels' plain loads fold them): 2 %. Computing a step's x and h products
-//! in one pass over the column groups (batch 1): no faster (minima 21.9–22.6 against 21.3–21.6 µs
-//! per W1 step) and 8 KB more wasm. An LSTM's weights packed in unit order
-//! (each group = the four gates of four units) with the gate update run on
-//! each group's sums as they come out of the loop (bit-identical): slower,
-//! minima 24.5–25.8 against 21.3–22.2 µs — V8 treats every xmm register as
-//! caller-saved, so with the integer loop out of line the update's constants
-//! are rematerialised per four units, and inlined beside it the loop's
-//! accumulators spill. Pipelining that update instead (stop 17): each pair of
-//! groups' eight units updated in five parts (gates i, f, g, o, then the
-//! state), run between six runs of the next pair's integer loop so the
-//! out-of-order core could overlap the float chains with `pmaddwd`
-//! (bit-identical, loop kept out of line): minima 24.8 against 19.5 µs per
-//! W1 step, though the whole gate update costs 1.7 µs (a build skipping it:
-//! 18.1 against 19.8 µs, medians). One part on eight units is a short
-//! latency-bound chain (exp, division, tanh), and the accumulators are
-//! spilled around every part; the gate loops over all H units keep many
-//! independent chains in flight. Storing each pair of groups with their row
-//! pairs interleaved, so the two-group loop read one sequential stream instead
-//! of two (stop 17): no change (W1 int8 in one process alternating builds,
-//! eight runs in both orders: ratios 0.98–1.05, whichever build ran second
-//! 1–2 % slower, so no difference beyond that order effect). Touching the
-//! next pair of groups' lines one row pair ahead (a scalar load per group per
-//! row pair, the wasm stand-in for a prefetch): no change either (four runs,
-//! both orders, the same ratios against the previous build as without it).
+//! products, on a port `pmaddwd` does not use, and the loop runs at one
+//! `pmaddwd` per cycle without spilling: a W1 int8 step 19.7 → 18.2 µs
+//! against one weight per int16 lane (655 KB, streamed from L3). The layouts
+//! and loops measured before this one, relaxed SIMD's int8 dot products among
+//! them, are in docs/PERF-NOTES.md.
 
 use crate::simd::{for_lanes, F32x4};
 
@@ -495,6 +433,9 @@ unsafe fn group_sums(pairs: usize, a16: *const i16, w: *const i8) -> [F32x4; 8] 
 #[cfg(test)]
 mod tests {
     use super::*;
+    // compiled to wasm32 (scripts/test-wasm.sh) the tests run under wasm-bindgen-test
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn lcg(seed: &mut u64) -> f32 {
         *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

@@ -2,7 +2,7 @@
 //! façade turns a non-zero one into a `KernelError` with [`Status::message`]
 //! (a bug to report: it checks every argument first, with better messages).
 
-use crate::contract::codes;
+use crate::decl::codes;
 
 codes! {
     /// A kernel call's outcome.

@@ -114,12 +114,10 @@ impl RecurStep {
 
     /// The gates from `z` (`[B, packed_cols]`, the step's products without
     /// biases): the new state into `hs` (and `cs`) and `out`. Not split between
-    /// threads (the product before it is): splitting a batch-1 LSTM epilogue
-    /// by hidden units measured no better with 2 threads (W1 25.3 µs/step
-    /// against 22–25 without; a second fork per step costs about what half a
-    /// 256-unit epilogue saves). For the
-    /// reset-before GRU, `rh` (pointer, row stride) is an `[B, H]` scratch for `r ⊙ h`
-    /// and `nh(rh, dst)` writes `(r ⊙ h)·W_hnᵀ` to `dst` (`H` floats).
+    /// threads (the product before it is): a second fork per step costs about
+    /// what half a 256-unit epilogue saves. For the reset-before GRU, `rh`
+    /// (pointer, row stride) is an `[B, H]` scratch for `r ⊙ h` and
+    /// `nh(rh, dst)` writes `(r ⊙ h)·W_hnᵀ` to `dst` (`H` floats).
     ///
     /// # Safety
     /// As [`RecurStep::run`].
@@ -136,18 +134,7 @@ impl RecurStep {
                     // are independent (the CPU overlaps several), then the state
                     // update; one loop doing everything per unit ran a chain of
                     // five divisions per four units that the CPU could barely
-                    // overlap. Same operations per element. Measured and not
-                    // kept (W1 int8, one process alternating builds): two
-                    // vectors per iteration with their sigmoid/tanh operations
-                    // interleaved and a copy of the loops per gate function,
-                    // 2.3 % faster for 12.8 KB more wasm; with one copy, 0–1.5 %
-                    // for 4.2 KB; only the loops' runs of eight values
-                    // interleaved, the tails and hard sigmoids on this code,
-                    // no gain for 3.6 KB; no divisions at all (wrong numbers,
-                    // a bound), 0.3 µs of the ~2 µs epilogue. With the gates'
-                    // sigmoid through tanh (stop 17), the three gate loops
-                    // unrolled to two vectors per iteration: no change (four
-                    // runs in both orders, ratios 0.99–1.02) for 1.3 KB.
+                    // overlap. Same operations per element.
                     let pre = |l: Lanes, at: usize| l.load(zr.add(at)).add(l.load(b_ih.add(at))).add(l.load(b_hh.add(at)));
                     for_lanes(2 * h, |l| l.store(gate.apply(pre(l, 0)), zr));
                     for_lanes(h, |l| l.store(tanh(pre(l, 2 * h)), zr.add(2 * h)));
@@ -256,13 +243,12 @@ impl RecurStepQ8 {
         let RecurStep { cell, i, h, .. } = self.st;
         // Batch rows split between threads (in pairs, the kernel's two rows
         // per pass over the weights), each part running the whole step on its
-        // rows: one fork per step and the gate updates in parallel too. With
-        // the products split by columns instead and the updates on one
-        // thread, 2 threads made int8 `predict` (LSTM H=256, B=32, T=100)
-        // slower than f32: 50.3 against 44.2 ms. With fewer than two rows per
-        // thread the parts would be uneven (2 + 1 rows) or fewer than the
-        // threads, so such batches (and a single row) split their products
-        // by columns instead (`quant::gemm_rows`), which keeps every thread busy.
+        // rows: one fork per step and the gate updates in parallel too (with
+        // the updates on one thread, 2 threads made int8 W2 predict slower
+        // than f32). With fewer than two rows per thread the parts would be
+        // uneven (2 + 1 rows) or fewer than the threads, so such batches (and
+        // a single row) split their products by columns instead
+        // (`quant::gemm_rows`), which keeps every thread busy.
         if b < 2 * crate::pool::threads() {
             return self.run_rows(b);
         }
@@ -302,11 +288,9 @@ impl RecurStepQ8 {
         let cols = packed_cols(cell, h);
         let gh = cell.gates() * h;
         let hcols = q8_h_cols(cell, h);
-        // Two products, so two forks with threads for a lone row: one job
-        // computing both on each thread's columns measured no better (W1
-        // int8, 2 threads: 20.7–21.9 against 20.9–21.5 µs/step), so the
-        // simpler form stays. Each covers all rows, two per pass over the
-        // weights.
+        // Two products, so two forks with threads for a lone row (one job
+        // computing both measured no better). Each covers all rows, two per
+        // pass over the weights.
         let scratch = a16 as *mut u8;
         quant::gemm_rows(b, i, gh, inp, i, scratch, qx, sx, z, cols, false);
         // into the f32 step's column layout: added onto the x product in
@@ -355,6 +339,9 @@ pub unsafe fn dense_q8(
 mod tests {
     use super::*;
     use crate::cells::{dir_params_len, forward, packed_len as seq_packed_len, workspace_len, Dims, Forward};
+    // compiled to wasm32 (scripts/test-wasm.sh) the tests run under wasm-bindgen-test
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Stepping a cell T times from the same state equals the sequence kernel.
     #[test]

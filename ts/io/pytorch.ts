@@ -23,8 +23,7 @@
  */
 import { FormatError } from '../errors.js';
 import type { Layer, TorchMapping, TorchModule } from '../layers/base.js';
-import type { DenseActivation } from '../layers/dense.js';
-import { torchMappings } from '../layers/index.js';
+import { type DenseActivation, torchMappings } from '../layers/index.js';
 import { Sequential } from '../model/sequential.js';
 import { readSafetensors, toFloat32, type ReadLimits, type SafeTensor } from '../format/safetensors.js';
 

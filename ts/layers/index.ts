@@ -52,7 +52,7 @@ export function torchMappings(): TorchMapping[] {
 }
 
 export { Layer, type Shape, type Activation, type LayerArgs, type Regularizer } from './base.js';
-export { Dense, type DenseArgs } from './dense.js';
+export { Dense, type DenseArgs, type DenseActivation } from './dense.js';
 export { Dropout, type DropoutArgs } from './dropout.js';
 export { Embedding, type EmbeddingArgs } from './embedding.js';
 export { LastStep } from './last-step.js';

@@ -31,13 +31,13 @@ pub mod gru;
 pub mod lstm;
 pub mod rnn;
 
-use crate::contract::codes;
+use crate::decl::codes;
 use crate::gemm::{self, MatRef};
 use crate::simd::{for_lanes, F32x4};
 
 /// The `flags` word of a recurrent call (`abi::recurrent_forward` / `_backward`).
 pub mod flags {
-    use crate::contract::named_consts;
+    use crate::decl::named_consts;
 
     named_consts! {
         /// Every flag, for the contract.

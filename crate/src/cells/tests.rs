@@ -1,8 +1,11 @@
-//! Host tests of the cells: forward against the float64 reference, and every
-//! gradient of backward against central finite differences of that reference.
+//! Tests of the cells (on the host, and compiled to wasm32): forward against
+//! the float64 reference, and every gradient of backward against central
+//! finite differences of that reference.
 
 use super::reference;
 use super::*;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 struct Case {
     cell: Cell,
