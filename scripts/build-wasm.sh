@@ -3,7 +3,10 @@
 # relaxed-simd (chosen at load where the engine validates it), and the same two
 # threaded (shared memory + atomics, for init({ threads })) — run the
 # wasm-bindgen CLI on each and optimise with wasm-opt (npm binaryen; Debian's
-# binaryen is too old for relaxed SIMD). Output: ts/wasm/ (generated, not committed).
+# binaryen is too old for relaxed SIMD). The single-threaded builds go through
+# wasm-pack where scripts/toolchain.sh installed it (the threaded ones need
+# flags it does not pass: std rebuilt with atomics, linker arguments).
+# Output: ts/wasm/ (generated, not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f .tools/toolchain.env ] || bash scripts/toolchain.sh
@@ -40,14 +43,23 @@ build() { # name, target features
   elif [ -n "$WASM_BUILD_STD" ]; then
     extra+=("$WASM_BUILD_STD")
   fi
-  RUSTC="$rustc" RUSTC_BOOTSTRAP="$bootstrap" RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" \
-    "$cargo" build --quiet --release --target wasm32-unknown-unknown -p recurrent-core "${extra[@]}" \
-    2> >(grep -v "unstable feature specified for \`-Ctarget-feature\`: \`atomics\`\|this feature is not stably supported\|^  |$\|^  = note\|^$" >&2)
   local tmp
   tmp=$(mktemp -d)
   local wasm_name=recurrent_core_bg.wasm
   [ "$name" = simd ] || wasm_name=recurrent_core_${name}_bg.wasm
-  bindgen_and_optimise "$dir/wasm32-unknown-unknown/release/recurrent_core.wasm" "$tmp" "$out/$wasm_name" --strip-debug --strip-producers
+  if ! $threaded && [ -n "${WASM_PACK:-}" ]; then
+    # wasm-pack builds and runs wasm-bindgen (--mode no-install: the pinned
+    # CLI from .tools on PATH, nothing downloaded); wasm-opt stays ours below
+    PATH="$(dirname "$WASM_BINDGEN"):$PATH" RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" \
+      "$WASM_PACK" --quiet build crate --target web --release --mode no-install --no-opt --no-pack \
+      --out-name recurrent_core --out-dir "$tmp" 2> >(grep -v "failed to get wasm-pack version\|^$" >&2)
+  else
+    RUSTC="$rustc" RUSTC_BOOTSTRAP="$bootstrap" RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" \
+      "$cargo" build --quiet --release --target wasm32-unknown-unknown -p recurrent-core "${extra[@]}" \
+      2> >(grep -v "unstable feature specified for \`-Ctarget-feature\`: \`atomics\`\|this feature is not stably supported\|^  |$\|^  = note\|^$" >&2)
+    bindgen "$dir/wasm32-unknown-unknown/release/recurrent_core.wasm" "$tmp"
+  fi
+  optimise "$tmp/recurrent_core_bg.wasm" "$out/$wasm_name" --strip-debug --strip-producers
   if [ "$name" = simd ]; then
     cp "$tmp/recurrent_core.js" "$tmp/recurrent_core.d.ts" "$out/"
   elif [ "$name" = mt ]; then

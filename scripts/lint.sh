@@ -21,7 +21,7 @@ if [ "$TOOLCHAIN_MODE" = rustup ]; then
   for f in +simd128 +simd128,+relaxed-simd; do
     echo "== clippy (wasm32 $f)"
     RUSTFLAGS="-C target-feature=$f" CARGO_TARGET_DIR="target/clippy-wasm${f//[+,]/-}" \
-      "$HOST_CARGO" clippy --quiet --release -p recurrent-core --target wasm32-unknown-unknown -- -D warnings
+      "$HOST_CARGO" clippy --quiet --release -p recurrent-core --all-targets --target wasm32-unknown-unknown -- -D warnings
   done
 fi
 echo "== biome"

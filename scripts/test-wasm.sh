@@ -13,12 +13,14 @@ if [ "$TOOLCHAIN_MODE" != rustup ]; then
   exit 0
 fi
 runner="$(dirname "$WASM_BINDGEN")/wasm-bindgen-test-runner"
-run() { # label, target features, Node flags
-  echo "== cargo test (wasm32, $1)"
-  # (no --quiet: cargo would pass it on to the runner, which refuses it)
-  NODE_ARGS="$3" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$runner" RUSTFLAGS="-C target-feature=$2" \
-    CARGO_TARGET_DIR=target/wasm-test-$1 "$WASM_CARGO" test --release --target wasm32-unknown-unknown -p recurrent-core 2>&1 |
-    grep -v "^\s*\(Compiling\|Finished\|Running\|Blocking\)" || return 1
+run() { # label, target features, Node flags (NODE_ARGS: read by the runner)
+  echo "== cargo test (wasm32, $1${WASM_PACK:+, wasm-pack test --node})"
+  local -a cmd=("$WASM_CARGO" test --release --target wasm32-unknown-unknown -p recurrent-core)
+  [ -n "${WASM_PACK:-}" ] && cmd=("$WASM_PACK" test --node --release crate)
+  # (no --quiet to cargo: it would pass it on to the runner, which refuses it)
+  PATH="$(dirname "$WASM_BINDGEN"):$PATH" NODE_ARGS="$3" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$runner" \
+    RUSTFLAGS="-C target-feature=$2" CARGO_TARGET_DIR="$PWD/target/wasm-test-$1" "${cmd[@]}" 2>&1 |
+    grep -v "^\s*\(Compiling\|Finished\|Running\|Blocking\|Downloaded\|Downloading\)\|failed to get wasm-pack version" || return 1
 }
 run simd128 +simd128 ""
 # Node 20 validates relaxed SIMD only behind a V8 flag (22 and later without)

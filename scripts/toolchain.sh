@@ -119,6 +119,25 @@ if [ -z "$wb_bin" ]; then
   wb_bin="$tools/bin/wasm-bindgen"
 fi
 
+# wasm-pack drives the single-threaded builds and the wasm32 test run where it
+# can (rustup's wasm32 target, wasm-bindgen from .tools on PATH, wasm-opt from
+# npm binaryen: nothing downloaded); without it the scripts call cargo and
+# wasm-bindgen themselves. RECURRENT_WASM_NO_WASM_PACK=1 skips it.
+wp_version=0.15.1
+wp_bin=""
+if [ "$mode" = rustup ] && [ -z "${RECURRENT_WASM_NO_WASM_PACK:-}" ]; then
+  if [ -x "$tools/bin/wasm-pack" ] && "$tools/bin/wasm-pack" --version 2>/dev/null | grep -q " $wp_version\$"; then
+    wp_bin="$tools/bin/wasm-pack"
+  else
+    say "installing wasm-pack $wp_version into .tools (a few minutes, once)"
+    if "$host_cargo" install wasm-pack --version "$wp_version" --locked --root "$tools" --quiet; then
+      wp_bin="$tools/bin/wasm-pack"
+    else
+      say "wasm-pack could not be installed; the builds call cargo and wasm-bindgen directly"
+    fi
+  fi
+fi
+
 cat >"$env_file" <<EOF
 TOOLCHAIN_MODE=$mode
 WASM_CARGO=$cargo_bin
@@ -126,9 +145,10 @@ WASM_RUSTC=$rustc_bin
 WASM_BUILD_STD="$build_std"
 WASM_BOOTSTRAP=$bootstrap
 WASM_BINDGEN=$wb_bin
+WASM_PACK=$wp_bin
 HOST_CARGO=$host_cargo
 MT_RUSTC=$mt_rustc
 MT_CARGO=$mt_cargo
 MT_MISSING="$mt_missing"
 EOF
-say "using $mode toolchain ($("$rustc_bin" --version)), wasm-bindgen $wb_version"
+say "using $mode toolchain ($("$rustc_bin" --version)), wasm-bindgen $wb_version${wp_bin:+, wasm-pack $wp_version}"

@@ -305,7 +305,6 @@ pub fn start_native(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU64 as A;
     // compiled to wasm32 (scripts/test-wasm.sh) the tests run under wasm-bindgen-test
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -313,6 +312,7 @@ mod tests {
     #[test]
     #[cfg(not(target_arch = "wasm32"))] // native helper threads
     fn par_for_runs_each_task_once_and_nests_serially() {
+        use std::sync::atomic::AtomicU64 as A;
         start_native(3);
         for tasks in [0usize, 1, 2, 3, 7, 64] {
             let hits: Vec<A> = (0..tasks).map(|_| A::new(0)).collect();
