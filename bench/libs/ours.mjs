@@ -1,10 +1,16 @@
-// recurrent-wasm on every workload (the built package, dist/).
+// recurrent-wasm on every workload (the built package, dist/; BENCH_DIST=<dir>
+// runs another build of it, as bench/paired.mjs does). With { int8: true }:
+// W1 and W2 on int8 weights (quantize) instead.
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { config, emit, reps } from './common.mjs';
 import { W, SMOKE, time, floats, ints, recurrentWeights, forwardFlops, trainFlops } from '../workloads.mjs';
 
 const cfg = config();
-const lib = await import(new URL('../../dist/index.js', import.meta.url).href);
+const distDir = process.env.BENCH_DIST
+  ? pathToFileURL(`${process.env.BENCH_DIST.replace(/\/$/, '')}/`)
+  : new URL('../../dist/', import.meta.url);
+const lib = await import(new URL('index.js', distDir).href);
 const info = await lib.init({ simd: cfg.simd ?? 'auto', threads: cfg.threads ?? 1 });
 if ((cfg.threads ?? 1) !== info.threads) throw new Error(`asked for ${cfg.threads} threads, got ${info.threads}: ${info.threadsNote}`);
 const w = cfg.smoke ? SMOKE : W;
@@ -44,6 +50,31 @@ if (cfg.workers > 1) {
   await batchInference((m, x, batchSize) => lib.predictParallel(m, x, workers, { batchSize }));
   for (const wk of workers) wk.terminate();
   emit(`recurrent-wasm (${info.simd}) ${cfg.workers} workers`, out);
+  process.exit(0);
+}
+
+// int8 weights: W1 streaming and W2 batch predict on quantize(model, { dtype: 'int8' })
+if (cfg.int8) {
+  const s = w.W1;
+  const m = lib.quantize(recurrentModel(s), { dtype: 'int8' });
+  const sess = m.session();
+  const x = floats(s.T * s.I, 11);
+  const steps = Array.from({ length: s.T }, (_, t) => x.subarray(t * s.I, (t + 1) * s.I));
+  const t = await time(
+    () => {
+      sess.reset();
+      for (const xt of steps) sess.step(xt);
+    },
+    { reps: reps(cfg) * 2, warmup: 5 },
+  );
+  push('W1q', `W1 LSTM B=1, ${s.T} steps, one call per step, int8`, t, forwardFlops(s), { perStepUs: (t.median * 1000) / s.T });
+  sess.dispose();
+  const s2 = w.W2;
+  const q2 = lib.quantize(recurrentModel(s2), { dtype: 'int8' });
+  const x2 = lib.tensor(floats(s2.B * s2.T * s2.I, 12), [s2.B, s2.T, s2.I]);
+  const t2 = await time(() => q2.predict(x2, { batchSize: s2.B }), { reps: reps(cfg, true) });
+  push('W2q', `W2 LSTM B=${s2.B} T=${s2.T} inference, int8`, t2, forwardFlops(s2));
+  emit(`recurrent-wasm (${info.simd}) int8`, out);
   process.exit(0);
 }
 
@@ -113,7 +144,7 @@ if (info.threads === 1) {
   const file = info.simd === 'relaxed' ? 'recurrent_core_relaxed_bg.wasm' : 'recurrent_core_bg.wasm';
   const glue = await import(new URL('../../ts/wasm/recurrent_core.js', import.meta.url).href);
   const ex = await glue.default({
-    module_or_path: await WebAssembly.compile(readFileSync(new URL(`../../dist/${file}`, import.meta.url))),
+    module_or_path: await WebAssembly.compile(readFileSync(new URL(file, distDir))),
   });
   for (const [mm, kk, nn] of cfg.smoke
     ? [[32, 256, 1024]]
