@@ -9,6 +9,7 @@ import { initForTests } from './helpers/init.js';
 import { Random, Sequential, ValueError, layers, quantize, tensor } from '../ts/index.js';
 import { runtime } from '../ts/runtime/init.js';
 import { WasmArray } from '../ts/runtime/memory.js';
+import { LayerCall } from '../ts/layers/base.js';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
@@ -86,7 +87,11 @@ describe('objects that point into a disposed model', () => {
     expect(() => m.predict(x)).toThrow(/dispose/);
     const buf = new WasmArray(runtime().heap, 2 * 4 * 6);
     const act = { buf, shape: [2, 4, 6], lengths: null, lengthsBuf: null };
-    for (const l of [lstm, dense]) expect(() => l.forward(act, { training: false, rng: new Random(0) })).toThrow(ValueError);
+    for (const l of [lstm, dense]) {
+      const call = new LayerCall();
+      expect(() => l.forward(act, { training: false, rng: new Random(0) }, call)).toThrow(ValueError);
+      call.dispose();
+    }
     buf.free();
   });
 });

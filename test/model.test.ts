@@ -4,8 +4,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initForTests } from './helpers/init.js';
 import {
+  input,
+  model,
   Random,
   Sequential,
+  type SymbolicTensor,
   ShapeError,
   ValueError,
   callbacks,
@@ -423,13 +426,18 @@ describe('recurrent layer options', () => {
     expect(n.first).toBeLessThan(0.7); // a fresh state cannot know the previous window
   });
 
-  it('returnState keeps the final states: h is the last output, and the LSTM cell state is kept', () => {
-    const l = layers.lstm({ units: 4, returnSequences: true, returnState: true, inputShape: [5, 2] });
-    const m = new Sequential([l], { seed: 8 });
+  it('returnState outputs the final states: h is the last output, c the LSTM cell state; Sequential refuses it', () => {
+    const l = layers.lstm({ units: 4, returnSequences: true, returnState: true });
+    const xin = input({ shape: [5, 2] });
+    const outs = l.apply(xin) as SymbolicTensor[];
+    expect(outs.map((t) => t.shape)).toEqual([[5, 4], [4], [4]]);
+    const m = model({ inputs: xin, outputs: outs, seed: 8 });
     const [x] = randomData(3, 5, 2, 13);
-    const y = m.predict(x).data;
-    expect(l.states.length).toBe(2);
-    const [h, c] = l.states;
+    const [yt, ht, ct] = m.predict(x) as Tensor[];
+    const [y, h, c] = [yt.data, ht.data, ct.data];
+    expect(() => new Sequential([layers.gru({ units: 4, returnState: true, inputShape: [5, 2] })]).build()).toThrow(
+      /gru_\d+ has 2 outputs \(returnState\); a Sequential layer has one/,
+    );
     for (let b = 0; b < 3; b++) for (let j = 0; j < 4; j++) expect(h[b * 4 + j]).toBe(y[(b * 5 + 4) * 4 + j]);
     // h = o ⊙ tanh(c) with o ∈ (0, 1): |h| < |tanh(c)|
     for (let k = 0; k < 12; k++) expect(Math.abs(h[k])).toBeLessThan(Math.abs(Math.tanh(c[k])) + 1e-7);

@@ -18,6 +18,7 @@ import {
   tensor,
   toFloat32,
   type Layer,
+  type Tensor,
 } from '../ts/index.js';
 
 beforeAll(async () => {
@@ -361,7 +362,7 @@ describe('f16 models', () => {
     const back = loadQuantizedModel(file);
     expect(back.dtype).toBe('f16');
     expect(Array.from(back.predict(x).data)).toEqual(Array.from(h.predict(x).data));
-    expect(Array.from(loadModel(file).predict(x).data)).toEqual(Array.from(h.predict(x).data));
+    expect(Array.from((loadModel(file).predict(x) as Tensor).data)).toEqual(Array.from(h.predict(x).data));
   });
 
   it('keeps bidirectional models (they run on the f32 kernels)', () => {

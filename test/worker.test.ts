@@ -195,7 +195,7 @@ describe('ModelWorker (Node worker_threads)', () => {
     );
     expect(r.cancelled).toBe(true);
     expect(r.history.epoch.length).toBeLessThan(100);
-    expect(r.model.predict(x).shape).toEqual([256, 1]);
+    expect((r.model.predict(x) as InstanceType<Lib['Tensor']>).shape).toEqual([256, 1]);
     r.model.dispose();
   });
 

@@ -19,7 +19,26 @@ export {
 export { Random } from './util/random.js';
 export { memoryStats } from './runtime/stats.js';
 export { Tensor, tensor, type DType, type NestedArray, type TensorLike } from './tensor.js';
-export { layers, Layer, Dense, Dropout, Embedding, LayerNormalization, Recurrent, LastStep } from './layers/index.js';
+export {
+  layers,
+  Layer,
+  Concatenate,
+  Conv1d,
+  Dense,
+  Dropout,
+  Embedding,
+  GlobalPooling1d,
+  LayerNormalization,
+  Masking,
+  Merge,
+  Pooling1d,
+  Recurrent,
+  RepeatVector,
+  TimeDistributed,
+  LastStep,
+  input,
+  SymbolicTensor,
+} from './layers/index.js';
 export type {
   Shape,
   Regularizer,
@@ -30,8 +49,18 @@ export type {
   RecurrentArgs,
   MergeMode,
   BidirectionalArgs,
+  ConcatenateArgs,
+  Conv1dArgs,
+  ConvActivation,
+  ConvPadding,
+  MaskingArgs,
+  MergeArgs,
+  Pooling1dArgs,
+  RepeatVectorArgs,
+  TimeDistributedArgs,
 } from './layers/index.js';
-export { Sequential, type CompileArgs, type FitArgs, type History } from './model/sequential.js';
+export { Sequential } from './model/sequential.js';
+export { Model, model, type ModelArgs, type CompileArgs, type FitArgs, type History, type Tensors, type PerOutput } from './model/model.js';
 export { optimizers, schedules, type Optimizer, type OptimizerLike, type Schedule } from './model/optimizers.js';
 export { callbacks, EarlyStopping, type Callback, type Logs } from './model/callbacks.js';
 export type { LossName } from './model/losses.js';

@@ -768,3 +768,304 @@ pub fn q8_pack(k: usize, n: usize, q: usize, out: usize) -> i32 {
         Ok(())
     })())
 }
+
+/// Most tensors one merge call takes.
+const MAX_MERGE: usize = 16;
+
+/// The `k` pointers at `ptrs` (a u32 each), checked to lie inside memory.
+fn pointers(ck: &mut Check, ptrs: usize, k: usize) -> Result<&'static [u32], Status> {
+    if k > MAX_MERGE {
+        return Err(Status::Overflow);
+    }
+    ck.add(ptrs, Some(k), false, true)?;
+    Ok(unsafe { core::slice::from_raw_parts(ptrs as *const u32, k) })
+}
+
+/// An element-wise merge (`elementwise::Merge`) of the `k` tensors whose
+/// addresses are the u32 words at `xs`, `n` floats each, into `y [n]`.
+#[wasm_bindgen]
+pub fn merge_forward(op: u32, k: usize, n: usize, xs: usize, y: usize) -> i32 {
+    status::code((|| {
+        use crate::elementwise::Merge;
+        let m = Merge::from_u32(op).ok_or(Status::BadKind)?;
+        let (lo, hi) = m.arity();
+        if k < lo || k > hi {
+            return Err(Status::BadKind);
+        }
+        let mut ck = Check::new();
+        let ptrs = pointers(&mut ck, xs, k)?;
+        for &p in ptrs {
+            ck.add(p as usize, Some(n), false, true)?;
+        }
+        ck.add(y, Some(n), true, true)?;
+        ck.disjoint()?;
+        let xs: Vec<*const f32> = ptrs.iter().map(|&p| p as usize as *const f32).collect();
+        unsafe { crate::elementwise::merge_forward(m, n, &xs, y as *mut f32) };
+        Ok(())
+    })())
+}
+
+/// The gradients of [`merge_forward`] into the tensors at the u32 words `dxs`
+/// (overwritten; a 0 word: not wanted) from `dy [n]`.
+#[wasm_bindgen]
+pub fn merge_backward(op: u32, k: usize, n: usize, xs: usize, dy: usize, dxs: usize) -> i32 {
+    status::code((|| {
+        use crate::elementwise::Merge;
+        let m = Merge::from_u32(op).ok_or(Status::BadKind)?;
+        let (lo, hi) = m.arity();
+        if k < lo || k > hi {
+            return Err(Status::BadKind);
+        }
+        let mut ck = Check::new();
+        let xp = pointers(&mut ck, xs, k)?;
+        let dp = pointers(&mut ck, dxs, k)?;
+        for &p in xp {
+            ck.add(p as usize, Some(n), false, true)?;
+        }
+        ck.add(dy, Some(n), false, true)?;
+        for &p in dp {
+            ck.add(p as usize, Some(n), true, false)?;
+        }
+        ck.disjoint()?;
+        let xs: Vec<*const f32> = xp.iter().map(|&p| p as usize as *const f32).collect();
+        let dxs: Vec<*mut f32> = dp.iter().map(|&p| p as usize as *mut f32).collect();
+        unsafe { crate::elementwise::merge_backward(m, n, &xs, dy as *const f32, &dxs) };
+        Ok(())
+    })())
+}
+
+/// `y[n] += a · x[n]`.
+#[wasm_bindgen]
+pub fn axpy(n: usize, a: f32, x: usize, y: usize) -> i32 {
+    status::code((|| {
+        let mut ck = Check::new();
+        ck.add(x, Some(n), false, true)?;
+        ck.add(y, Some(n), true, true)?;
+        ck.disjoint()?;
+        unsafe { crate::elementwise::axpy(n, a, x as *const f32, y as *mut f32) };
+        Ok(())
+    })())
+}
+
+/// `rows` rows of `len` floats, row `r` from source row `r / src_rep` (stride
+/// `ss`) to destination row `r / dst_rep` (stride `ds`), copied or, with
+/// `acc`, added (`elementwise::copy_rows`).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn copy_rows(rows: usize, len: usize, src: usize, ss: usize, src_rep: usize, dst: usize, ds: usize, dst_rep: usize, acc: bool) -> i32 {
+    status::code((|| {
+        if src_rep == 0 || dst_rep == 0 {
+            return Err(Status::BadKind);
+        }
+        // the buffer's extent: the last row it is read or written at
+        let extent = |stride: usize, rep: usize| -> Option<usize> {
+            if rows == 0 || len == 0 {
+                return Some(0);
+            }
+            ((rows - 1) / rep).checked_mul(stride)?.checked_add(len)
+        };
+        // distinct destination rows must not overlap (one row written by
+        // several source rows is what `acc` with dst_rep > 1 is for)
+        if rows > dst_rep && ds < len {
+            return Err(Status::Overlap);
+        }
+        if dst_rep > 1 && !acc {
+            return Err(Status::BadKind);
+        }
+        let mut ck = Check::new();
+        ck.add(src, extent(ss, src_rep), false, true)?;
+        ck.add(dst, extent(ds, dst_rep), true, true)?;
+        ck.disjoint()?;
+        unsafe { crate::elementwise::copy_rows(rows, len, src as *const f32, ss, src_rep, dst as *mut f32, ds, dst_rep, acc) };
+        Ok(())
+    })())
+}
+
+/// The `LEN` u32 words of a geometry block at `ptr`, checked to be in memory.
+fn geometry_words<const N: usize>(ck: &mut Check, ptr: usize) -> Result<&'static [u32; N], Status> {
+    ck.add(ptr, Some(N), false, true)?;
+    Ok(unsafe { &*(ptr as *const [u32; N]) })
+}
+
+fn conv_geometry(ck: &mut Check, dims: usize) -> Result<crate::conv::Geometry, Status> {
+    use crate::conv::{ConvDims, Geometry};
+    Geometry::new(&ConvDims::read(geometry_words::<{ ConvDims::LEN }>(ck, dims)?)).ok_or(Status::BadShape)
+}
+
+/// Floats of workspace (the unfolded input) a convolution with the
+/// `conv::ConvDims` words at `dims` needs; 0 on an invalid geometry.
+#[wasm_bindgen]
+pub fn conv1d_workspace_len(dims: usize) -> usize {
+    conv_geometry(&mut Check::new(), dims).map(|g| g.col_len()).unwrap_or(0)
+}
+
+/// 1-D convolution forward (`conv::forward`): `x [B, T, Cin]`, `w [Cout,
+/// Cin/G, K]`, `b [Cout]` (0 = none), `y [B, Tout, Cout]`, `col` the
+/// workspace (kept for backward); `act` a `dense::Act`.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_forward(dims: usize, x: usize, w: usize, b: usize, y: usize, col: usize, act: u32) -> i32 {
+    status::code((|| {
+        let a = crate::dense::Act::from_u32(act).ok_or(Status::BadKind)?;
+        if a == crate::dense::Act::Softmax {
+            return Err(Status::BadKind);
+        }
+        let mut ck = Check::new();
+        let g = conv_geometry(&mut ck, dims)?;
+        let rows = g.rows().ok_or(Status::Overflow)?;
+        ck.add(x, Some(g.b * g.t * g.cin), false, true)?;
+        ck.add(w, Some(g.cout * (g.cin / g.g) * g.k), false, true)?;
+        ck.add(b, Some(g.cout), false, false)?;
+        ck.add(y, Some(rows * g.cout), true, true)?;
+        ck.add(col, Some(g.col_len()), true, true)?;
+        ck.disjoint()?;
+        unsafe { crate::conv::forward(&g, x as *const f32, w as *const f32, b as *const f32, y as *mut f32, col as *mut f32, a) };
+        Ok(())
+    })())
+}
+
+/// 1-D convolution backward (`conv::backward`) after a forward with the same
+/// `x`, `w`, `y` and `col`: `dy` becomes the pre-activation gradient, `dw`
+/// and `db` (0 = none) accumulate, `dx` (0 = not wanted) is overwritten.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_backward(dims: usize, x: usize, w: usize, y: usize, dy: usize, act: u32, col: usize, dw: usize, db: usize, dx: usize) -> i32 {
+    status::code((|| {
+        let a = crate::dense::Act::from_u32(act).ok_or(Status::BadKind)?;
+        if a == crate::dense::Act::Softmax {
+            return Err(Status::BadKind);
+        }
+        let mut ck = Check::new();
+        let g = conv_geometry(&mut ck, dims)?;
+        let rows = g.rows().ok_or(Status::Overflow)?;
+        let wlen = g.cout * (g.cin / g.g) * g.k;
+        ck.add(x, Some(g.b * g.t * g.cin), false, true)?;
+        ck.add(w, Some(wlen), false, true)?;
+        ck.add(y, Some(rows * g.cout), false, true)?;
+        ck.add(dy, Some(rows * g.cout), true, true)?;
+        ck.add(col, Some(g.col_len()), true, true)?;
+        ck.add(dw, Some(wlen), true, true)?;
+        ck.add(db, Some(g.cout), true, false)?;
+        ck.add(dx, Some(g.b * g.t * g.cin), true, false)?;
+        ck.disjoint()?;
+        unsafe {
+            crate::conv::backward(
+                &g,
+                x as *const f32,
+                w as *const f32,
+                y as *const f32,
+                dy as *mut f32,
+                a,
+                col as *mut f32,
+                dw as *mut f32,
+                db as *mut f32,
+                dx as *mut f32,
+            )
+        };
+        Ok(())
+    })())
+}
+
+fn pool_geometry(ck: &mut Check, dims: usize) -> Result<crate::pooling::Windows, Status> {
+    use crate::pooling::{PoolDims, Windows};
+    Windows::new(&PoolDims::read(geometry_words::<{ PoolDims::LEN }>(ck, dims)?)).ok_or(Status::BadShape)
+}
+
+/// Windowed pooling forward (`pooling::windows_forward`) with the
+/// `pooling::PoolDims` words at `dims`: `x [B, T, C]` → `y [B, Tout, C]`;
+/// `arg [B, Tout, C]` (u32, max only, 0 = not kept) the winners for backward.
+#[wasm_bindgen]
+pub fn pool1d_forward(kind: u32, dims: usize, x: usize, y: usize, arg: usize) -> i32 {
+    status::code((|| {
+        let k = crate::pooling::Pool::from_u32(kind).ok_or(Status::BadKind)?;
+        let mut ck = Check::new();
+        let g = pool_geometry(&mut ck, dims)?;
+        ck.add(x, Some(g.in_len()), false, true)?;
+        ck.add(y, Some(g.out_len()), true, true)?;
+        ck.add(arg, Some(if k == crate::pooling::Pool::Max { g.out_len() } else { 0 }), true, false)?;
+        ck.disjoint()?;
+        let arg = if k == crate::pooling::Pool::Max { arg } else { 0 };
+        unsafe { crate::pooling::windows_forward(k, &g, x as *const f32, y as *mut f32, arg as *mut u32) };
+        Ok(())
+    })())
+}
+
+/// Windowed pooling backward: `dx [B, T, C]` (overwritten) from `dy [B, Tout,
+/// C]` and (max) the `arg` of the forward.
+#[wasm_bindgen]
+pub fn pool1d_backward(kind: u32, dims: usize, dy: usize, arg: usize, dx: usize) -> i32 {
+    status::code((|| {
+        let k = crate::pooling::Pool::from_u32(kind).ok_or(Status::BadKind)?;
+        let max = k == crate::pooling::Pool::Max;
+        let mut ck = Check::new();
+        let g = pool_geometry(&mut ck, dims)?;
+        ck.add(dy, Some(g.out_len()), false, true)?;
+        ck.add(arg, Some(if max { g.out_len() } else { 0 }), false, max)?;
+        ck.add(dx, Some(g.in_len()), true, true)?;
+        ck.disjoint()?;
+        if max {
+            check_steps(arg, g.out_len(), g.t)?;
+        }
+        unsafe { crate::pooling::windows_backward(k, &g, dy as *const f32, arg as *const u32, dx as *mut f32) };
+        Ok(())
+    })())
+}
+
+/// `arg` words (winning steps) all `< t`: a stale or foreign `arg` must not
+/// send a gradient outside `dx`.
+fn check_steps(arg: usize, n: usize, t: usize) -> Result<(), Status> {
+    let a = unsafe { core::slice::from_raw_parts(arg as *const u32, n) };
+    if a.iter().all(|&s| (s as usize) < t || s == u32::MAX) {
+        Ok(())
+    } else {
+        Err(Status::OutOfRange)
+    }
+}
+
+/// Global pooling over each sample's valid steps (`lengths [B]` i32, 0 = all
+/// `t`): `x [B, T, C]` → `y [B, C]`; `arg [B, C]` (max only, 0 = not kept).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn global_pool_forward(kind: u32, b: usize, t: usize, c: usize, lengths: usize, x: usize, y: usize, arg: usize) -> i32 {
+    status::code((|| {
+        let k = crate::pooling::Pool::from_u32(kind).ok_or(Status::BadKind)?;
+        let bc = cells::mul(b, c).ok_or(Status::Overflow)?;
+        let mut ck = Check::new();
+        ck.add(x, cells::mul(bc, t), false, true)?;
+        ck.add(lengths, Some(b), false, false)?;
+        ck.add(y, Some(bc), true, true)?;
+        ck.add(arg, Some(if k == crate::pooling::Pool::Max { bc } else { 0 }), true, false)?;
+        ck.disjoint()?;
+        unsafe {
+            check_lengths(lengths, b, t)?;
+            let arg = if k == crate::pooling::Pool::Max { arg } else { 0 };
+            crate::pooling::global_forward(k, b, t, c, lengths as *const i32, x as *const f32, y as *mut f32, arg as *mut u32);
+        }
+        Ok(())
+    })())
+}
+
+/// Global pooling backward: `dx [B, T, C]` (overwritten, padded steps 0) from `dy [B, C]`.
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn global_pool_backward(kind: u32, b: usize, t: usize, c: usize, lengths: usize, dy: usize, arg: usize, dx: usize) -> i32 {
+    status::code((|| {
+        let k = crate::pooling::Pool::from_u32(kind).ok_or(Status::BadKind)?;
+        let max = k == crate::pooling::Pool::Max;
+        let bc = cells::mul(b, c).ok_or(Status::Overflow)?;
+        let mut ck = Check::new();
+        ck.add(dy, Some(bc), false, true)?;
+        ck.add(lengths, Some(b), false, false)?;
+        ck.add(arg, Some(if max { bc } else { 0 }), false, max)?;
+        ck.add(dx, cells::mul(bc, t), true, true)?;
+        ck.disjoint()?;
+        unsafe {
+            check_lengths(lengths, b, t)?;
+            if max {
+                check_steps(arg, bc, t)?;
+            }
+            crate::pooling::global_backward(k, b, t, c, lengths as *const i32, dy as *const f32, arg as *const u32, dx as *mut f32);
+        }
+        Ok(())
+    })())
+}

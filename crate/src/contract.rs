@@ -12,7 +12,7 @@
 /// The TypeScript module of every code, flag, status and layout.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn typescript() -> String {
-    use crate::{cells, dense, loss, optim, program, status};
+    use crate::{cells, conv, dense, elementwise, loss, optim, pooling, program, status};
     use core::fmt::Write;
     let mut s = String::new();
     let out = &mut s;
@@ -41,6 +41,10 @@ pub fn typescript() -> String {
         cells::flags::TABLE,
     );
     codes(out, "`dense::Act`: a dense layer's activation.", "DenseAct", dense::Act::VARIANTS);
+    codes(out, "`elementwise::Merge`: an element-wise merge of same-shaped tensors.", "Merge", elementwise::Merge::VARIANTS);
+    list(out, "`conv::ConvDims`: a convolution's u32 geometry block, in order.", "CONV_DIMS_FIELDS", conv::ConvDims::FIELDS);
+    codes(out, "`pooling::Pool`: what a pooling layer takes from each window.", "Pool", pooling::Pool::VARIANTS);
+    list(out, "`pooling::PoolDims`: a windowed pooling's u32 geometry block, in order.", "POOL_DIMS_FIELDS", pooling::PoolDims::FIELDS);
     codes(out, "`loss::Loss`: the loss kernels.", "Loss", loss::Loss::VARIANTS);
     codes(out, "`optim::Kind`: the optimizers.", "Optimizer", optim::Kind::VARIANTS);
     list(out, "`optim::Hyper`: the optimizer's f32 hyper-parameter block, in order.", "HYPER_FIELDS", optim::Hyper::FIELDS);

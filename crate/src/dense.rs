@@ -113,6 +113,21 @@ pub unsafe fn backward(
     db: *mut f32,
     dx: *mut f32,
 ) {
+    act_backward(rows, o, y, dy, act);
+    sgemm(o, i, rows, MatRef::t(dy, o), MatRef::rows(x, i), dw, i, true);
+    if !db.is_null() {
+        add_column_sums(db, dy, rows, o, o);
+    }
+    if !dx.is_null() {
+        sgemm(rows, i, o, MatRef::rows(dy, o), MatRef::rows(w, i), dx, i, false);
+    }
+}
+
+/// `dy` (the gradient w.r.t. `y = act(z)`) turned into `dz` in place; `y` the forward output.
+///
+/// # Safety
+/// `y`, `dy` hold `rows × o` floats.
+pub unsafe fn act_backward(rows: usize, o: usize, y: *const f32, dy: *mut f32, act: Act) {
     let one = F32x4::splat(1.0);
     for r in 0..rows {
         let (yp, dp) = (y.add(r * o), dy.add(r * o));
@@ -139,13 +154,6 @@ pub unsafe fn backward(
             l.store(dz, dp);
         });
     }
-    sgemm(o, i, rows, MatRef::t(dy, o), MatRef::rows(x, i), dw, i, true);
-    if !db.is_null() {
-        add_column_sums(db, dy, rows, o, o);
-    }
-    if !dx.is_null() {
-        sgemm(rows, i, o, MatRef::rows(dy, o), MatRef::rows(w, i), dx, i, false);
-    }
 }
 
 #[cfg(test)]
@@ -155,10 +163,7 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn lcg(seed: &mut u64) -> f64 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((*seed >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-    }
+    use crate::testutil::uniform64 as lcg;
 
     fn reference(rows: usize, i: usize, o: usize, x: &[f64], w: &[f64], b: &[f64], act: Act) -> Vec<f64> {
         let mut y = vec![0.0; rows * o];

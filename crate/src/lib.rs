@@ -14,20 +14,25 @@
 pub mod activations;
 pub mod cells;
 pub mod contract;
+pub mod conv;
 mod decl;
 pub mod dense;
+pub mod elementwise;
 pub mod embedding;
 pub mod gemm;
 pub mod layernorm;
 pub mod loss;
 pub mod optim;
 pub mod pool;
+pub mod pooling;
 pub mod program;
 pub mod quant;
 pub mod region;
 pub mod simd;
 pub mod status;
 pub mod stream;
+#[cfg(test)]
+mod testutil;
 
 #[cfg(target_arch = "wasm32")]
 pub mod abi;

@@ -437,10 +437,7 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
+    use crate::testutil::uniform as lcg;
 
     /// The packed GEMV equals the plain sum over the quantised values (odd
     /// sizes, partial groups, several KCHUNKs), and approximates the f32

@@ -42,7 +42,7 @@ impl Region {
 
 /// The regions of one call, checked as they are added; [`Check::disjoint`] last.
 pub struct Check {
-    regions: [Region; 20],
+    regions: [Region; 40],
     n: usize,
 }
 
@@ -53,18 +53,23 @@ impl Default for Check {
 }
 
 impl Check {
+    #[inline(never)]
     pub fn new() -> Self {
-        Check { regions: [Region { ptr: 0, bytes: 0, writes: false }; 20], n: 0 }
+        Check { regions: [Region { ptr: 0, bytes: 0, writes: false }; 40], n: 0 }
     }
 
     /// A region of `floats` 4-byte elements (`None`: its size overflowed);
-    /// `required` ones must be non-null.
+    /// `required` ones must be non-null. Not inlined (nor `add_bytes`,
+    /// `disjoint`): one copy serves every export, where inlined copies made
+    /// each export ~1.6 KB.
+    #[inline(never)]
     pub fn add(&mut self, ptr: usize, floats: Option<usize>, writes: bool, required: bool) -> Result<(), Status> {
         let bytes = floats.ok_or(Status::Overflow)?.checked_mul(4).ok_or(Status::Overflow)?;
         self.add_bytes(ptr, Some(bytes), 4, writes, required)
     }
 
     /// A region of `bytes` bytes aligned to `align`.
+    #[inline(never)]
     pub fn add_bytes(&mut self, ptr: usize, bytes: Option<usize>, align: usize, writes: bool, required: bool) -> Result<(), Status> {
         let bytes = bytes.ok_or(Status::Overflow)?;
         if ptr == 0 {
@@ -87,6 +92,7 @@ impl Check {
     }
 
     /// Written regions overlap no other region.
+    #[inline(never)]
     pub fn disjoint(&self) -> Result<(), Status> {
         let rs = &self.regions[..self.n];
         for (a, ra) in rs.iter().enumerate() {

@@ -22,6 +22,8 @@ codes! {
         Missing = 6,
         /// A region is not aligned for its element type.
         Misaligned = 7,
+        /// A geometry (convolution, pooling, attention) is inconsistent.
+        BadShape = 8,
     }
 }
 
@@ -37,6 +39,7 @@ impl Status {
             Status::OutOfRange => "a sequence length is outside [0, T]",
             Status::Missing => "a required region is missing",
             Status::Misaligned => "a region is not 4-byte aligned",
+            Status::BadShape => "an inconsistent convolution, pooling or attention geometry",
         }
     }
 }

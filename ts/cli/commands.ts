@@ -15,6 +15,7 @@ import {
   quantize,
   QuantizedModel,
   readSafetensors,
+  type Model,
   Sequential,
   tensor,
   type Tensor,
@@ -25,12 +26,18 @@ import { lineChart } from './plot.js';
 /** A model file: f32 (trainable) or quantised (inference only). */
 export function openModel(path: string): { model: Sequential | QuantizedModel; bytes: Uint8Array } {
   const bytes = new Uint8Array(readFileChecked(path, 'model file'));
+  let model: Model | QuantizedModel;
   try {
     const quantized = /"dtype"\s*:\s*"(int8|f16)"/.test(readSafetensors(bytes).metadata.quantization ?? '');
-    return { model: quantized ? loadQuantizedModel(bytes) : loadModel(bytes), bytes };
+    model = quantized ? loadQuantizedModel(bytes) : loadModel(bytes);
   } catch (e) {
     throw new CliError(`${basename(path)}: ${(e as Error).message}`);
   }
+  if (!(model instanceof Sequential || model instanceof QuantizedModel)) {
+    model.dispose();
+    throw new CliError(`${basename(path)}: a graph model; the CLI works with the Sequential models it trains`);
+  }
+  return { model, bytes };
 }
 
 /** Write `bytes` to `path` atomically (temporary file, then rename). */

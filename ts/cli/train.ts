@@ -131,7 +131,9 @@ export async function train(o: TrainOptions, io: TrainIo): Promise<TrainResult> 
 
   if (o.resume) {
     try {
-      model = await loadModelFile(o.resume);
+      const loaded = await loadModelFile(o.resume);
+      if (!(loaded instanceof Sequential)) throw new CliError('it holds a graph model; the CLI trains the Sequential models it makes');
+      model = loaded;
     } catch (e) {
       throw new CliError(`--resume ${o.resume}: ${(e as Error).message}`);
     }

@@ -3,10 +3,10 @@ import { ValueError } from '../errors.js';
 import type { ReadLimits } from '../format/safetensors.js';
 import { loadModel } from '../model/load.js';
 import { type SaveOptions, saveModel } from '../model/model-file.js';
-import type { Sequential } from '../model/sequential.js';
+import type { Model } from '../model/model.js';
 
 /** Write `model.save()` to a file atomically (write to a temporary file, then rename). */
-export async function saveModelFile(model: Sequential, path: string, opts: SaveOptions = {}): Promise<void> {
+export async function saveModelFile(model: Model, path: string, opts: SaveOptions = {}): Promise<void> {
   const fs = await nodeFs();
   const bytes = saveModel(model, opts);
   const tmp = `${path}.tmp-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
@@ -14,7 +14,7 @@ export async function saveModelFile(model: Sequential, path: string, opts: SaveO
   await fs.rename(tmp, path);
 }
 
-export async function loadModelFile(path: string, limits: ReadLimits = {}): Promise<Sequential> {
+export async function loadModelFile(path: string, limits: ReadLimits = {}): Promise<Model> {
   const fs = await nodeFs();
   return loadModel(new Uint8Array(await fs.readFile(path)), limits);
 }

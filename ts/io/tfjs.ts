@@ -218,6 +218,7 @@ function importTfjsUnchecked(
       hardSigmoid,
       inputShape,
       error: (m, w = where) => new FormatError(`importTfjs: ${w}: ${m}`),
+      mapping: kerasMapping,
     });
     layers.push(r.layer);
     Object.assign(ours, r.weights);

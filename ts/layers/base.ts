@@ -96,6 +96,49 @@ export class Buffers {
   }
 }
 
+/**
+ * One application of a layer in a model — a node of its graph: the buffers
+ * its outputs (and gradients) live in, and what its forward keeps for its
+ * backward. A layer applied twice (shared weights) has two, so neither call
+ * overwrites the other's outputs or tape.
+ */
+export class LayerCall {
+  readonly buffers: Buffers;
+  /** What the last training forward kept for backward (the layer's own type), or null. */
+  tape: unknown = null;
+  private children: Map<string, LayerCall> | null = null;
+
+  constructor() {
+    this.buffers = new Buffers(runtime().heap);
+  }
+
+  /** The call of a layer this one runs inside it (a wrapper's), kept and freed with this one. */
+  child(key: string): LayerCall {
+    this.children ??= new Map();
+    let c = this.children.get(key);
+    if (!c) {
+      c = new LayerCall();
+      this.children.set(key, c);
+    }
+    return c;
+  }
+
+  /** The tape a training forward left, as the layer's type; throws when there is none. */
+  take<T>(layer: Layer): T {
+    const t = this.tape as T | null;
+    if (t === null) throw new ValueError(`${layer.name}: backward without a training forward`);
+    this.tape = null;
+    return t;
+  }
+
+  dispose(): void {
+    this.buffers.freeAll();
+    this.tape = null;
+    for (const c of this.children?.values() ?? []) c.dispose();
+    this.children = null;
+  }
+}
+
 // ------------------------------------------------------------------ streaming
 
 /** One step's data between layers in a session program: `[B, features]` in wasm memory. */
@@ -210,6 +253,8 @@ export interface KerasLayerInput {
   inputShape: Shape | null;
   /** A `FormatError` naming the importer and `where` (default: this layer). */
   error(message: string, where?: string): FormatError;
+  /** The mapping of another Keras class (a wrapper's inner layer). */
+  mapping(className: string): KerasMapping | undefined;
 }
 
 /** A Keras layer as ours: the layer and its weights by our parameter names. */
@@ -266,6 +311,60 @@ export interface TorchMapping {
   import(t: TorchModuleImport): { layers: Layer[]; weights: Record<string, Float32Array>; idsInput?: boolean; inputSize?: number };
 }
 
+// ------------------------------------------------------------------ graphs
+
+export type DType = 'float32' | 'int32';
+
+/**
+ * A tensor of a model being defined (Keras' symbolic tensor): its shape
+ * without the batch dimension, its dtype, and the node that makes it (none
+ * for a model input).
+ */
+export class SymbolicTensor {
+  constructor(
+    readonly shape: Shape,
+    readonly dtype: DType,
+    /** The application that produces it; null for a model input. */
+    readonly node: LayerNode | null,
+    /** Which of that node's outputs it is. */
+    readonly index: number,
+    readonly name: string,
+  ) {}
+}
+
+let inputCounter = 0;
+
+/** A model input: `input({ shape: [null, 8] })` is a sequence of any length with 8 features per step. */
+export function input(args: { shape: Shape; dtype?: DType; name?: string }): SymbolicTensor {
+  const shape = args?.shape;
+  if (!Array.isArray(shape) || shape.some((d) => d !== null && (!Number.isInteger(d) || d <= 0))) {
+    throw new ShapeError(
+      `input: shape must be an array of positive integers (or null), without the batch dimension; got ${JSON.stringify(shape)}`,
+    );
+  }
+  const dtype = args.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'int32')
+    throw new ValueError(`input: dtype must be 'float32' or 'int32'; got ${JSON.stringify(dtype)}`);
+  return new SymbolicTensor([...shape], dtype, null, 0, args.name ?? `input_${++inputCounter}`);
+}
+
+/** One application of a layer in a graph (Keras' node): the tensors it reads and the tensors it makes. */
+export class LayerNode {
+  readonly outputs: SymbolicTensor[];
+
+  constructor(
+    readonly layer: Layer,
+    readonly inputs: SymbolicTensor[],
+    outputShapes: Shape[],
+  ) {
+    const k = layer.nodes.length;
+    this.outputs = outputShapes.map(
+      (shape, i) =>
+        new SymbolicTensor(shape, 'float32', this, i, `${layer.name}${k ? `_${k}` : ''}${outputShapes.length > 1 ? `:${i}` : ''}`),
+    );
+  }
+}
+
 // ------------------------------------------------------------------ the layer
 
 export interface LayerArgs {
@@ -277,11 +376,16 @@ export interface LayerArgs {
   trainable?: boolean;
 }
 
+/** What a kind may ask of the registry of every kind (a wrapper rebuilding the layer it wraps). */
+export interface LayerRegistry {
+  fromConfig(c: { className: string; config: Record<string, unknown> }): Layer;
+}
+
 /** A layer kind: how to rebuild its layers from a saved config, and how other formats map onto it. */
 export interface LayerKind {
   /** The class names its layers are saved under. */
   classNames: readonly string[];
-  fromConfig(className: string, config: Record<string, unknown>): Layer;
+  fromConfig(className: string, config: Record<string, unknown>, registry: LayerRegistry): Layer;
   /** The `layers.*` factories it provides. */
   factories: Record<string, (args: never) => Layer>;
   keras?: KerasMapping;
@@ -298,8 +402,14 @@ export abstract class Layer {
   readonly batchSize: number | null;
   trainable: boolean;
   params: ParamSpec[] = [];
+  /** Its applications in graphs, in order (a shared layer has several). */
+  readonly nodes: LayerNode[] = [];
+  /** The input shapes of its first application (what it was built for). */
+  private builtFor: Shape[] | null = null;
   /** What the layer takes: float features, or integer ids (then `vocabularySize` of them). */
-  readonly inputDType: 'float32' | 'int32' = 'float32';
+  get inputDType(): DType {
+    return 'float32';
+  }
   /**
    * Set by the model when this layer's sigmoid/softmax is fused into the
    * loss (`outputActivation`): forward then emits logits while training and
@@ -307,7 +417,7 @@ export abstract class Layer {
    */
   emitLogits = false;
   protected regions: ParamRegions | null = null;
-  protected buffers: Buffers | null = null;
+  private buffers: Buffers | null = null;
 
   constructor(args: LayerArgs, defaultName: string) {
     this.name = args.name ?? `${defaultName}_${++counter}`;
@@ -352,20 +462,102 @@ export abstract class Layer {
     return null;
   }
 
+  // ---------------------------------------------------------------- graphs
+
+  /**
+   * Apply the layer to symbolic tensors (the functional API): returns its
+   * output tensor, or its outputs when it has several (a recurrent layer with
+   * `returnState`). The first application builds the layer; a later one (a
+   * shared layer, the same weights) must be compatible with the first.
+   */
+  apply(x: SymbolicTensor | SymbolicTensor[]): SymbolicTensor | SymbolicTensor[] {
+    const inputs = Array.isArray(x) ? x : [x];
+    if (inputs.length === 0 || inputs.some((t) => !(t instanceof SymbolicTensor))) {
+      throw new ValueError(`${this.name}.apply: expected symbolic tensors (from input() or another layer's apply)`);
+    }
+    const outs = this.applyShapes(inputs);
+    const node = new LayerNode(this, inputs, outs);
+    this.nodes.push(node);
+    return node.outputs.length === 1 ? node.outputs[0] : node.outputs;
+  }
+
+  /** Inputs the layer takes in a graph, as [least, most]. */
+  get arity(): [number, number] {
+    return [1, 1];
+  }
+
+  /** The output shapes of an application to `inputs` (building the layer on the first). */
+  applyShapes(inputs: readonly { shape: Shape; dtype: DType }[]): Shape[] {
+    const [lo, hi] = this.arity;
+    if (inputs.length < lo || inputs.length > hi) {
+      throw new ValueError(`${this.name} takes ${lo === hi ? lo : `${lo} to ${hi}`} input${hi === 1 ? '' : 's'}; got ${inputs.length}`);
+    }
+    const want = this.inputDType;
+    if (inputs[0].dtype !== want) {
+      throw new ValueError(
+        `${this.name} takes ${want === 'int32' ? 'integer ids (int32)' : 'float32 values'}; got a ${inputs[0].dtype} input`,
+      );
+    }
+    const shapes = inputs.map((t) => t.shape);
+    if (this.builtFor === null) {
+      const out = this.buildAll(shapes);
+      this.builtFor = shapes.map((s) => [...s]);
+      return out;
+    }
+    const fits = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === null || b[i] === null || d === b[i]);
+    if (shapes.length !== this.builtFor.length || shapes.some((s, i) => !fits(s, this.builtFor![i]))) {
+      throw new ShapeError(
+        `${this.name} was built for inputs of shape ${this.builtFor.map((s) => fmtShape(s.map((d) => d ?? -1))).join(', ')} and cannot be applied to ${shapes
+          .map((s) => fmtShape(s.map((d) => d ?? -1)))
+          .join(', ')} (a shared layer keeps its first shapes; -1 = any)`,
+      );
+    }
+    return this.sharedShapes();
+  }
+
+  /** Declare parameters for these input shapes and return the output shapes (single-tensor layers: `build`). */
+  protected buildAll(shapes: Shape[]): Shape[] {
+    return [this.build(shapes[0])];
+  }
+
+  /** The output shapes of a later application (inputs compatible with the first). */
+  protected sharedShapes(): Shape[] {
+    return [[...this.outputShape!]];
+  }
+
+  /** Forward over the node's inputs (single-tensor layers: `forward`). */
+  forwardAll(xs: Activation[], step: StepInfo, call: LayerCall): Activation[] {
+    return [this.forward(xs[0], step, call)];
+  }
+
+  /**
+   * Backward of `call`'s forward: `dys[i]` the gradient of output `i` (null:
+   * nothing flows back through it); returns each input's gradient (null where
+   * `needDx[i]` is false). Single-tensor layers: `backward`.
+   */
+  backwardAll(dys: (WasmArray | null)[], needDx: boolean[], call: LayerCall): (WasmArray | null)[] {
+    if (dys[0] === null) {
+      call.tape = null;
+      return [null];
+    }
+    return [this.backward(dys[0], needDx[0], call)];
+  }
+
   // ---------------------------------------------------------------- training
 
   /** Declare parameters for this input shape and return the output shape. */
   abstract build(inputShape: Shape): Shape;
 
-  /** Forward pass over one batch. */
-  abstract forward(x: Activation, step: StepInfo): Activation;
+  /** Forward pass over one batch; outputs go to `call`'s buffers, and (training) what backward needs to its tape. */
+  abstract forward(x: Activation, step: StepInfo, call: LayerCall): Activation;
 
   /**
-   * Backward pass: `dy` is the gradient w.r.t. this layer's last output (same
-   * shape; the layer may overwrite it). Parameter gradients are accumulated.
-   * Returns the gradient w.r.t. the input, or null when `needDx` is false.
+   * Backward pass of `call`'s last training forward: `dy` is the gradient
+   * w.r.t. its output (same shape; the layer may overwrite it). Parameter
+   * gradients are accumulated. Returns the gradient w.r.t. the input, or null
+   * when `needDx` is false.
    */
-  abstract backward(dy: WasmArray, needDx: boolean): WasmArray | null;
+  abstract backward(dy: WasmArray, needDx: boolean, call: LayerCall): WasmArray | null;
 
   /** Reset carried state (stateful recurrent layers). */
   resetStates(): void {}
@@ -373,7 +565,6 @@ export abstract class Layer {
   /** Called by the model once the parameter regions exist. */
   bind(regions: ParamRegions): void {
     this.regions = regions;
-    this.buffers ??= new Buffers(runtime().heap);
   }
 
   /** Called after parameters changed outside the layer (optimizer, setWeights). */
@@ -385,6 +576,7 @@ export abstract class Layer {
 
   dispose(): void {
     this.buffers?.freeAll();
+    this.buffers = null;
     // the model's parameter regions are freed with it: forget their addresses
     this.regions = null;
   }
@@ -423,6 +615,11 @@ export abstract class Layer {
     throw new FormatError(`toOnnx: layer ${this.name} (${this.className}) cannot be exported`);
   }
 
+  /** Write this layer's nodes after its inputs; returns its outputs (single-tensor layers: `toOnnx`). */
+  toOnnxAll(g: OnnxBuilder, xs: OnnxValue[]): OnnxValue[] {
+    return [this.toOnnx(g, xs[0])];
+  }
+
   // ---------------------------------------------------------------- helpers
 
   protected addParam(name: string, shape: number[], init: ParamSpec['init'], regularizer?: Regularizer, matrix = false): ParamSpec {
@@ -447,8 +644,9 @@ export abstract class Layer {
     return runtime().core;
   }
 
-  protected buf(): Buffers {
-    if (!this.buffers) throw new ValueError(`${this.name}: used before the model was built`);
+  /** Buffers of state the layer itself carries between calls (a stateful layer's states). */
+  protected own(): Buffers {
+    this.buffers ??= new Buffers(runtime().heap);
     return this.buffers;
   }
 

@@ -17,6 +17,7 @@ import {
   type KerasMapping,
   Layer,
   type LayerArgs,
+  type LayerCall,
   type LayerKind,
   type OnnxBuilder,
   type OnnxValue,
@@ -57,6 +58,14 @@ export interface DenseArgs extends LayerArgs {
   biasRegularizer?: Regularizer;
 }
 
+/** What a training forward keeps for backward. */
+interface DenseTape {
+  x: Activation;
+  y: WasmArray;
+  rows: number;
+  act: number;
+}
+
 /** int8 weights of a dense layer: packed `W` and its per-row scales. */
 interface DenseInt8 {
   q: number;
@@ -71,10 +80,6 @@ export class Dense extends Layer {
   private weight: ParamSpec | null = null;
   private bias: ParamSpec | null = null;
   private inF = 0;
-  private lastX: Activation | null = null;
-  private lastY: WasmArray | null = null;
-  private lastRows = 0;
-  private lastAct = 0;
 
   constructor(private readonly args: DenseArgs) {
     super(args, 'dense');
@@ -109,10 +114,10 @@ export class Dense extends Layer {
     return this.outputShape;
   }
 
-  forward(x: Activation, step: StepInfo): Activation {
+  forward(x: Activation, step: StepInfo, call: LayerCall): Activation {
     const F = this.inF;
     const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    const y = this.buf().get('y', rows * this.units);
+    const y = call.buffers.get('y', rows * this.units);
     const act =
       this.emitLogits && (this.activation === 'softmax' || this.activation === 'sigmoid') ? DenseAct.Linear : ACT_CODE[this.activation];
     const bias = this.bias ? this.paramPtr(this.bias) : 0;
@@ -120,20 +125,13 @@ export class Dense extends Layer {
       `${this.name} forward`,
       this.core().dense_forward(rows, F, this.units, x.buf.ptr, this.paramPtr(this.weight!), bias, y.ptr, act),
     );
-    if (step.training) {
-      this.lastX = x;
-      this.lastY = y;
-      this.lastRows = rows;
-      this.lastAct = act;
-    }
+    if (step.training) call.tape = { x, y, rows, act } satisfies DenseTape;
     return { buf: y, shape: [...x.shape.slice(0, -1), this.units], lengths: x.lengths, lengthsBuf: x.lengthsBuf };
   }
 
-  backward(dy: WasmArray, needDx: boolean): WasmArray | null {
-    const x = this.lastX;
-    if (!x || !this.lastY) throw new ValueError(`${this.name}: backward without a training forward`);
-    const rows = this.lastRows;
-    const dx = needDx ? this.buf().get('dx', rows * this.inF) : null;
+  backward(dy: WasmArray, needDx: boolean, call: LayerCall): WasmArray | null {
+    const { x, y, rows, act } = call.take<DenseTape>(this);
+    const dx = needDx ? call.buffers.get('dx', rows * this.inF) : null;
     checkStatus(
       `${this.name} backward`,
       this.core().dense_backward(
@@ -142,15 +140,14 @@ export class Dense extends Layer {
         this.units,
         x.buf.ptr,
         this.paramPtr(this.weight!),
-        this.lastY.ptr,
+        y.ptr,
         dy.ptr,
-        this.lastAct,
+        act,
         this.gradPtr(this.weight!),
         this.bias ? this.gradPtr(this.bias) : 0,
         dx ? dx.ptr : 0,
       ),
     );
-    this.lastX = null;
     return dx;
   }
 

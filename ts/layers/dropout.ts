@@ -10,6 +10,7 @@ import {
   type KerasMapping,
   Layer,
   type LayerArgs,
+  type LayerCall,
   type LayerKind,
   type OnnxValue,
   type Shape,
@@ -24,8 +25,6 @@ export interface DropoutArgs extends LayerArgs {
 export class Dropout extends Layer {
   readonly className = 'Dropout';
   readonly rate: number;
-  private mask: Float32Array = new Float32Array(0);
-  private lastN = 0;
 
   constructor(args: DropoutArgs) {
     super(args, 'dropout');
@@ -38,27 +37,33 @@ export class Dropout extends Layer {
     return this.outputShape;
   }
 
-  forward(x: Activation, step: StepInfo): Activation {
-    if (!step.training || this.rate === 0) return x;
+  forward(x: Activation, step: StepInfo, call: LayerCall): Activation {
+    if (!step.training || this.rate === 0) {
+      if (step.training) call.tape = null;
+      return x;
+    }
     const n = x.shape.reduce((a, b) => a * b, 1);
-    if (this.mask.length < n) this.mask = new Float32Array(n);
     const keep = 1 / (1 - this.rate);
-    const m = this.mask;
+    // both buffers first: an allocation may grow memory and detach earlier views
+    const mask = call.buffers.get('mask', n);
+    const y = call.buffers.get('y', n);
+    const m = mask.view();
     for (let i = 0; i < n; i++) m[i] = step.rng.next() < this.rate ? 0 : keep;
-    const y = this.buf().get('y', n);
     const yv = y.view();
     const xv = x.buf.view();
     for (let i = 0; i < n; i++) yv[i] = xv[i] * m[i];
-    this.lastN = n;
+    call.tape = n;
     return { ...x, buf: y };
   }
 
-  backward(dy: WasmArray, needDx: boolean): WasmArray | null {
+  backward(dy: WasmArray, needDx: boolean, call: LayerCall): WasmArray | null {
+    const n = call.tape as number | null;
+    call.tape = null;
     if (!needDx) return null;
-    if (this.rate === 0) return dy;
+    if (n === null) return dy;
+    const m = call.buffers.get('mask', n).view();
     const v = dy.view();
-    const m = this.mask;
-    for (let i = 0; i < this.lastN; i++) v[i] *= m[i];
+    for (let i = 0; i < n; i++) v[i] *= m[i];
     return dy;
   }
 

@@ -17,6 +17,7 @@ import {
   type KerasMapping,
   Layer,
   type LayerArgs,
+  type LayerCall,
   type LayerKind,
   type OnnxBuilder,
   type OnnxValue,
@@ -39,15 +40,21 @@ export interface EmbeddingArgs extends LayerArgs {
   inputLength?: number;
 }
 
+/** What a training forward keeps for backward: the ids' buffer. */
+interface EmbeddingTape {
+  ids: WasmArray;
+  rows: number;
+}
+
 export class Embedding extends Layer {
   readonly className = 'Embedding';
-  override readonly inputDType = 'int32';
+  override get inputDType(): 'int32' {
+    return 'int32';
+  }
   readonly inputDim: number;
   readonly outputDim: number;
   readonly maskZero: boolean;
   private weight: ParamSpec | null = null;
-  private lastIds: WasmArray | null = null;
-  private lastRows = 0;
 
   constructor(private readonly args: EmbeddingArgs) {
     super({ ...args, inputShape: args.inputShape ?? (args.inputLength ? [args.inputLength] : undefined) }, 'embedding');
@@ -77,7 +84,7 @@ export class Embedding extends Layer {
     return this.outputShape;
   }
 
-  forward(x: Activation, step: StepInfo): Activation {
+  forward(x: Activation, step: StepInfo, call: LayerCall): Activation {
     const [B, T] = x.shape;
     const rows = B * T;
     const ids = x.buf.viewI32().subarray(0, rows);
@@ -103,28 +110,24 @@ export class Embedding extends Layer {
         }
         lengths[b] = len;
       }
-      lengthsBuf = this.buf().get('lengths', B, 'i32');
+      lengthsBuf = call.buffers.get('lengths', B, 'i32');
       lengthsBuf.set(lengths);
     }
-    const y = this.buf().get('y', rows * this.outputDim);
+    const y = call.buffers.get('y', rows * this.outputDim);
     checkStatus(
       `${this.name} forward`,
       this.core().embedding_forward(rows, this.inputDim, this.outputDim, x.buf.ptr, this.paramPtr(this.weight!), y.ptr),
     );
-    if (step.training) {
-      this.lastIds = x.buf;
-      this.lastRows = rows;
-    }
+    if (step.training) call.tape = { ids: x.buf, rows } satisfies EmbeddingTape;
     return { buf: y, shape: [B, T, this.outputDim], lengths, lengthsBuf };
   }
 
-  backward(dy: WasmArray): WasmArray | null {
-    if (!this.lastIds) throw new ValueError(`${this.name}: backward without a training forward`);
+  backward(dy: WasmArray, _needDx: boolean, call: LayerCall): WasmArray | null {
+    const { ids, rows } = call.take<EmbeddingTape>(this);
     checkStatus(
       `${this.name} backward`,
-      this.core().embedding_backward(this.lastRows, this.inputDim, this.outputDim, this.lastIds.ptr, dy.ptr, this.gradPtr(this.weight!)),
+      this.core().embedding_backward(rows, this.inputDim, this.outputDim, ids.ptr, dy.ptr, this.gradPtr(this.weight!)),
     );
-    this.lastIds = null;
     return null;
   }
 

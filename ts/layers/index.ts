@@ -6,15 +6,34 @@
  */
 import { FormatError } from '../errors.js';
 import type { KerasMapping, Layer, LayerKind, TorchMapping } from './base.js';
+import { conv1dKind } from './conv1d.js';
 import { denseKind } from './dense.js';
 import { dropoutKind } from './dropout.js';
 import { embeddingKind } from './embedding.js';
 import { lastStepKind } from './last-step.js';
 import { layerNormKind } from './layer-norm.js';
+import { maskingKind } from './masking.js';
+import { mergeKind } from './merge.js';
+import { poolingKind } from './pooling.js';
 import { recurrentKind } from './recurrent.js';
+import { repeatVectorKind } from './repeat-vector.js';
+import { timeDistributedKind } from './time-distributed.js';
 
 /** Every layer kind, one line each. */
-const KINDS = [denseKind, dropoutKind, embeddingKind, lastStepKind, layerNormKind, recurrentKind] as const;
+const KINDS = [
+  conv1dKind,
+  denseKind,
+  dropoutKind,
+  embeddingKind,
+  lastStepKind,
+  layerNormKind,
+  maskingKind,
+  mergeKind,
+  poolingKind,
+  recurrentKind,
+  repeatVectorKind,
+  timeDistributedKind,
+] as const;
 
 type Factories<K> = K extends { factories: infer F } ? F : never;
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -37,7 +56,7 @@ export interface LayerConfig {
 export function layerFromConfig(c: LayerConfig): Layer {
   const kind = byClass.get(c?.className);
   if (!kind) throw new FormatError(`model file: unknown layer class ${JSON.stringify(c?.className)}`);
-  return kind.fromConfig(c.className, { ...(c.config ?? {}) });
+  return kind.fromConfig(c.className, { ...(c.config ?? {}) }, { fromConfig: layerFromConfig });
 }
 
 /** The kind that reads Keras class `className`, or undefined. */
@@ -51,10 +70,16 @@ export function torchMappings(): TorchMapping[] {
   return (KINDS as readonly LayerKind[]).flatMap((k) => (k.torch ? [k.torch] : []));
 }
 
-export { Layer, type Shape, type Activation, type LayerArgs, type Regularizer } from './base.js';
+export { Layer, type Shape, type Activation, type LayerArgs, type Regularizer, input, SymbolicTensor, type DType } from './base.js';
+export { Conv1d, type Conv1dArgs, type ConvActivation, type ConvPadding } from './conv1d.js';
 export { Dense, type DenseArgs, type DenseActivation } from './dense.js';
 export { Dropout, type DropoutArgs } from './dropout.js';
 export { Embedding, type EmbeddingArgs } from './embedding.js';
 export { LastStep } from './last-step.js';
 export { LayerNormalization, type LayerNormArgs } from './layer-norm.js';
+export { Masking, type MaskingArgs } from './masking.js';
+export { Concatenate, type ConcatenateArgs, Merge, type MergeArgs } from './merge.js';
+export { GlobalPooling1d, Pooling1d, type Pooling1dArgs } from './pooling.js';
+export { RepeatVector, type RepeatVectorArgs } from './repeat-vector.js';
+export { TimeDistributed, type TimeDistributedArgs } from './time-distributed.js';
 export { Recurrent, type RecurrentArgs, type MergeMode, type BidirectionalArgs } from './recurrent.js';

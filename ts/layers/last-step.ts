@@ -8,12 +8,13 @@
  * In a session every step is the last so far: the layer passes each step's
  * output through.
  */
-import { FormatError, ValueError } from '../errors.js';
+import { FormatError } from '../errors.js';
 import type { WasmArray } from '../runtime/memory.js';
 import {
   type Activation,
   Layer,
   type LayerArgs,
+  type LayerCall,
   type LayerKind,
   type OnnxBuilder,
   type OnnxValue,
@@ -22,9 +23,15 @@ import {
   type StreamValue,
 } from './base.js';
 
+interface LastStepTape {
+  B: number;
+  T: number;
+  F: number;
+  lengths: Int32Array | null;
+}
+
 export class LastStep extends Layer {
   readonly className = 'LastStep';
-  private last: { B: number; T: number; F: number; lengths: Int32Array | null } | null = null;
 
   constructor(args: LayerArgs = {}) {
     super(args, 'last_step');
@@ -36,9 +43,9 @@ export class LastStep extends Layer {
     return this.outputShape;
   }
 
-  forward(x: Activation, step: StepInfo): Activation {
+  forward(x: Activation, step: StepInfo, call: LayerCall): Activation {
     const [B, T, F] = x.shape;
-    const out = this.buf().get('y', B * F);
+    const out = call.buffers.get('y', B * F);
     const src = x.buf.view();
     const dst = out.view();
     for (let b = 0; b < B; b++) {
@@ -46,17 +53,14 @@ export class LastStep extends Layer {
       if (x.lengths && x.lengths[b] === 0) dst.fill(0, b * F, (b + 1) * F);
       else dst.set(src.subarray((b * T + t) * F, (b * T + t + 1) * F), b * F);
     }
-    if (step.training) this.last = { B, T, F, lengths: x.lengths };
+    if (step.training) call.tape = { B, T, F, lengths: x.lengths } satisfies LastStepTape;
     return { buf: out, shape: [B, F], lengths: null, lengthsBuf: null };
   }
 
-  backward(dy: WasmArray, needDx: boolean): WasmArray | null {
-    const l = this.last;
-    if (!l) throw new ValueError(`${this.name}: backward without a training forward`);
-    this.last = null;
+  backward(dy: WasmArray, needDx: boolean, call: LayerCall): WasmArray | null {
+    const { B, T, F, lengths } = call.take<LastStepTape>(this);
     if (!needDx) return null;
-    const { B, T, F, lengths } = l;
-    const dx = this.buf().get('dx', B * T * F);
+    const dx = call.buffers.get('dx', B * T * F);
     const d = dx.view();
     d.fill(0, 0, B * T * F);
     const g = dy.view();

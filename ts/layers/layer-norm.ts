@@ -12,6 +12,7 @@ import {
   type KerasMapping,
   Layer,
   type LayerArgs,
+  type LayerCall,
   type LayerKind,
   type OnnxBuilder,
   type OnnxValue,
@@ -26,14 +27,19 @@ export interface LayerNormArgs extends LayerArgs {
   epsilon?: number;
 }
 
+/** What a training forward keeps for backward: its input and the rows' (μ, 1/σ). */
+interface LayerNormTape {
+  x: Activation;
+  rows: number;
+  stats: WasmArray;
+}
+
 export class LayerNormalization extends Layer {
   readonly className = 'LayerNormalization';
   readonly epsilon: number;
   private gamma: ParamSpec | null = null;
   private beta: ParamSpec | null = null;
   private n = 0;
-  private lastX: Activation | null = null;
-  private lastRows = 0;
 
   constructor(args: LayerNormArgs = {}) {
     super(args, 'layer_normalization');
@@ -59,10 +65,10 @@ export class LayerNormalization extends Layer {
     return this.outputShape;
   }
 
-  forward(x: Activation, step: StepInfo): Activation {
+  forward(x: Activation, step: StepInfo, call: LayerCall): Activation {
     const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    const y = this.buf().get('y', rows * this.n);
-    const stats = this.buf().get('stats', rows * 2);
+    const y = call.buffers.get('y', rows * this.n);
+    const stats = call.buffers.get('stats', rows * 2);
     checkStatus(
       `${this.name} forward`,
       this.core().layernorm_forward(
@@ -76,32 +82,27 @@ export class LayerNormalization extends Layer {
         stats.ptr,
       ),
     );
-    if (step.training) {
-      this.lastX = x;
-      this.lastRows = rows;
-    }
+    if (step.training) call.tape = { x, rows, stats } satisfies LayerNormTape;
     return { ...x, buf: y };
   }
 
-  backward(dy: WasmArray, needDx: boolean): WasmArray | null {
-    if (!this.lastX) throw new ValueError(`${this.name}: backward without a training forward`);
-    const rows = this.lastRows;
-    const dx = needDx ? this.buf().get('dx', rows * this.n) : null;
+  backward(dy: WasmArray, needDx: boolean, call: LayerCall): WasmArray | null {
+    const { x, rows, stats } = call.take<LayerNormTape>(this);
+    const dx = needDx ? call.buffers.get('dx', rows * this.n) : null;
     checkStatus(
       `${this.name} backward`,
       this.core().layernorm_backward(
         rows,
         this.n,
-        this.lastX.buf.ptr,
+        x.buf.ptr,
         this.paramPtr(this.gamma!),
-        this.buf().get('stats', rows * 2).ptr,
+        stats.ptr,
         dy.ptr,
         this.gradPtr(this.gamma!),
         this.gradPtr(this.beta!),
         dx ? dx.ptr : 0,
       ),
     );
-    this.lastX = null;
     return dx;
   }
 

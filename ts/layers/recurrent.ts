@@ -20,7 +20,7 @@
  *   sigmoid / hardSigmoid / hardSigmoid6; other values are refused rather than
  *   silently ignored.
  */
-import { FormatError, ValueError } from '../errors.js';
+import { FormatError, fmtShape, ShapeError, ValueError } from '../errors.js';
 import { type CellType, cellCode, GATE_CODE, type GateActivation, RecurrentKernel } from '../ops/recurrent.js';
 import { flipSteps } from '../ops/sequence.js';
 import { CELL_GATES, Cell } from '../runtime/contract.js';
@@ -28,12 +28,14 @@ import type { WasmArray } from '../runtime/memory.js';
 import { checkStatus } from '../runtime/status.js';
 import {
   type Activation,
+  type Buffers,
   initMatrix,
   type Int8Packer,
   type KerasLayerInput,
   type KerasMapping,
   Layer,
   type LayerArgs,
+  type LayerCall,
   type LayerKind,
   type OnnxAttr,
   type OnnxBuilder,
@@ -46,6 +48,7 @@ import {
   type StepInfo,
   type StreamContext,
   type StreamValue,
+  type SymbolicTensor,
   type TorchMapping,
   type TorchModule,
 } from './base.js';
@@ -55,7 +58,12 @@ import { LastStep } from './last-step.js';
 export interface RecurrentArgs extends LayerArgs {
   units: number;
   returnSequences?: boolean;
-  /** Keep the final states after each call (`layer.states`). */
+  /**
+   * Also output the final states (Keras `return_state`): applied in a graph,
+   * the layer returns `[output, h, c]` for an LSTM, `[output, h]` otherwise,
+   * and a bidirectional layer the forward direction's states, then the
+   * backward's; each `[batch, units]`.
+   */
   returnState?: boolean;
   goBackwards?: boolean;
   stateful?: boolean;
@@ -86,6 +94,21 @@ export interface RecurrentArgs extends LayerArgs {
 
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
 
+/** What a training forward keeps for backward. */
+interface RecurrentTape {
+  x: Activation;
+  B: number;
+  T: number;
+  /** the input after dropout */
+  xk: WasmArray;
+  inMask: Float32Array | null;
+  recMask: WasmArray | null;
+  /** the directions' outputs before a sum / mul / ave merge */
+  merged: WasmArray;
+  /** whether the initial states came from graph inputs (their gradients are wanted) */
+  init: boolean;
+}
+
 const CLASS: Record<CellType, string> = { rnn: 'SimpleRNN', lstm: 'LSTM', gru: 'GRU' };
 const DEFAULT_NAME: Record<CellType, string> = { rnn: 'simple_rnn', lstm: 'lstm', gru: 'gru' };
 
@@ -99,19 +122,9 @@ export class Recurrent extends Layer {
   readonly recurrentDropout: number;
   readonly directions: 1 | 2;
   readonly mergeMode: MergeMode;
-  /** Final states of the last call when `returnState` (h, and c for LSTM), `[B, D·H]` each. */
-  states: Float32Array[] = [];
   private kernel: RecurrentKernel | null = null;
   private specs: ParamSpec[] = [];
   private inF = 0;
-  private tape: {
-    x: Activation;
-    B: number;
-    T: number;
-    xk: WasmArray;
-    inMask: Float32Array | null;
-    recMask: WasmArray | null;
-  } | null = null;
   private carried: { B: number } | null = null;
   private readonly isStateful: boolean;
   /** The core's cell code. */
@@ -172,6 +185,94 @@ export class Recurrent extends Layer {
 
   private get outFeatures(): number {
     return this.mergeMode === 'concat' ? this.directions * this.units : this.units;
+  }
+
+  /** State tensors per direction: h, and c for an LSTM. */
+  private get stateCount(): number {
+    return this.cell === 'lstm' ? 2 : 1;
+  }
+
+  // ---------------------------------------------------------------- graphs
+
+  /**
+   * Apply to a sequence, optionally from initial states (Keras
+   * `initial_state`): `lstm.apply(x, { initialState: [h, c] })`, the same as
+   * `lstm.apply([x, h, c])`; a bidirectional layer takes the forward
+   * direction's states, then the backward's. Returns `[output, ...states]`
+   * when `returnState`.
+   */
+  override apply(x: SymbolicTensor | SymbolicTensor[], args: { initialState?: SymbolicTensor[] } = {}): SymbolicTensor | SymbolicTensor[] {
+    if (args.initialState === undefined) return super.apply(x);
+    if (Array.isArray(x)) throw new ValueError(`${this.name}.apply: pass the states either in the list or as initialState, not both`);
+    if (!Array.isArray(args.initialState)) throw new ValueError(`${this.name}.apply: initialState must be a list of tensors`);
+    return super.apply([x, ...args.initialState]);
+  }
+
+  override get arity(): [number, number] {
+    return [1, 1 + this.stateCount * this.directions];
+  }
+
+  protected override buildAll(shapes: Shape[]): Shape[] {
+    this.build(shapes[0]);
+    const S = this.stateCount * this.directions;
+    if (shapes.length > 1) {
+      const names = this.cell === 'lstm' ? ['h', 'c'] : ['h'];
+      const want = this.directions === 2 ? [...names.map((n) => `forward ${n}`), ...names.map((n) => `backward ${n}`)] : names;
+      if (shapes.length !== 1 + S) {
+        throw new ValueError(
+          `${this.name}: initialState takes ${S} tensor${S === 1 ? '' : 's'} (${want.join(', ')}); got ${shapes.length - 1}`,
+        );
+      }
+      if (this.stateful) throw new ValueError(`${this.name}: a stateful layer carries its own state; it takes no initialState`);
+      shapes.slice(1).forEach((sh, j) => {
+        if (sh.length !== 1 || sh[0] !== this.units) {
+          throw new ShapeError(
+            `${this.name}: initial state ${want[j]} must have shape [${this.units}] (without batch); got ${fmtShape(sh.map((d) => d ?? -1))}`,
+          );
+        }
+      });
+    }
+    return this.sharedShapes();
+  }
+
+  protected override sharedShapes(): Shape[] {
+    const out = [...this.outputShape!];
+    return this.returnState ? [out, ...Array.from({ length: this.stateCount * this.directions }, () => [this.units])] : [out];
+  }
+
+  override forwardAll(xs: Activation[], step: StepInfo, call: LayerCall): Activation[] {
+    const { out, hn, cn, B } = this.run(xs[0], xs.length > 1 ? xs.slice(1) : null, step, call);
+    if (!this.returnState) return [out];
+    // [D, B, H] states: direction d's [B, H] block is contiguous
+    const S = this.stateCount;
+    const states: Activation[] = [];
+    for (let d = 0; d < this.directions; d++) {
+      for (let s = 0; s < S; s++) {
+        const src = s === 0 ? hn : cn!;
+        const n = B * this.units;
+        let buf = src;
+        if (this.directions === 2) {
+          buf = call.buffers.get(`state_out_${d}_${s}`, n);
+          buf.view().set(src.view().subarray(d * n, (d + 1) * n));
+        }
+        states.push({ buf, shape: [B, this.units], lengths: null, lengthsBuf: null });
+      }
+    }
+    return [out, ...states];
+  }
+
+  override backwardAll(dys: (WasmArray | null)[], needDx: boolean[], call: LayerCall): (WasmArray | null)[] {
+    const tp = call.take<RecurrentTape>(this);
+    if (dys.every((d) => d === null)) return needDx.map(() => null);
+    return this.runBackward(tp, dys[0], dys.slice(1), needDx, call);
+  }
+
+  forward(x: Activation, step: StepInfo, call: LayerCall): Activation {
+    return this.run(x, null, step, call).out;
+  }
+
+  backward(dOut: WasmArray, needDx: boolean, call: LayerCall): WasmArray | null {
+    return this.runBackward(call.take<RecurrentTape>(this), dOut, [], [needDx], call)[0];
   }
 
   build(inputShape: Shape): Shape {
@@ -264,25 +365,24 @@ export class Recurrent extends Layer {
   }
 
   override resetStates(): void {
+    // the next forward of a stateful layer starts from zeros
     this.carried = null;
-    const bufs = this.buffers;
-    if (bufs) {
-      const n = this.directions * (this.batchSize ?? 0) * this.units;
-      if (n > 0) {
-        bufs.get('state_h', n).view().fill(0);
-        bufs.get('state_c', n).view().fill(0);
-      }
-    }
   }
 
-  forward(x: Activation, step: StepInfo): Activation {
+  /** One forward over the batch, from `init` states (`[B, H]` each, Keras order) or zeros / the carried state. */
+  private run(
+    x: Activation,
+    init: Activation[] | null,
+    step: StepInfo,
+    call: LayerCall,
+  ): { out: Activation; hn: WasmArray; cn: WasmArray | null; B: number } {
     const k = this.kernel;
     if (!k) throw new ValueError(`${this.name}: used before the model was built`);
     const [B, T] = x.shape;
     const I = this.inF;
     const H = this.units;
     const D = this.directions;
-    const bufs = this.buf();
+    const bufs = call.buffers;
     const sLen = D * B * H;
     const training = step.training;
 
@@ -311,12 +411,33 @@ export class Recurrent extends Layer {
     }
     let h0 = 0;
     let c0 = 0;
-    if (this.stateful) {
+    if (init) {
+      const S = this.stateCount;
+      for (const a of init) {
+        if (a.shape[0] !== B) throw new ShapeError(`${this.name}: the sequence has ${B} samples but an initial state has ${a.shape[0]}`);
+      }
+      if (D === 1) {
+        h0 = init[0].buf.ptr;
+        c0 = S === 2 ? init[1].buf.ptr : 0;
+      } else {
+        // Keras order [fh, (fc,) bh, (bc)] → the core's [D, B, H] h0 and c0
+        const n = B * H;
+        const hb = bufs.get('h0', sLen);
+        for (let d = 0; d < D; d++) hb.view().set(init[d * S].buf.view().subarray(0, n), d * n);
+        h0 = hb.ptr;
+        if (S === 2) {
+          const cb = bufs.get('c0', sLen);
+          for (let d = 0; d < D; d++) cb.view().set(init[d * S + 1].buf.view().subarray(0, n), d * n);
+          c0 = cb.ptr;
+        }
+      }
+    } else if (this.stateful) {
       if (B !== this.batchSize) {
         throw new ValueError(`${this.name}: stateful layer built for batch size ${this.batchSize} got a batch of ${B}`);
       }
-      const sh = bufs.get('state_h', sLen);
-      const sc = bufs.get('state_c', sLen);
+      const own = this.own();
+      const sh = own.get('state_h', sLen);
+      const sc = own.get('state_c', sLen);
       if (!this.carried) {
         sh.view().fill(0);
         sc.view().fill(0);
@@ -346,49 +467,86 @@ export class Recurrent extends Layer {
       recMask: recMask ? recMask.ptr : 0,
     });
     if (this.stateful) {
-      bufs.get('state_h', sLen).view().set(hn.view().subarray(0, sLen));
-      if (cn) bufs.get('state_c', sLen).view().set(cn.view().subarray(0, sLen));
+      this.own().get('state_h', sLen).view().set(hn.view().subarray(0, sLen));
+      if (cn) this.own().get('state_c', sLen).view().set(cn.view().subarray(0, sLen));
     }
-    if (this.returnState) {
-      this.states = [this.batchMajor(hn, B)];
-      if (cn) this.states.push(this.batchMajor(cn, B));
-    }
-    if (training) this.tape = { x, B, T, xk, inMask, recMask };
-
     const F = this.outFeatures;
+    let out: Activation;
+    let merged: WasmArray;
     if (this.returnSequences) {
       let seq = y;
       if (this.goBackwards) seq = this.flipTime(y, bufs.get('y_flip', B * T * H), B, T, H, x.lengths);
-      const out = this.merge(seq, B * T, bufs);
-      return { buf: out, shape: [B, T, F], lengths: x.lengths, lengthsBuf: x.lengthsBuf };
+      merged = seq;
+      out = { buf: this.merge(seq, B * T, bufs), shape: [B, T, F], lengths: x.lengths, lengthsBuf: x.lengthsBuf };
+    } else {
+      // Last output of each direction = its final state: [D, B, H] → [B, D·H].
+      const last = D === 1 ? hn : this.toBatchMajor(hn, bufs.get('last', B * D * H), B);
+      merged = last;
+      out = { buf: this.merge(last, B, bufs), shape: [B, F], lengths: null, lengthsBuf: null };
     }
-    // Last output of each direction = its final state: [D, B, H] → [B, D·H].
-    const last = D === 1 ? hn : this.toBatchMajor(hn, bufs.get('last', B * D * H), B);
-    const out = this.merge(last, B, bufs);
-    return { buf: out, shape: [B, F], lengths: null, lengthsBuf: null };
+    if (training) call.tape = { x, B, T, xk, inMask, recMask, merged, init: init !== null } satisfies RecurrentTape;
+    return { out, hn, cn, B };
   }
 
-  backward(dOut: WasmArray, needDx: boolean): WasmArray | null {
+  /**
+   * Backward of the tape's forward: `dOut` the output's gradient, `dStates`
+   * the final states' (Keras order; null or missing: none), `needDx` per input
+   * (the sequence, then each initial state). Returns the inputs' gradients.
+   */
+  private runBackward(
+    tp: RecurrentTape,
+    dOut: WasmArray | null,
+    dStates: (WasmArray | null)[],
+    needDx: boolean[],
+    call: LayerCall,
+  ): (WasmArray | null)[] {
     const k = this.kernel;
-    const tp = this.tape;
-    if (!k || !tp) throw new ValueError(`${this.name}: backward without a training forward`);
+    if (!k) throw new ValueError(`${this.name}: used before the model was built or after it was disposed`);
     const { B, T, x } = tp;
     const I = this.inF;
     const H = this.units;
     const D = this.directions;
-    const bufs = this.buf();
+    const S = this.stateCount;
+    const bufs = call.buffers;
     const rows = this.returnSequences ? B * T : B;
-    let dCat = this.unmerge(dOut, rows, bufs); // [rows, D·H]
+    const n = B * H;
     let dy = 0;
-    let dhn = 0;
-    if (this.returnSequences) {
-      if (this.goBackwards) dCat = this.flipTime(dCat, bufs.get('dy_flip', B * T * H), B, T, H, x.lengths);
-      dy = dCat.ptr;
-    } else {
-      dhn = (D === 1 ? dCat : this.toDirMajor(dCat, bufs.get('dhn', D * B * H), B)).ptr;
+    let dhnBuf: WasmArray | null = null;
+    if (dOut) {
+      let dCat = this.unmerge(dOut, tp.merged, rows, bufs); // [rows, D·H]
+      if (this.returnSequences) {
+        if (this.goBackwards) dCat = this.flipTime(dCat, bufs.get('dy_flip', B * T * H), B, T, H, x.lengths);
+        dy = dCat.ptr;
+      } else {
+        dhnBuf = D === 1 ? dCat : this.toDirMajor(dCat, bufs.get('dhn', D * n), B);
+      }
     }
-    const wantDx = needDx || tp.inMask !== null;
-    const dx = needDx ? bufs.get('dx', B * T * I) : null;
+    // the final states' gradients join the last output's (the same h) in [D, B, H]
+    let dcnBuf: WasmArray | null = null;
+    for (let d = 0; d < D; d++) {
+      for (let s = 0; s < S; s++) {
+        const g = dStates[d * S + s];
+        if (!g) continue;
+        if (s === 0) {
+          // (when dhnBuf is dOut itself, adding into it is allowed: a layer may overwrite its dy)
+          if (!dhnBuf) {
+            dhnBuf = bufs.get('dhn', D * n);
+            dhnBuf.view().fill(0, 0, D * n);
+          }
+          checkStatus('state gradient', this.core().axpy(n, 1, g.ptr, dhnBuf.ptr + d * n * 4));
+        } else {
+          if (!dcnBuf) {
+            dcnBuf = bufs.get('dcn', D * n);
+            dcnBuf.view().fill(0, 0, D * n);
+          }
+          checkStatus('state gradient', this.core().axpy(n, 1, g.ptr, dcnBuf.ptr + d * n * 4));
+        }
+      }
+    }
+    const dx = needDx[0] ? bufs.get('dx', B * T * I) : null;
+    const wantInit = tp.init && needDx.slice(1).some((v) => v);
+    const dh0 = wantInit ? bufs.get('dh0', D * n) : null;
+    const dc0 = wantInit && S === 2 ? bufs.get('dc0', D * n) : null;
     const work = bufs.get('work_train', k.workspaceLength(T, B, true));
     k.backwardRaw({
       t: T,
@@ -399,14 +557,13 @@ export class Recurrent extends Layer {
       lengths: x.lengthsBuf ? x.lengthsBuf.ptr : 0,
       work: work.ptr,
       dy,
-      dhn,
-      dcn: 0,
+      dhn: dhnBuf ? dhnBuf.ptr : 0,
+      dcn: dcnBuf ? dcnBuf.ptr : 0,
       dx: dx ? dx.ptr : 0,
-      dh0: 0,
-      dc0: 0,
+      dh0: dh0 ? dh0.ptr : 0,
+      dc0: dc0 ? dc0.ptr : 0,
       recMask: tp.recMask ? tp.recMask.ptr : 0,
     });
-    void wantDx;
     if (dx && tp.inMask) {
       const v = dx.view();
       const m = tp.inMask;
@@ -416,8 +573,23 @@ export class Recurrent extends Layer {
           for (let j = 0; j < I; j++) v[o + j] *= m[b * I + j];
         }
     }
-    this.tape = null;
-    return dx;
+    const grads: (WasmArray | null)[] = [dx];
+    for (let j = 0; j < needDx.length - 1; j++) {
+      if (!needDx[j + 1] || !dh0) {
+        grads.push(null);
+        continue;
+      }
+      const [d, s] = [Math.floor(j / S), j % S];
+      const src = s === 0 ? dh0 : dc0!;
+      if (D === 1) {
+        grads.push(src);
+        continue;
+      }
+      const g = bufs.get(`d_init_${d}_${s}`, n);
+      g.view().set(src.view().subarray(d * n, (d + 1) * n));
+      grads.push(g);
+    }
+    return grads;
   }
 
   getConfig(): Record<string, unknown> {
@@ -540,6 +712,12 @@ export class Recurrent extends Layer {
    * `direction="reverse"` plus the Keras output order.
    */
   override toOnnx(g: OnnxBuilder, x: OnnxValue): OnnxValue {
+    return this.toOnnxAll(g, [x])[0];
+  }
+
+  /** As `toOnnx`, with initial states (`[B, H]` each, unsqueezed and concatenated to `[D, B, H]`) and final states as outputs. */
+  override toOnnxAll(g: OnnxBuilder, xs: OnnxValue[]): OnnxValue[] {
+    const x = xs[0];
     if (x.rank !== 3) throw new FormatError(`toOnnx: ${this.name}: needs a [batch, time, features] input`);
     const [D, H, cell] = [this.directions, this.units, this.cell];
     const G = CELL_GATES[this.code];
@@ -574,7 +752,26 @@ export class Recurrent extends Layer {
     const W = g.init(`${this.name}.W`, [D, G * H, I], Wd);
     const R = g.init(`${this.name}.R`, [D, G * H, H], Rd);
     const Bias = g.init(`${this.name}.B`, [D, 2 * G * H], Bd);
-    const [Y, Yh] = g.node(op, [tm, W, R, Bias, x.lengths ?? ''], 2, attrs);
+    const S = this.stateCount;
+    const initial = (s: number): string => {
+      if (xs.length === 1) return '';
+      const per = Array.from({ length: D }, (_, d) => g.node('Unsqueeze', [xs[1 + d * S + s].name, g.ints('axes', [0])])[0]);
+      return D === 1 ? per[0] : g.node('Concat', per, 1, { axis: 0 })[0];
+    };
+    const inputs = [tm, W, R, Bias, x.lengths ?? '', initial(0)];
+    if (S === 2) inputs.push(initial(1));
+    while (inputs[inputs.length - 1] === '') inputs.pop();
+    const [Y, Yh, Yc] = g.node(op, inputs, S === 2 && this.returnState ? 3 : 2, attrs);
+    // Keras order: each direction's h (and c), [B, H] each
+    const states: OnnxValue[] = [];
+    if (this.returnState) {
+      for (let d = 0; d < D; d++) {
+        for (const src of S === 2 ? [Yh, Yc] : [Yh]) {
+          const [st] = g.node('Gather', [src, g.init(g.name('dir'), [], [d], 'int64')], 1, { axis: 0 });
+          states.push({ name: st, rank: 2, lengths: null });
+        }
+      }
+    }
     // Y [T, D, N, H] or Y_h [D, N, H] → [N, T, F] or [N, F]
     const merged = (src: string, steps: boolean): string => {
       const dAxis = steps ? 1 : 0;
@@ -590,7 +787,7 @@ export class Recurrent extends Layer {
       const [t] = g.node('Transpose', [m], 1, { perm: permOut });
       return g.node('Reshape', [t, g.ints('shape', steps ? [0, 0, H] : [0, H])])[0];
     };
-    if (!this.returnSequences) return { name: merged(Yh, false), rank: 2, lengths: null };
+    if (!this.returnSequences) return [{ name: merged(Yh, false), rank: 2, lengths: null }, ...states];
     let out = merged(Y, true);
     if (this.goBackwards) {
       // Keras order: output step s = the state after consuming x_{len−1} … x_{len−1−s}
@@ -601,17 +798,7 @@ export class Recurrent extends Layer {
         [out] = g.node('Slice', [out, g.ints('s', [-1]), g.ints('e', [-(2 ** 53 - 1)]), g.ints('a', [1]), g.ints('st', [-1])]);
       }
     }
-    return { name: out, rank: 3, lengths: x.lengths };
-  }
-
-  /** `[D, B, H]` state as a new `[B, D·H]` array. */
-  private batchMajor(s: WasmArray, B: number): Float32Array {
-    const D = this.directions;
-    const H = this.units;
-    const v = s.view();
-    const out = new Float32Array(B * D * H);
-    for (let d = 0; d < D; d++) for (let b = 0; b < B; b++) out.set(v.subarray((d * B + b) * H, (d * B + b + 1) * H), (b * D + d) * H);
-    return out;
+    return [{ name: out, rank: 3, lengths: x.lengths }, ...states];
   }
 
   private toBatchMajor(s: WasmArray, out: WasmArray, B: number): WasmArray {
@@ -639,23 +826,21 @@ export class Recurrent extends Layer {
   }
 
   /** Combine the two directions' halves of `[rows, 2H]` rows per `mergeMode`. */
-  private merge(cat: WasmArray, rows: number, bufs: ReturnType<Layer['buf']>): WasmArray {
+  private merge(cat: WasmArray, rows: number, bufs: Buffers): WasmArray {
     if (this.directions === 1 || this.mergeMode === 'concat') return cat;
     const out = bufs.get('merged', rows * this.units);
     mergeHalves(cat.view(), out.view(), rows, this.units, this.mergeMode);
-    this.mergeSrc = cat;
     return out;
   }
-  private mergeSrc: WasmArray | null = null;
 
-  /** Gradient of `merge`: `[rows, H]` → `[rows, 2H]`. */
-  private unmerge(dOut: WasmArray, rows: number, bufs: ReturnType<Layer['buf']>): WasmArray {
+  /** Gradient of `merge` (whose input was `cat`): `[rows, H]` → `[rows, 2H]`. */
+  private unmerge(dOut: WasmArray, cat: WasmArray, rows: number, bufs: Buffers): WasmArray {
     if (this.directions === 1 || this.mergeMode === 'concat') return dOut;
     const H = this.units;
     const out = bufs.get('d_merged', rows * 2 * H);
     const g = dOut.view();
     const o = out.view();
-    const c = this.mergeSrc!.view();
+    const c = cat.view();
     for (let r = 0; r < rows; r++) {
       for (let j = 0; j < H; j++) {
         const gv = g[r * H + j];

@@ -10,10 +10,10 @@ import { Tensor, type TensorLike, tensor } from '../tensor.js';
 import type { Random } from '../util/random.js';
 import type { ResolvedLoss } from './losses.js';
 
-/** Inputs and targets of a data set, checked. */
+/** Inputs and targets of a data set, checked: one tensor per model input and per output, `n` samples each. */
 export interface Data {
-  x: Tensor;
-  y: Tensor;
+  xs: Tensor[];
+  ys: Tensor[];
   n: number;
 }
 
@@ -22,8 +22,10 @@ export interface InputSpec {
   ids: boolean;
   /** Shape of one sample; null until the model is built (then taken from the data). */
   shape: Shape | null;
-  /** The first layer's name, for messages. */
+  /** The layer that reads it, for messages. */
   layer: string;
+  /** What the messages call it (default 'x'). */
+  label?: string;
 }
 
 /**
@@ -32,33 +34,35 @@ export interface InputSpec {
  * shape the model was built for).
  */
 export function inputTensor(x: TensorLike, what: string, spec: InputSpec, build: (sample: number[]) => Shape): Tensor {
+  const label = spec.label ?? 'x';
   let t: Tensor;
   try {
     t = tensor(x, undefined, spec.ids ? 'int32' : 'float32');
   } catch (e) {
-    throw new ShapeError(`${what}: x: ${(e as Error).message}`);
+    throw new ShapeError(`${what}: ${label}: ${(e as Error).message}`);
   }
   if (spec.ids && t.dtype !== 'int32') {
     const ints = Int32Array.from(t.data);
     for (let i = 0; i < t.data.length; i++) {
-      if (ints[i] !== t.data[i]) throw new ValueError(`${what}: x must hold integer ids for ${spec.layer}; got ${t.data[i]} at ${i}`);
+      if (ints[i] !== t.data[i])
+        throw new ValueError(`${what}: ${label} must hold integer ids for ${spec.layer}; got ${t.data[i]} at ${i}`);
     }
     t = new Tensor(ints, t.shape);
   } else if (!spec.ids && t.dtype !== 'float32') {
     t = new Tensor(Float32Array.from(t.data), t.shape);
   }
-  if (t.rank < 2) throw new ShapeError(`${what}: x must have a batch dimension; got shape ${fmtShape(t.shape)}`);
+  if (t.rank < 2) throw new ShapeError(`${what}: ${label} must have a batch dimension; got shape ${fmtShape(t.shape)}`);
   const want = spec.shape ?? build(t.shape.slice(1));
   const got = t.shape.slice(1);
   if (got.length !== want.length || want.some((d, i) => d !== null && d !== got[i])) {
     throw new ShapeError(
-      `${what}: x has samples of shape ${fmtShape(got)} but ${spec.layer} expects ${fmtShape(want.map((d) => d ?? -1))} (-1 = any)`,
+      `${what}: ${label} has samples of shape ${fmtShape(got)} but ${spec.layer} expects ${fmtShape(want.map((d) => d ?? -1))} (-1 = any)`,
     );
   }
   if (t.dtype === 'float32') {
     const d = t.data;
     for (let i = 0; i < d.length; i++) {
-      if (!Number.isFinite(d[i])) throw new ValueError(`${what}: x contains ${d[i]} at flat index ${i}`);
+      if (!Number.isFinite(d[i])) throw new ValueError(`${what}: ${label} contains ${d[i]} at flat index ${i}`);
     }
   }
   return t;
@@ -69,15 +73,23 @@ export function inputTensor(x: TensorLike, what: string, spec: InputSpec, build:
  * of the model's output shape (`outShape`, its free time axis taken from
  * `x`), finite, and in [0, 1] for cross-entropies.
  */
-export function targetTensor(y: TensorLike, xt: Tensor, ids: boolean, outShape: Shape, loss: ResolvedLoss, what: string): Tensor {
+export function targetTensor(
+  y: TensorLike,
+  xt: Tensor,
+  ids: boolean,
+  outShape: Shape,
+  loss: ResolvedLoss,
+  what: string,
+  label = 'y',
+): Tensor {
   const n = xt.shape[0];
   let yt: Tensor;
   try {
     yt = tensor(y, undefined, loss.sparse ? 'int32' : 'float32');
   } catch (e) {
-    throw new ShapeError(`${what}: y: ${(e as Error).message}`);
+    throw new ShapeError(`${what}: ${label}: ${(e as Error).message}`);
   }
-  if (yt.shape[0] !== n) throw new ShapeError(`${what}: x has ${n} samples but y has ${yt.shape[0]}`);
+  if (yt.shape[0] !== n) throw new ShapeError(`${what}: x has ${n} samples but ${label} has ${yt.shape[0]}`);
   const T = xt.rank >= 3 || ids ? xt.shape[1] : null;
   const concrete = outShape.map((d) => (d === null ? T : d));
   if (loss.sparse) {
@@ -101,12 +113,12 @@ export function targetTensor(y: TensorLike, xt: Tensor, ids: boolean, outShape: 
   if (loss.canonical === 'distill') concrete[concrete.length - 1] = loss.targetWidth(concrete[concrete.length - 1]!);
   if (fmtShape(yt.shape.slice(1)) !== fmtShape(concrete as number[])) {
     throw new ShapeError(
-      `${what}: y must have samples of shape ${fmtShape(concrete as number[])} to match the model output; got ${fmtShape(yt.shape.slice(1))}`,
+      `${what}: ${label} must have samples of shape ${fmtShape(concrete as number[])} to match the model output; got ${fmtShape(yt.shape.slice(1))}`,
     );
   }
   const d = yt.data;
   for (let i = 0; i < d.length; i++) {
-    if (!Number.isFinite(d[i])) throw new ValueError(`${what}: y contains ${d[i]} at flat index ${i}`);
+    if (!Number.isFinite(d[i])) throw new ValueError(`${what}: ${label} contains ${d[i]} at flat index ${i}`);
   }
   if (loss.canonical === 'bce' || loss.canonical === 'cce') {
     for (let i = 0; i < d.length; i++) {
@@ -116,22 +128,23 @@ export function targetTensor(y: TensorLike, xt: Tensor, ids: boolean, outShape: 
   return yt;
 }
 
-/** Copy the samples `order[start .. start+count)` of `x` into the model's input buffer. */
-export function inputBatch(x: Tensor, order: Int32Array, start: number, count: number, bufs: Buffers): Activation {
+/** Copy the samples `order[start .. start+count)` of `x` into the buffer of input `i`. */
+export function inputBatch(x: Tensor, i: number, order: Int32Array, start: number, count: number, bufs: Buffers): Activation {
   const sample = x.size / x.shape[0];
   const ids = x.dtype === 'int32';
-  const input = bufs.get('input', count * sample, ids ? 'i32' : 'f32');
+  const input = bufs.get(`input${i}`, count * sample, ids ? 'i32' : 'f32');
   const dst = ids ? input.viewI32() : input.view();
-  for (let i = 0; i < count; i++) {
-    const s = order[start + i];
-    dst.set(x.data.subarray(s * sample, (s + 1) * sample), i * sample);
+  for (let r = 0; r < count; r++) {
+    const s = order[start + r];
+    dst.set(x.data.subarray(s * sample, (s + 1) * sample), r * sample);
   }
   return { buf: input, shape: [count, ...x.shape.slice(1)], lengths: null, lengthsBuf: null };
 }
 
-/** The targets of the same samples for the model's output `out`, and row weights (padded steps get weight 0). */
+/** The targets of the same samples for output `k` (`out`), and row weights (padded steps get weight 0). */
 export function targetBatch(
   y: Tensor,
+  k: number,
   loss: ResolvedLoss,
   order: Int32Array,
   start: number,
@@ -143,7 +156,7 @@ export function targetBatch(
   const n = out.shape[out.shape.length - 1];
   const width = loss.targetWidth(n);
   const per = (rows / count) * width;
-  const tb = bufs.get('target', rows * width, loss.sparse ? 'i32' : 'f32');
+  const tb = bufs.get(`target${k}`, rows * width, loss.sparse ? 'i32' : 'f32');
   const dst = loss.sparse ? tb.viewI32() : tb.view();
   for (let i = 0; i < count; i++) {
     const s = order[start + i];
@@ -152,7 +165,7 @@ export function targetBatch(
   let weights: WasmArray | null = null;
   if (out.lengths && out.shape.length === 3) {
     const T = out.shape[1];
-    weights = bufs.get('weights', rows);
+    weights = bufs.get(`weights${k}`, rows);
     const w = weights.view();
     for (let b = 0; b < count; b++) for (let t = 0; t < T; t++) w[b * T + t] = t < out.lengths[b] ? 1 : 0;
   }
@@ -180,10 +193,8 @@ export function splitData(d: Data, at: number): [Data, Data] {
     const per = t.size / t.shape[0];
     return new Tensor(t.data.slice(a * per, b * per) as Float32Array | Int32Array, [b - a, ...t.shape.slice(1)]);
   };
-  return [
-    { x: cut(d.x, 0, at), y: cut(d.y, 0, at), n: at },
-    { x: cut(d.x, at, d.n), y: cut(d.y, at, d.n), n: d.n - at },
-  ];
+  const part = (a: number, b: number): Data => ({ xs: d.xs.map((x) => cut(x, a, b)), ys: d.ys.map((y) => cut(y, a, b)), n: b - a });
+  return [part(0, at), part(at, d.n)];
 }
 
 export function positiveInt(what: string, v: number, min: number): number {

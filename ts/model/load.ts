@@ -7,13 +7,18 @@
 import { FormatError } from '../errors.js';
 import { type ReadLimits, readSafetensors, toFloat32 } from '../format/safetensors.js';
 import { layerFromConfig } from '../layers/index.js';
-import type { ModelConfig } from './config.js';
+import { input, type SymbolicTensor } from '../layers/base.js';
+import type { GraphConfig, ModelConfig, TensorRef } from './config.js';
+import { Model } from './model.js';
 import { FORMAT, FORMAT_VERSION, fromSparse } from './model-file.js';
 import { optimizerFromConfig } from './optimizers.js';
 import { Sequential } from './sequential.js';
 
-/** Load a model saved with `model.save()`. */
-export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = {}): Sequential {
+/**
+ * Load a model saved with `model.save()`: a `Sequential` for a chain, a
+ * graph `Model` otherwise (`instanceof Sequential` tells them apart).
+ */
+export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = {}): Model {
   const file = readSafetensors(bytes, limits);
   if (file.metadata.format !== FORMAT) {
     throw new FormatError(
@@ -31,12 +36,18 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
   } catch {
     throw new FormatError('model file: the model config in the metadata is not valid JSON');
   }
-  if (config?.class !== 'Sequential' || !Array.isArray(config.layers))
-    throw new FormatError('model file: the config does not describe a Sequential model');
-  let model: Sequential;
+  if ((config?.class !== 'Sequential' && config?.class !== 'Model') || !Array.isArray(config.layers)) {
+    throw new FormatError('model file: the config does not describe a Sequential or graph model');
+  }
+  let model: Model;
   try {
-    model = new Sequential(config.layers.map(layerFromConfig), { name: config.name });
-    model.build(config.inputShape, { initialize: false });
+    if (config.class === 'Sequential') {
+      const seq = new Sequential(config.layers.map(layerFromConfig), { name: config.name });
+      seq.build(config.inputShape, { initialize: false });
+      model = seq;
+    } else {
+      model = graphFromConfig(config);
+    }
   } catch (e) {
     if (e instanceof FormatError) throw e;
     throw new FormatError(`model file: the config does not build: ${(e as Error).message}`);
@@ -81,7 +92,13 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
   if (config.compile) {
     const opt = optimizerFromConfig(config.compile.optimizer);
     if (opt) {
-      model.compile({ optimizer: opt, loss: config.compile.loss as never, metrics: config.compile.metrics as never });
+      const c = config.compile;
+      model.compile({
+        optimizer: opt,
+        loss: c.loss as never,
+        metrics: c.metrics as never,
+        ...(c.lossWeights ? { lossWeights: c.lossWeights } : {}),
+      });
       const step = Number(file.metadata.optimizer_step ?? NaN);
       if (Number.isInteger(step) && step >= 0) {
         const slots: { name: string; data: Float32Array }[] = [];
@@ -92,4 +109,27 @@ export function loadModel(bytes: Uint8Array | ArrayBuffer, limits: ReadLimits = 
     }
   }
   return model;
+}
+
+/** A graph model from its config: inputs, each layer rebuilt once, its applications in order (parameters left at zero). */
+function graphFromConfig(c: GraphConfig): Model {
+  if (!Array.isArray(c.inputs) || !Array.isArray(c.nodes) || !Array.isArray(c.outputs)) {
+    throw new FormatError('model file: a graph config needs inputs, nodes and outputs');
+  }
+  const inputs = c.inputs.map((i) => input({ shape: i.shape, dtype: i.dtype, name: i.name }));
+  const layers = c.layers.map(layerFromConfig);
+  const outs: SymbolicTensor[][] = [];
+  const tensor = (r: TensorRef, where: string): SymbolicTensor => {
+    const t = 'input' in r ? inputs[r.input] : outs[r.node]?.[r.output];
+    if (!t) throw new FormatError(`model file: ${where} refers to ${JSON.stringify(r)}, which is not an earlier tensor`);
+    return t;
+  };
+  c.nodes.forEach((n, k) => {
+    const layer = layers[n.layer];
+    if (!layer || !Array.isArray(n.inputs))
+      throw new FormatError(`model file: node ${k} names layer ${JSON.stringify(n.layer)}, which is not in the config`);
+    const y = layer.apply(n.inputs.map((r) => tensor(r, `node ${k}`)));
+    outs.push(Array.isArray(y) ? y : [y]);
+  });
+  return new Model({ inputs, outputs: c.outputs.map((r) => tensor(r, 'an output')), name: c.name, initialize: false });
 }

@@ -6,7 +6,7 @@
  * writes its own nodes (`Layer.toOnnx`); this file holds the graph being
  * written and its encoding.
  */
-import type { Layer, OnnxAttr, OnnxBuilder, OnnxType, OnnxValue } from '../layers/base.js';
+import type { Layer, LayerNode, OnnxAttr, OnnxBuilder, OnnxType, OnnxValue, SymbolicTensor } from '../layers/base.js';
 import type { Tensor } from '../tensor.js';
 import {
   AttributeProto_AttributeType as AT,
@@ -26,11 +26,13 @@ const OPSET = 17;
 
 const DTYPE: Readonly<Record<OnnxType, DT>> = { float: DT.FLOAT, int64: DT.INT64, int32: DT.INT32 };
 
-/** What exporting reads of a model. */
+/** What exporting reads of a model: its graph and its weights. */
 export interface ExportableModel {
   readonly name: string;
-  readonly layers: readonly Layer[];
-  readonly builtInputShape: (number | null)[];
+  readonly inputs: readonly SymbolicTensor[];
+  readonly outputs: readonly SymbolicTensor[];
+  /** The graph's nodes in topological order. */
+  readonly nodes: readonly LayerNode[];
   getWeights(): Record<string, Tensor>;
 }
 
@@ -98,17 +100,31 @@ function valueInfo(name: string, elem: DT, dims: (number | string)[]): ValueInfo
   return { name, type: { value: { case: 'tensorType', value: { elemType: elem, shape: { dim } } } } } as ValueInfoProto;
 }
 
-/** The model as ONNX protobuf bytes. */
+/**
+ * The model as ONNX protobuf bytes. A single input is named `x` and a single
+ * output `y` (a model with several: `x0`, `x1`, … and `y0`, `y1`, …).
+ */
 export function exportOnnx(model: ExportableModel): Uint8Array {
   const g = new GraphBuilder(model.getWeights());
-  const ids = model.layers[0]?.inputDType === 'int32';
-  const inShape = model.builtInputShape;
-  const input = valueInfo('x', ids ? DT.INT64 : DT.FLOAT, ['batch', ...inShape.map((d, i) => d ?? (i === 0 ? 'time' : `dim${i}`))]);
-  let cur: OnnxValue = { name: 'x', rank: inShape.length + 1, lengths: null };
-  for (const l of model.layers) cur = l.toOnnx(g.forLayer(l), cur);
-  const outName = 'y';
-  g.node('Identity', [cur.name], 1, {}, 'output');
-  g.nodes[g.nodes.length - 1].output = [outName];
+  const value = new Map<SymbolicTensor, OnnxValue>();
+  const inNames = model.inputs.length === 1 ? ['x'] : model.inputs.map((_, i) => `x${i}`);
+  const inputs = model.inputs.map((t, i) => {
+    value.set(t, { name: inNames[i], rank: t.shape.length + 1, lengths: null });
+    const dims = ['batch', ...t.shape.map((d, k) => d ?? (k === 0 ? 'time' : `dim${k}`))];
+    return valueInfo(inNames[i], t.dtype === 'int32' ? DT.INT64 : DT.FLOAT, dims);
+  });
+  for (const n of model.nodes) {
+    const ys = n.layer.toOnnxAll(
+      g.forLayer(n.layer),
+      n.inputs.map((t) => value.get(t)!),
+    );
+    for (const [i, t] of n.outputs.entries()) value.set(t, ys[i]);
+  }
+  const outNames = model.outputs.length === 1 ? ['y'] : model.outputs.map((_, i) => `y${i}`);
+  model.outputs.forEach((t, i) => {
+    g.node('Identity', [value.get(t)!.name], 1, {}, 'output');
+    g.nodes[g.nodes.length - 1].output = [outNames[i]];
+  });
   const m: Partial<ModelProto> = {
     irVersion: 8n,
     producerName: 'recurrent-wasm',
@@ -117,8 +133,8 @@ export function exportOnnx(model: ExportableModel): Uint8Array {
       name: model.name,
       node: g.nodes,
       initializer: g.inits,
-      input: [input],
-      output: [{ name: outName, type: { value: { case: 'tensorType', value: { elemType: DT.FLOAT } } } } as ValueInfoProto],
+      input: inputs,
+      output: outNames.map((name) => ({ name, type: { value: { case: 'tensorType', value: { elemType: DT.FLOAT } } } }) as ValueInfoProto),
     } as GraphProto,
   };
   return encode(ModelProtoDesc, m);

@@ -35,7 +35,7 @@ import { runtime } from '../runtime/init.js';
 import { WasmArray } from '../runtime/memory.js';
 import { checkStatus } from '../runtime/status.js';
 import { Tensor, type TensorLike, tensor } from '../tensor.js';
-import type { ModelConfig } from './config.js';
+import type { SequentialConfig } from './config.js';
 import { loadModel } from './load.js';
 import { FORMAT, FORMAT_VERSION } from './model-file.js';
 import { Sequential } from './sequential.js';
@@ -64,7 +64,7 @@ export function quantize(model: Sequential, opts: QuantizeOptions): QuantizedMod
   const perChannel = opts.perChannel ?? true;
   const arena = model.arena;
   const params = arena.named(arena.params);
-  const config: ModelConfig = { ...model.toConfig(), compile: null };
+  const config: SequentialConfig = { ...model.toConfig(), compile: null };
   const meta = { ...model.metadata };
   if (opts.dtype === 'f16') {
     const inner = new Sequential(config.layers.map(layerFromConfig), { name: config.name });
@@ -120,7 +120,7 @@ export class QuantizedModel implements StreamSource {
   private constructor(
     readonly dtype: QuantDtype,
     readonly perChannel: boolean,
-    private readonly config: ModelConfig,
+    private readonly config: SequentialConfig,
     /** f16: the model on f32 kernels (weights rounded to f16) */
     private readonly inner: Sequential | null,
     /** int8: the stored matrices (for save) */
@@ -148,7 +148,7 @@ export class QuantizedModel implements StreamSource {
 
   /** @internal */
   static int8(
-    config: ModelConfig,
+    config: SequentialConfig,
     f32: Record<string, Float32Array>,
     q8: Record<string, Q8Matrix>,
     perChannel: boolean,
@@ -531,8 +531,12 @@ export function loadQuantizedModel(bytes: Uint8Array | ArrayBuffer, limits: Read
     throw new FormatError('quantized model: the file is not quantised (load it with loadModel)');
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(file.metadata)) if (k.startsWith('user.')) metadata[k.slice(5)] = v;
-  if (q.dtype === 'f16') return QuantizedModel.f16(loadModel(bytes, limits), metadata); // F16 tensors widen to f32
-  let config: ModelConfig;
+  if (q.dtype === 'f16') {
+    const inner = loadModel(bytes, limits); // F16 tensors widen to f32
+    if (!(inner instanceof Sequential)) throw new FormatError('quantized model: only Sequential models are quantised');
+    return QuantizedModel.f16(inner, metadata);
+  }
+  let config: SequentialConfig;
   try {
     config = JSON.parse(file.metadata.config ?? '');
   } catch {

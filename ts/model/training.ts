@@ -1,17 +1,19 @@
 /**
- * The training loop, evaluation and batch prediction over a network of
- * layers whose parameters live in one arena.
+ * The training loop, evaluation and batch prediction over a network whose
+ * parameters live in one arena, with any number of inputs and outputs (one
+ * loss per output, weighted).
  *
- * One training step: batch → input buffer (one copy) → the network's forward
- * (one wasm call per layer) → loss with its gradient (one call; sigmoid or
- * softmax fused when they meet a cross-entropy) → the network's backward (one
- * call per layer) → one optimizer call per run of trainable parameters.
+ * One training step: batch → input buffers (one copy per sample) → the
+ * network's forward (one wasm call per node) → each output's loss with its
+ * gradient (one call each; sigmoid or softmax fused when they meet a
+ * cross-entropy) → the network's backward (one call per node) → one
+ * optimizer call per run of trainable parameters.
  */
 import { ValueError } from '../errors.js';
 import type { Activation, Buffers, StepInfo } from '../layers/base.js';
 import { runtime } from '../runtime/init.js';
 import type { WasmArray } from '../runtime/memory.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, type TensorLike } from '../tensor.js';
 import { Random } from '../util/random.js';
 import type { ParamArena } from './arena.js';
 import type { Callback, Logs } from './callbacks.js';
@@ -26,7 +28,7 @@ export interface FitArgs {
   shuffle?: boolean;
   /** Fraction of the data (taken from the end, before shuffling) held out for validation. */
   validationSplit?: number;
-  validationData?: [import('../tensor.js').TensorLike, import('../tensor.js').TensorLike];
+  validationData?: [unknown, unknown];
   callbacks?: Callback[];
   /** Seeds shuffling and dropout; the same seed gives bit-identical training in the same runtime. */
   seed?: number;
@@ -39,24 +41,27 @@ export interface FitArgs {
   yieldEveryMs?: number;
 }
 
+export type { TensorLike };
+
 export interface History {
   epoch: number[];
   history: Record<string, number[]>;
 }
 
-/** What the loop needs of a model: its layers' forward and backward, its parameters, its buffers. */
+/** What the loop needs of a model: its forward and backward, its parameters, its buffers. */
 export interface Network {
   readonly name: string;
   readonly arena: ParamArena;
-  /** The model's reusable buffers (input, targets, loss gradient). */
+  /** The model's reusable buffers (inputs, targets, loss gradients). */
   readonly bufs: Buffers;
   /** Set (e.g. by a callback) to stop `fit` after the current batch. */
   stopTraining: boolean;
   /** Whether a layer carries state between batches (batches then stay in order). */
   readonly stateful: boolean;
-  forward(x: Activation, step: StepInfo): Activation;
-  /** Backward from the gradient of the network's output; parameter gradients accumulate in the arena. */
-  backward(dy: WasmArray): void;
+  /** The outputs for the inputs (one activation each, in order). */
+  forward(xs: Activation[], step: StepInfo): Activation[];
+  /** Backward from the outputs' gradients; parameter gradients accumulate in the arena. */
+  backward(dys: WasmArray[]): void;
   /** After the parameters changed: layers re-pack, sessions see a new version. */
   paramsChanged(): void;
   resetStates(): void;
@@ -64,31 +69,58 @@ export interface Network {
   readonly callbackTarget: unknown;
 }
 
-/** What `compile` chose: the loss, the optimizer and its step count, the metrics. */
+/** One output's part of `compile`: its loss, the loss's weight in the total, its metrics. */
+export interface OutputTraining {
+  /** The output's name (its layer's); history keys are `<name>_loss` etc. when there are several. */
+  name: string;
+  loss: ResolvedLoss;
+  weight: number;
+  metricNames: MetricName[];
+}
+
+/** What `compile` chose: the optimizer and its step count, and per output its loss and metrics. */
 export class Training {
   /** Optimizer steps taken (Adam's bias correction counts from 1). */
   step = 0;
   constructor(
-    readonly loss: ResolvedLoss,
     readonly optimizer: Optimizer,
-    readonly metricNames: MetricName[],
+    readonly outputs: OutputTraining[],
   ) {}
 
-  get task(): TaskKind {
-    const c = this.loss.canonical;
+  /** The first output's loss (single-output models). */
+  get loss(): ResolvedLoss {
+    return this.outputs[0].loss;
+  }
+
+  task(o: OutputTraining): TaskKind {
+    const c = o.loss.canonical;
     return c === 'bce' ? 'binary' : c === 'cce' ? 'categorical' : c === 'scce' ? 'sparse' : 'regression';
   }
 
-  metrics(): Metric[] {
-    return this.metricNames.map((m) => makeMetric(m, this.task));
+  /** Fresh metrics, per output; names prefixed with the output's when there are several. */
+  metrics(): Metric[][] {
+    const multi = this.outputs.length > 1;
+    return this.outputs.map((o) =>
+      o.metricNames.map((m) => {
+        const metric = makeMetric(m, this.task(o));
+        return multi ? prefixed(metric, `${o.name}_${metric.name}`) : metric;
+      }),
+    );
   }
 }
 
-function forwardBatch(net: Network, x: Tensor, order: Int32Array, start: number, count: number, step: StepInfo): Activation {
-  return net.forward(inputBatch(x, order, start, count, net.bufs), step);
+function prefixed(m: Metric, name: string): Metric {
+  return { name, update: (b) => m.update(b), result: () => m.result(), reset: () => m.reset() };
 }
 
-/** One batch: forward, loss, backward, and (with `update`) the optimizer step. */
+function forwardBatch(net: Network, xs: Tensor[], order: Int32Array, start: number, count: number, step: StepInfo): Activation[] {
+  return net.forward(
+    xs.map((x, i) => inputBatch(x, i, order, start, count, net.bufs)),
+    step,
+  );
+}
+
+/** One batch: forward, each output's loss, backward, and (with `update`) the optimizer step. */
 export function trainBatch(
   net: Network,
   tr: Training,
@@ -98,22 +130,35 @@ export function trainBatch(
   count: number,
   rng: Random,
   update: boolean,
-  metrics: Metric[],
-): { loss: number } {
+  metrics: Metric[][],
+): { loss: number; losses: number[] } {
   const arena = net.arena;
   const { core } = runtime();
   arena.grads.view().fill(0);
-  const out = forwardBatch(net, data.x, order, start, count, { training: true, rng });
-  const { tb, weights, rows, n } = targetBatch(data.y, tr.loss, order, start, count, out, net.bufs);
-  const grad = net.bufs.get('dloss', rows * n);
-  let loss = core.loss(tr.loss.kind, rows, n, out.buf.ptr, tb.ptr, weights ? weights.ptr : 0, grad.ptr, arena.status.ptr);
-  const st = arena.status.viewI32()[0];
-  if (st !== 0) throw new ValueError(`${net.name}: the loss kernel refused its arguments (status ${st})`);
-  updateMetrics(tr, metrics, out, tb, weights, rows, n);
+  const outs = forwardBatch(net, data.xs, order, start, count, { training: true, rng });
+  let loss = 0;
+  const losses: number[] = [];
+  const grads: WasmArray[] = [];
+  tr.outputs.forEach((o, i) => {
+    const out = outs[i];
+    const { tb, weights, rows, n } = targetBatch(data.ys[i], i, o.loss, order, start, count, out, net.bufs);
+    const grad = net.bufs.get(`dloss${i}`, rows * n);
+    const l = core.loss(o.loss.kind, rows, n, out.buf.ptr, tb.ptr, weights ? weights.ptr : 0, grad.ptr, arena.status.ptr);
+    const st = arena.status.viewI32()[0];
+    if (st !== 0) throw new ValueError(`${net.name}: the loss kernel refused its arguments (status ${st})`);
+    if (o.weight !== 1) {
+      const g = grad.view();
+      for (let j = 0; j < rows * n; j++) g[j] *= o.weight;
+    }
+    updateMetrics(o, metrics[i], out, tb, weights, rows, n);
+    losses.push(l);
+    loss += o.weight * l;
+    grads.push(grad);
+  });
   loss += arena.regularize();
-  net.backward(grad);
+  net.backward(grads);
   if (update && Number.isFinite(loss)) applyUpdate(net, tr);
-  return { loss };
+  return { loss, losses };
 }
 
 function applyUpdate(net: Network, tr: Training): void {
@@ -145,7 +190,7 @@ function applyUpdate(net: Network, tr: Training): void {
 }
 
 function updateMetrics(
-  tr: Training,
+  o: OutputTraining,
   metrics: Metric[],
   out: Activation,
   tb: WasmArray,
@@ -154,7 +199,7 @@ function updateMetrics(
   n: number,
 ): void {
   if (metrics.length === 0) return;
-  const sparse = tr.loss.sparse;
+  const sparse = o.loss.sparse;
   const batch = {
     pred: out.buf.view().subarray(0, rows * n),
     targetF: sparse ? null : tb.view().subarray(0, rows * n),
@@ -162,56 +207,61 @@ function updateMetrics(
     rows,
     n,
     weights: weights ? weights.view().subarray(0, rows) : null,
-    logits: tr.loss.fused,
+    logits: o.loss.fused,
   };
   for (const m of metrics) m.update(batch);
 }
 
-/** Loss and metrics over a data set, in batches (no updates). */
+/** Loss (total, and per output when there are several) and metrics over a data set, in batches (no updates). */
 export function evaluateData(net: Network, tr: Training, data: Data, batchSize: number): Record<string, number> {
   const { core } = runtime();
   const metrics = tr.metrics();
   const order = indices(data.n);
-  let lossSum = 0;
-  let wsum = 0;
+  const sums = tr.outputs.map(() => ({ loss: 0, w: 0 }));
   for (let start = 0; start < data.n; start += batchSize) {
     const count = Math.min(batchSize, data.n - start);
-    const out = forwardBatch(net, data.x, order, start, count, { training: false, rng: new Random(0) });
-    const { tb, weights, rows, n } = targetBatch(data.y, tr.loss, order, start, count, out, net.bufs);
-    const l = core.loss(tr.loss.kind, rows, n, out.buf.ptr, tb.ptr, weights ? weights.ptr : 0, 0, net.arena.status.ptr);
-    const w = weights
-      ? weights
-          .view()
-          .subarray(0, rows)
-          .reduce((a, b) => a + b, 0)
-      : rows;
-    lossSum += l * w;
-    wsum += w;
-    updateMetrics(tr, metrics, out, tb, weights, rows, n);
+    const outs = forwardBatch(net, data.xs, order, start, count, { training: false, rng: new Random(0) });
+    tr.outputs.forEach((o, i) => {
+      const out = outs[i];
+      const { tb, weights, rows, n } = targetBatch(data.ys[i], i, o.loss, order, start, count, out, net.bufs);
+      const l = core.loss(o.loss.kind, rows, n, out.buf.ptr, tb.ptr, weights ? weights.ptr : 0, 0, net.arena.status.ptr);
+      const w = weights
+        ? weights
+            .view()
+            .subarray(0, rows)
+            .reduce((a, b) => a + b, 0)
+        : rows;
+      sums[i].loss += l * w;
+      sums[i].w += w;
+      updateMetrics(o, metrics[i], out, tb, weights, rows, n);
+    });
   }
-  const res: Record<string, number> = { loss: wsum ? lossSum / wsum : NaN };
-  for (const m of metrics) res[m.name] = m.result();
+  const per = sums.map((s) => (s.w ? s.loss / s.w : NaN));
+  const res: Record<string, number> = { loss: per.reduce((a, l, i) => a + tr.outputs[i].weight * l, 0) };
+  if (tr.outputs.length > 1) for (const [i, o] of tr.outputs.entries()) res[`${o.name}_loss`] = per[i];
+  for (const ms of metrics) for (const m of ms) res[m.name] = m.result();
   return res;
 }
 
-/** Outputs for every sample of `x`, as one tensor `[N, ...outputShape]`. */
-export function predictData(net: Network, x: Tensor, batchSize: number): Tensor {
-  const n = x.shape[0];
-  let out: Float32Array | null = null;
-  let outSample = 0;
-  let outShape: number[] = [];
+/** Outputs for every sample of `xs`, one tensor `[N, ...outputShape]` per output. */
+export function predictData(net: Network, xs: Tensor[], batchSize: number): Tensor[] {
+  const n = xs[0].shape[0];
+  let outs: { data: Float32Array; per: number; shape: number[] }[] | null = null;
   const order = indices(n);
   for (let start = 0; start < n; start += batchSize) {
     const count = Math.min(batchSize, n - start);
-    const act = forwardBatch(net, x, order, start, count, { training: false, rng: new Random(0) });
-    if (!out) {
-      outShape = act.shape.slice(1);
-      outSample = outShape.reduce((a, b) => a * b, 1);
-      out = new Float32Array(n * outSample);
-    }
-    out.set(act.buf.view().subarray(0, count * outSample), start * outSample);
+    const acts = forwardBatch(net, xs, order, start, count, { training: false, rng: new Random(0) });
+    outs ??= acts.map((a) => {
+      const shape = a.shape.slice(1);
+      const per = shape.reduce((x, y) => x * y, 1);
+      return { data: new Float32Array(n * per), per, shape };
+    });
+    acts.forEach((a, i) => {
+      const o = outs![i];
+      o.data.set(a.buf.view().subarray(0, count * o.per), start * o.per);
+    });
   }
-  return new Tensor(out ?? new Float32Array(0), [n, ...outShape]);
+  return (outs ?? []).map((o) => new Tensor(o.data, [n, ...o.shape]));
 }
 
 /** `fit`'s loop settings, checked (before the validation data is). */
@@ -264,13 +314,15 @@ export async function fitData(
   net.stopTraining = false;
   for (const c of cbs) await c.onTrainBegin?.({});
   const metrics = tr.metrics();
+  const multi = tr.outputs.length > 1;
   for (let epoch = args.initialEpoch ?? 0; epoch < epochs && !net.stopTraining; epoch++) {
     if (stateful) net.resetStates();
     for (const c of cbs) await c.onEpochBegin?.(epoch, {});
     const order = indices(data.n);
     if (shuffle) shuffleInPlace(order, rng);
-    for (const m of metrics) m.reset();
+    for (const ms of metrics) for (const m of ms) m.reset();
     let lossSum = 0;
+    const perSum = tr.outputs.map(() => 0);
     let seen = 0;
     const batches = Math.ceil(data.n / batchSize);
     for (let bi = 0; bi < batches && !net.stopTraining; bi++) {
@@ -290,6 +342,7 @@ export async function fitData(
         }
       } else {
         lossSum += r.loss * count;
+        for (const [i, l] of r.losses.entries()) perSum[i] += l * count;
         seen += count;
       }
       for (const c of cbs) await c.onBatchEnd?.(bi, { batch: bi, size: count, loss: r.loss });
@@ -299,7 +352,8 @@ export async function fitData(
       }
     }
     const logs: Logs = { loss: seen ? lossSum / seen : NaN };
-    for (const m of metrics) logs[m.name] = m.result();
+    if (multi) for (const [i, o] of tr.outputs.entries()) logs[`${o.name}_loss`] = seen ? perSum[i] / seen : NaN;
+    for (const ms of metrics) for (const m of ms) logs[m.name] = m.result();
     if (val) {
       const v = evaluateData(net, tr, val, batchSize);
       for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;

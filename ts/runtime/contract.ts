@@ -20,6 +20,20 @@ export type CallFlag = (typeof CallFlag)[keyof typeof CallFlag];
 export const DenseAct = { Linear: 0, Relu: 1, Tanh: 2, Sigmoid: 3, Softmax: 4 } as const;
 export type DenseAct = (typeof DenseAct)[keyof typeof DenseAct];
 
+/** `elementwise::Merge`: an element-wise merge of same-shaped tensors. */
+export const Merge = { Add: 0, Subtract: 1, Multiply: 2, Average: 3, Maximum: 4, Minimum: 5 } as const;
+export type Merge = (typeof Merge)[keyof typeof Merge];
+
+/** `conv::ConvDims`: a convolution's u32 geometry block, in order. */
+export const CONV_DIMS_FIELDS = ['batch', 'steps', 'in_channels', 'out_channels', 'kernel', 'stride', 'dilation', 'pad_left', 'groups', 'out_steps'] as const;
+
+/** `pooling::Pool`: what a pooling layer takes from each window. */
+export const Pool = { Max: 0, Average: 1 } as const;
+export type Pool = (typeof Pool)[keyof typeof Pool];
+
+/** `pooling::PoolDims`: a windowed pooling's u32 geometry block, in order. */
+export const POOL_DIMS_FIELDS = ['batch', 'steps', 'channels', 'pool', 'stride', 'pad_left', 'out_steps'] as const;
+
 /** `loss::Loss`: the loss kernels. */
 export const Loss = { Mse: 0, Mae: 1, Bce: 2, BceLogits: 3, Cce: 4, CceLogits: 5, SparseCce: 6, SparseCceLogits: 7, DistillLogits: 8 } as const;
 export type Loss = (typeof Loss)[keyof typeof Loss];
@@ -32,11 +46,11 @@ export type Optimizer = (typeof Optimizer)[keyof typeof Optimizer];
 export const HYPER_FIELDS = ['lr', 'beta1', 'beta2', 'eps', 'momentum', 'rho', 'weight_decay', 'step', 'nesterov', 'centered', 'clip_norm', 'clip_value'] as const;
 
 /** `status::Status`: what every kernel call returns. */
-export const Status = { Ok: 0, BadKind: 1, Overflow: 2, OutOfBounds: 3, Overlap: 4, OutOfRange: 5, Missing: 6, Misaligned: 7 } as const;
+export const Status = { Ok: 0, BadKind: 1, Overflow: 2, OutOfBounds: 3, Overlap: 4, OutOfRange: 5, Missing: 6, Misaligned: 7, BadShape: 8 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
 /** `Status::message`, by code. */
-export const STATUS_MESSAGES: Readonly<Record<number, string>> = { 0: 'ok', 1: 'invalid cell kind or dimensions', 2: 'a size computation overflowed', 3: 'a region lies outside wasm memory', 4: 'an output region overlaps another region', 5: 'a sequence length is outside [0, T]', 6: 'a required region is missing', 7: 'a region is not 4-byte aligned' };
+export const STATUS_MESSAGES: Readonly<Record<number, string>> = { 0: 'ok', 1: 'invalid cell kind or dimensions', 2: 'a size computation overflowed', 3: 'a region lies outside wasm memory', 4: 'an output region overlaps another region', 5: 'a sequence length is outside [0, T]', 6: 'a required region is missing', 7: 'a region is not 4-byte aligned', 8: 'an inconsistent convolution, pooling or attention geometry' };
 
 /** `program::RECORD`: words per stream-program record (the op code first). */
 export const RECORD_WORDS = 16;

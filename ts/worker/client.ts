@@ -13,7 +13,8 @@
 import { InitError, RecurrentWasmError, ValueError } from '../errors.js';
 import { loadModel } from '../model/load.js';
 import { runtime } from '../runtime/init.js';
-import type { History, Sequential } from '../model/sequential.js';
+import type { Model } from '../model/model.js';
+import type { History } from '../model/training.js';
 import { Tensor, tensor, type TensorLike } from '../tensor.js';
 import type { Port, Reply, Request, WireFitArgs } from './protocol.js';
 
@@ -42,7 +43,7 @@ export interface FitProgress {
 }
 
 let modelKeys = 0;
-const keyOf = new WeakMap<Sequential, string>();
+const keyOf = new WeakMap<Model, string>();
 
 export class ModelWorker {
   private readonly port: Port;
@@ -92,12 +93,12 @@ export class ModelWorker {
 
   /** Train a copy of `model` in the worker; resolves with the trained model (compiled, optimizer state kept). */
   async fit(
-    model: Sequential,
+    model: Model,
     x: TensorLike,
     y: TensorLike,
     args: WireFitArgs = {},
     opts: { onProgress?: (p: FitProgress) => void; progressEvery?: 'epoch' | 'batch'; signal?: AbortSignal } = {},
-  ): Promise<{ model: Sequential; history: History; cancelled: boolean; threads: number }> {
+  ): Promise<{ model: Model; history: History; cancelled: boolean; threads: number }> {
     if (!model.isCompiled) throw new ValueError('ModelWorker.fit: compile the model first');
     const id = this.next++;
     const xt = tensor(x);
@@ -128,7 +129,7 @@ export class ModelWorker {
    * `model.predict(x)` in the worker. The worker keeps a copy of the model:
    * it is sent with the first call and again only after its weights change.
    */
-  async predict(model: Sequential, x: TensorLike, opts: { batchSize?: number } = {}): Promise<Tensor> {
+  async predict(model: Model, x: TensorLike, opts: { batchSize?: number } = {}): Promise<Tensor> {
     const id = this.next++;
     const xt = tensor(x);
     const done = new Promise<Reply>((resolve) => this.pending.set(id, { resolve }));
@@ -172,7 +173,7 @@ export class ModelWorker {
   }
 
   /** Drop the worker's copy of `model` (kept by `predict`); a later `predict` sends it again. */
-  release(model: Sequential): void {
+  release(model: Model): void {
     const key = keyOf.get(model);
     if (key !== undefined) {
       this.collected?.unregister(model);
@@ -209,7 +210,7 @@ export class ModelWorker {
  * apart in the tests.
  */
 export async function predictParallel(
-  model: Sequential,
+  model: Model,
   x: TensorLike,
   workers: ModelWorker[],
   opts: { batchSize?: number } = {},
@@ -217,14 +218,18 @@ export async function predictParallel(
   const xt = x instanceof Tensor ? x : tensor(x);
   const n = xt.shape[0];
   const parts = Math.min(workers.length + 1, Math.max(1, n));
-  if (parts === 1) return model.predict(xt, opts);
+  const one = (t: Tensor | Tensor[]): Tensor => {
+    if (Array.isArray(t)) throw new ValueError('predictParallel: models with several outputs are not supported');
+    return t;
+  };
+  if (parts === 1) return one(model.predict(xt, opts));
   const per = xt.size / n;
   const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * n) / parts));
   const slice = (i: number) =>
     new Tensor(xt.data.slice(bounds[i] * per, bounds[i + 1] * per), [bounds[i + 1] - bounds[i], ...xt.shape.slice(1)]);
   // post the workers' shares first, then compute ours while they run
   const remote = workers.slice(0, parts - 1).map((w, i) => w.predict(model, slice(i + 1), opts));
-  const local = model.predict(slice(0), opts);
+  const local = one(model.predict(slice(0), opts));
   const outs = [local, ...(await Promise.all(remote))];
   const outPer = local.size / (bounds[1] - bounds[0]);
   const y = new Float32Array(n * outPer);

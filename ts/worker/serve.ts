@@ -5,16 +5,16 @@
  */
 import { RecurrentWasmError } from '../errors.js';
 import { loadModel } from '../model/load.js';
-import type { Sequential } from '../model/sequential.js';
+import type { Model } from '../model/model.js';
 import { init, runtime } from '../runtime/init.js';
 import { tensor } from '../tensor.js';
 import type { Port, Reply, Request } from './protocol.js';
 
 export function serveModelWorker(port: Port): void {
-  const running = new Map<number, Sequential>();
+  const running = new Map<number, Model>();
   // models kept for predict requests that do not resend them (one per key;
   // replaced when resent, dropped when the client releases them)
-  const cached = new Map<string, Sequential>();
+  const cached = new Map<string, Model>();
   const release = (keys: string[]) => {
     for (const k of keys) {
       cached.get(k)?.dispose();
@@ -49,6 +49,7 @@ export function serveModelWorker(port: Port): void {
         }
         if (!model) throw new RecurrentWasmError(`ModelWorker: no model cached under ${msg.modelKey}`);
         const y = model.predict(tensor(msg.x.data, msg.x.shape), { batchSize: msg.batchSize });
+        if (Array.isArray(y)) throw new RecurrentWasmError('ModelWorker: models with several outputs are not supported');
         reply({ id: msg.id, type: 'predict-done', y: { data: y.data, shape: y.shape }, cached: cached.size }, [y.data.buffer]);
         return;
       }
