@@ -44,6 +44,20 @@ def redraw(module, scale=0.5):
             p.copy_(torch.empty_like(p).uniform_(-scale, scale).float())
 
 
+def state(module, grads=False):
+    """Named parameters (or their gradients); a packed `in_proj_weight` is split into q/k/v_proj_weight, our names."""
+    out = {}
+    for k, p in module.named_parameters():
+        t = p.grad if grads else p
+        if k.endswith("in_proj_weight"):
+            base = k[: -len("in_proj_weight")]
+            for name, part in zip(["q", "k", "v"], t.chunk(3, dim=0)):
+                out[f"{base}{name}_proj_weight"] = arr(part)
+        else:
+            out[k] = arr(t)
+    return out
+
+
 def run(name, module, inputs, targets, note):
     """Forward in float64, the mean-squared-error loss summed over outputs, backward."""
     module = module.double()
@@ -55,10 +69,10 @@ def run(name, module, inputs, targets, note):
         "note": note,
         "inputs": {k: arr(v) for k, v in inputs.items()},
         "targets": [arr(t) for t in targets],
-        "params": {k: arr(p) for k, p in module.named_parameters()},
+        "params": state(module),
         "outputs": [arr(o) for o in outs],
         "loss": loss.item(),
-        "grads": {k: arr(p.grad) for k, p in module.named_parameters()},
+        "grads": state(module, grads=True),
     }
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, f"{name}.json"), "w") as f:
@@ -116,6 +130,112 @@ class ConvGru(torch.nn.Module):
         return [self.out(y.mean(dim=1))]
 
 
+def valid_steps(x):
+    """Steps up to the last non-zero one (post-padding, as a masking layer reads them)."""
+    nz = (x != 0).any(dim=-1)
+    T = x.shape[1]
+    return torch.tensor([int(r.nonzero().max()) + 1 if r.any() else 0 for r in nz])
+
+
+def pad_after(x, lengths):
+    """Zero each sample's steps from its length on."""
+    x = x.clone()
+    for b, n in enumerate(lengths):
+        x[b, n:] = 0
+    return x
+
+
+class DotScale(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(1))
+
+
+class DotAttention(torch.nn.Module):
+    """Keras Attention(use_scale=True) on [q, v, k]: value mask on the keys; the weights as a second output."""
+
+    def __init__(self, causal=False):
+        super().__init__()
+        self.attn = DotScale()
+        self.causal = causal
+
+    def forward(self, q, v, k):
+        s = self.attn.scale * q @ k.transpose(1, 2)
+        keys = torch.arange(v.shape[1])[None, None, :] < valid_steps(v)[:, None, None]
+        if self.causal:
+            keys = keys & (torch.arange(v.shape[1])[None, None, :] <= torch.arange(q.shape[1])[None, :, None])
+        p = torch.softmax(s.masked_fill(~keys, float("-inf")), dim=-1)
+        return [p @ v, p]
+
+
+class SelfDotAttention(DotAttention):
+    def __init__(self):
+        super().__init__(causal=True)
+
+    def forward(self, x):
+        return super().forward(x, x, x)
+
+
+class AdditiveScale(torch.nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.empty(d))
+
+
+class AdditiveAttention(torch.nn.Module):
+    """Keras AdditiveAttention (use_scale) on [q, v] (key = value): masks on both; padded queries output 0."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.attn = AdditiveScale(d)
+
+    def forward(self, q, v):
+        s = (self.attn.scale * torch.tanh(q[:, :, None, :] + v[:, None, :, :])).sum(-1)
+        keys = torch.arange(v.shape[1])[None, None, :] < valid_steps(v)[:, None, None]
+        p = torch.softmax(s.masked_fill(~keys, float("-inf")), dim=-1)
+        qmask = (torch.arange(q.shape[1])[None, :] < valid_steps(q)[:, None]).to(p.dtype)
+        out = (p @ v) * qmask[:, :, None]
+        # the graph's output is the mean over valid query steps (GlobalAveragePooling1D with the mask)
+        return [out.sum(1) / qmask.sum(1, keepdim=True), p * qmask[:, :, None]]
+
+
+class LstmSelfAttention(torch.nn.Module):
+    """LSTM over padded sequences → causal 2-head self-attention with the padding mask → mean over valid steps → linear."""
+
+    def __init__(self, I, H, heads, O):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(I, H, batch_first=True)
+        self.mha = torch.nn.MultiheadAttention(H, heads, batch_first=True)
+        self.out = torch.nn.Linear(H, O)
+
+    def forward(self, x):
+        lengths = valid_steps(x)
+        T = x.shape[1]
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        y, _ = self.lstm(packed)
+        y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=T)
+        pad = torch.arange(T)[None, :] >= lengths[:, None]
+        causal = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+        a, w = self.mha(y, y, y, key_padding_mask=pad, attn_mask=causal, average_attn_weights=False)
+        qmask = (~pad).to(a.dtype)
+        a = a * qmask[:, :, None]
+        pooled = a.sum(1) / qmask.sum(1, keepdim=True)
+        return [self.out(pooled), w * qmask[:, None, :, None]]
+
+
+class CrossAttention(torch.nn.Module):
+    """Multi-head attention with query, key and value of different widths (separate projection weights)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mha = torch.nn.MultiheadAttention(8, 2, kdim=6, vdim=5, batch_first=True)
+
+    def forward(self, q, k, v):
+        pad = torch.arange(v.shape[1])[None, :] >= valid_steps(v)[:, None]
+        a, _ = self.mha(q, k, v, key_padding_mask=pad)
+        return [a]
+
+
 def main():
     torch.manual_seed(7)
     N, T, Td, I, Id, H, O = 4, 6, 4, 3, 2, 5, 3
@@ -137,6 +257,57 @@ def main():
         {"enc_in": torch.randn(N, T, I), "dec_in": torch.randn(N, Td, Id)},
         [torch.randn(N, Td, O)],
         "enc Bidirectional(GRU, returnState) -> [fh, bh] -> dec Bidirectional(GRU, returnSequences, initialState) -> out Dense",
+    )
+    torch.manual_seed(10)
+    m = DotAttention()
+    redraw(m, 1.0)
+    v = pad_after(torch.randn(N, 5, 3), [5, 3, 1, 4])
+    run(
+        "dot_attention",
+        m,
+        {"q": torch.randn(N, 3, 4), "v": v, "k": torch.randn(N, 5, 4)},
+        [torch.randn(N, 3, 3), torch.rand(N, 3, 5)],
+        "Attention(useScale) on [q, masked v, k]; outputs [out, weights]",
+    )
+    torch.manual_seed(11)
+    m = SelfDotAttention()
+    redraw(m, 1.0)
+    run(
+        "dot_attention_causal",
+        m,
+        {"x": torch.randn(N, 4, 4)},
+        [torch.randn(N, 4, 4), torch.rand(N, 4, 4)],
+        "Attention(useScale, useCausalMask) on [x, x] (self-attention, the key defaults to the value)",
+    )
+    torch.manual_seed(12)
+    m = AdditiveAttention(4)
+    redraw(m, 1.0)
+    run(
+        "additive_attention",
+        m,
+        {"q": pad_after(torch.randn(N, 3, 4), [3, 2, 3, 1]), "v": pad_after(torch.randn(N, 5, 4), [5, 2, 4, 1])},
+        [torch.randn(N, 4), torch.rand(N, 3, 5)],
+        "AdditiveAttention(useScale) on [masked q, masked v]; outputs [mean over valid query steps, weights]",
+    )
+    torch.manual_seed(13)
+    m = LstmSelfAttention(3, 8, 2, 2)
+    redraw(m)
+    run(
+        "lstm_self_attention",
+        m,
+        {"x": pad_after(torch.randn(N, 6, 3), [6, 4, 2, 5])},
+        [torch.randn(N, 2), torch.rand(N, 2, 6, 6)],
+        "masked LSTM -> MultiHeadAttention(2 heads, keyDim 4, causal) on [y, y] -> mean over valid steps -> Dense; outputs [out, weights]",
+    )
+    torch.manual_seed(14)
+    m = CrossAttention()
+    redraw(m)
+    run(
+        "cross_attention",
+        m,
+        {"q": torch.randn(N, 3, 8), "k": torch.randn(N, 4, 6), "v": pad_after(torch.randn(N, 4, 5), [4, 2, 3, 1])},
+        [torch.randn(N, 3, 8)],
+        "MultiHeadAttention(2 heads, keyDim 4) on [q, masked v, k] of widths 8, 5, 6",
     )
     torch.manual_seed(9)
     m = ConvGru()

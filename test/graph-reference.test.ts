@@ -97,6 +97,54 @@ describe('graph models against PyTorch', () => {
     m.dispose();
   });
 
+  it('dot attention with a learned scale over [query, masked value, key]; its weights as a second output with their own loss', () => {
+    const q = input({ shape: [3, 4], name: 'q' });
+    const v = input({ shape: [5, 3], name: 'v' });
+    const k = input({ shape: [5, 4], name: 'k' });
+    const vm = one(layers.masking().apply(v));
+    const [out, w] = many(layers.attention({ name: 'attn', useScale: true }).apply([q, vm, k], { returnAttentionScores: true }));
+    expect(w.shape).toEqual([3, 5]);
+    check('dot_attention', model({ inputs: [q, v, k], outputs: [out, w] }));
+  });
+
+  it('causal dot self-attention: the key defaults to the value, one tensor in all three roles', () => {
+    const x = input({ shape: [4, 4], name: 'x' });
+    const [out, w] = many(
+      layers.attention({ name: 'attn', useScale: true, useCausalMask: true, returnAttentionScores: true }).apply([x, x]),
+    );
+    check('dot_attention_causal', model({ inputs: x, outputs: [out, w] }));
+  });
+
+  it('additive attention over a masked query and value; global average pooling over the valid query steps', () => {
+    const q = input({ shape: [3, 4], name: 'q' });
+    const v = input({ shape: [5, 4], name: 'v' });
+    const [out, w] = many(
+      layers
+        .additiveAttention({ name: 'attn' })
+        .apply([one(layers.masking().apply(q)), one(layers.masking().apply(v))], { returnAttentionScores: true }),
+    );
+    const pooled = one(layers.globalAveragePooling1d().apply(out));
+    check('additive_attention', model({ inputs: [q, v], outputs: [pooled, w] }));
+  });
+
+  it('causal multi-head self-attention over a masked LSTM (torch.nn.MultiheadAttention, packed sequences)', () => {
+    const x = input({ shape: [6, 3], name: 'x' });
+    const y = one(layers.lstm({ name: 'lstm', units: 8, returnSequences: true }).apply(one(layers.masking().apply(x))));
+    const mha = layers.multiHeadAttention({ name: 'mha', numHeads: 2, keyDim: 4 });
+    const [a, w] = many(mha.apply([y, y], { useCausalMask: true, returnAttentionScores: true }));
+    expect(w.shape).toEqual([2, 6, 6]);
+    const out = one(layers.dense({ name: 'out', units: 2 }).apply(one(layers.globalAveragePooling1d().apply(a))));
+    check('lstm_self_attention', model({ inputs: x, outputs: [out, w] }));
+  });
+
+  it('multi-head attention across query, key and value of different widths', () => {
+    const q = input({ shape: [3, 8], name: 'q' });
+    const k = input({ shape: [4, 6], name: 'k' });
+    const v = input({ shape: [4, 5], name: 'v' });
+    const a = one(layers.multiHeadAttention({ name: 'mha', numHeads: 2, keyDim: 4 }).apply([q, one(layers.masking().apply(v)), k]));
+    check('cross_attention', model({ inputs: [q, k, v], outputs: a }));
+  });
+
   it('initialState is checked when applied: count, shape, stateful', () => {
     const x = input({ shape: [4, 2] });
     const h = input({ shape: [5] });

@@ -1069,3 +1069,145 @@ pub fn global_pool_backward(kind: u32, b: usize, t: usize, c: usize, lengths: us
         Ok(())
     })())
 }
+
+/// The `attention::Attn` words at `call`, checked: geometry, and every region
+/// it names inside memory, sized for the geometry, written ones disjoint.
+/// Returns the geometry and the pointers.
+fn attention_call(ck: &mut Check, call: usize, training: bool) -> Result<(crate::attention::Geometry, crate::attention::Ptrs), Status> {
+    use crate::attention::{Attn, Geometry, Ptrs};
+    let a = Attn::read(geometry_words::<{ Attn::LEN }>(ck, call)?);
+    let g = Geometry::new(&a).ok_or(Status::BadShape)?;
+    let s = g.sizes();
+    let u = |v: u32| v as usize;
+    let pj = g.project;
+    ck.add(u(a.q), Some(s.q), false, true)?;
+    ck.add(u(a.k), Some(s.k), false, true)?;
+    ck.add(u(a.v), Some(s.v), false, true)?;
+    ck.add(u(a.q_lengths), Some(s.lengths), false, false)?;
+    ck.add(u(a.kv_lengths), Some(s.lengths), false, false)?;
+    ck.add(u(a.wq), Some(s.wq), false, pj)?;
+    ck.add(u(a.bq), Some(s.bq), false, false)?;
+    ck.add(u(a.wk), Some(s.wk), false, pj)?;
+    ck.add(u(a.bk), Some(s.bk), false, false)?;
+    ck.add(u(a.wv), Some(s.wv), false, pj)?;
+    ck.add(u(a.bv), Some(s.bv), false, false)?;
+    ck.add(u(a.wo), Some(s.wo), false, pj)?;
+    ck.add(u(a.bo), Some(s.bo), false, false)?;
+    ck.add(u(a.scale), Some(s.scale), false, false)?;
+    // the forward writes these; the backward reads them
+    ck.add(u(a.qp), Some(s.qp), !training, pj)?;
+    ck.add(u(a.kp), Some(s.kp), !training, pj)?;
+    ck.add(u(a.vp), Some(s.vp), !training, pj)?;
+    ck.add(u(a.ctx), Some(s.ctx), !training, pj)?;
+    ck.add(u(a.probs), Some(s.probs), !training, true)?;
+    ck.add(u(a.out), Some(s.out), !training, !training)?;
+    unsafe {
+        check_lengths(u(a.q_lengths), g.b, g.tq)?;
+        check_lengths(u(a.kv_lengths), g.b, g.tv)?;
+    }
+    let f = |v: u32| v as usize as *const f32;
+    let m = |v: u32| v as usize as *mut f32;
+    // biases of a call without projections are never read
+    let p = Ptrs {
+        q: f(a.q),
+        k: f(a.k),
+        v: f(a.v),
+        q_len: a.q_lengths as usize as *const i32,
+        kv_len: a.kv_lengths as usize as *const i32,
+        wq: f(a.wq),
+        bq: if pj { f(a.bq) } else { core::ptr::null() },
+        wk: f(a.wk),
+        bk: if pj { f(a.bk) } else { core::ptr::null() },
+        wv: f(a.wv),
+        bv: if pj { f(a.bv) } else { core::ptr::null() },
+        wo: f(a.wo),
+        bo: if pj { f(a.bo) } else { core::ptr::null() },
+        scale: f(a.scale),
+        qp: m(a.qp),
+        kp: m(a.kp),
+        vp: m(a.vp),
+        ctx: m(a.ctx),
+        probs: m(a.probs),
+        out: m(a.out),
+    };
+    Ok((g, p))
+}
+
+/// Attention forward (`attention::forward`) for the `attention::Attn` words at `call`.
+#[wasm_bindgen]
+pub fn attention_forward(call: usize) -> i32 {
+    status::code((|| {
+        let mut ck = Check::new();
+        let (g, p) = attention_call(&mut ck, call, false)?;
+        ck.disjoint()?;
+        unsafe { crate::attention::forward(&g, &p) };
+        Ok(())
+    })())
+}
+
+/// Attention backward (`attention::backward`) after the forward of the same
+/// `call` words, writing where the `attention::AttnGrads` words at `grads` say.
+#[wasm_bindgen]
+pub fn attention_backward(call: usize, grads: usize) -> i32 {
+    status::code((|| {
+        use crate::attention::{AttnGrads, GradPtrs};
+        let mut ck = Check::new();
+        let (g, p) = attention_call(&mut ck, call, true)?;
+        let d = AttnGrads::read(geometry_words::<{ AttnGrads::LEN }>(&mut ck, grads)?);
+        let s = g.sizes();
+        let u = |v: u32| v as usize;
+        let pj = g.project;
+        ck.add(u(d.dout), Some(s.out), true, true)?;
+        ck.add(u(d.dq), Some(s.q), true, false)?;
+        ck.add(u(d.dk), Some(s.k), true, false)?;
+        ck.add(u(d.dv), Some(s.v), true, false)?;
+        for (ptr, n, need) in [
+            (d.dwq, s.wq, pj),
+            (d.dbq, if p.bq.is_null() { 0 } else { s.bq }, false),
+            (d.dwk, s.wk, pj),
+            (d.dbk, if p.bk.is_null() { 0 } else { s.bk }, false),
+            (d.dwv, s.wv, pj),
+            (d.dbv, if p.bv.is_null() { 0 } else { s.bv }, false),
+            (d.dwo, s.wo, pj),
+            (d.dbo, if p.bo.is_null() { 0 } else { s.bo }, false),
+            (d.dscale, if p.scale.is_null() { 0 } else { s.scale }, false),
+            (d.dqp, s.qp, pj),
+            (d.dkp, s.kp, pj),
+            (d.dvp, s.vp, pj),
+            (d.dctx, s.ctx, pj),
+            (d.dprobs, s.probs, true),
+            (d.dparts, if p.scale.is_null() { 0 } else { s.parts }, false),
+        ] {
+            ck.add(u(ptr), Some(n), true, need)?;
+        }
+        ck.add(u(d.dweights), Some(s.probs), false, false)?;
+        ck.disjoint()?;
+        let m = |v: u32| v as usize as *mut f32;
+        // a bias gradient only where the bias exists
+        let only = |v: u32, have: bool| if have { m(v) } else { core::ptr::null_mut() };
+        let gp = GradPtrs {
+            dout: m(d.dout),
+            dq: m(d.dq),
+            dk: m(d.dk),
+            dv: m(d.dv),
+            dwq: m(d.dwq),
+            dbq: only(d.dbq, !p.bq.is_null()),
+            dwk: m(d.dwk),
+            dbk: only(d.dbk, !p.bk.is_null()),
+            dwv: m(d.dwv),
+            dbv: only(d.dbv, !p.bv.is_null()),
+            dwo: m(d.dwo),
+            dbo: only(d.dbo, !p.bo.is_null()),
+            dscale: only(d.dscale, !p.scale.is_null()),
+            dqp: m(d.dqp),
+            dkp: m(d.dkp),
+            dvp: m(d.dvp),
+            dctx: m(d.dctx),
+            dprobs: m(d.dprobs),
+            dweights: d.dweights as usize as *const f32,
+            dparts: only(d.dparts, !p.scale.is_null()),
+        };
+        unsafe { crate::attention::backward(&g, &p, &gp) };
+        Ok(())
+    })())
+}

@@ -12,7 +12,7 @@
 /// The TypeScript module of every code, flag, status and layout.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn typescript() -> String {
-    use crate::{cells, conv, dense, elementwise, loss, optim, pooling, program, status};
+    use crate::{attention, cells, conv, dense, elementwise, loss, optim, pooling, program, status};
     use core::fmt::Write;
     let mut s = String::new();
     let out = &mut s;
@@ -42,6 +42,15 @@ pub fn typescript() -> String {
     );
     codes(out, "`dense::Act`: a dense layer's activation.", "DenseAct", dense::Act::VARIANTS);
     codes(out, "`elementwise::Merge`: an element-wise merge of same-shaped tensors.", "Merge", elementwise::Merge::VARIANTS);
+    codes(out, "`attention::Score`: how attention scores queries against keys.", "AttnScore", attention::Score::VARIANTS);
+    codes(out, "`attention::FLAGS`: bits of an attention call's `flags` word.", "AttnFlag", attention::FLAGS);
+    list(out, "`attention::Attn`: an attention call's u32 words, in order.", "ATTN_FIELDS", attention::Attn::FIELDS);
+    list(
+        out,
+        "`attention::AttnGrads`: an attention backward's gradient words, in order.",
+        "ATTN_GRADS_FIELDS",
+        attention::AttnGrads::FIELDS,
+    );
     list(out, "`conv::ConvDims`: a convolution's u32 geometry block, in order.", "CONV_DIMS_FIELDS", conv::ConvDims::FIELDS);
     codes(out, "`pooling::Pool`: what a pooling layer takes from each window.", "Pool", pooling::Pool::VARIANTS);
     list(out, "`pooling::PoolDims`: a windowed pooling's u32 geometry block, in order.", "POOL_DIMS_FIELDS", pooling::PoolDims::FIELDS);

@@ -59,10 +59,12 @@ pub unsafe fn forward(rows: usize, i: usize, o: usize, x: *const f32, w: *const 
     bias_act(rows, o, y, b, act);
 }
 
-/// `y = act(y + b)` in place over `rows × o` (`b` may be null).
+/// `y = act(y + b)` in place over `rows × o` (`b` may be null). Not inlined:
+/// a pass over a layer's output, once per call, shared by every caller.
 ///
 /// # Safety
 /// `y [rows, o]`, `b [o]` valid.
+#[inline(never)]
 pub unsafe fn bias_act(rows: usize, o: usize, y: *mut f32, b: *const f32, act: Act) {
     if act == Act::Softmax {
         if !b.is_null() {

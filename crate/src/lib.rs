@@ -12,6 +12,7 @@
 #![cfg_attr(all(target_arch = "wasm32", target_feature = "atomics"), feature(stdarch_wasm_atomic_wait))]
 
 pub mod activations;
+pub mod attention;
 pub mod cells;
 pub mod contract;
 pub mod conv;

@@ -42,7 +42,7 @@ impl Region {
 
 /// The regions of one call, checked as they are added; [`Check::disjoint`] last.
 pub struct Check {
-    regions: [Region; 40],
+    regions: [Region; 48],
     n: usize,
 }
 
@@ -55,7 +55,7 @@ impl Default for Check {
 impl Check {
     #[inline(never)]
     pub fn new() -> Self {
-        Check { regions: [Region { ptr: 0, bytes: 0, writes: false }; 40], n: 0 }
+        Check { regions: [Region { ptr: 0, bytes: 0, writes: false }; 48], n: 0 }
     }
 
     /// A region of `floats` 4-byte elements (`None`: its size overflowed);

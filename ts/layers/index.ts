@@ -5,6 +5,7 @@
  * `deserialize`).
  */
 import { FormatError } from '../errors.js';
+import { attentionKind } from './attention.js';
 import type { KerasMapping, Layer, LayerKind, TorchMapping } from './base.js';
 import { conv1dKind } from './conv1d.js';
 import { denseKind } from './dense.js';
@@ -14,6 +15,7 @@ import { lastStepKind } from './last-step.js';
 import { layerNormKind } from './layer-norm.js';
 import { maskingKind } from './masking.js';
 import { mergeKind } from './merge.js';
+import { multiHeadAttentionKind } from './multi-head-attention.js';
 import { poolingKind } from './pooling.js';
 import { recurrentKind } from './recurrent.js';
 import { repeatVectorKind } from './repeat-vector.js';
@@ -21,6 +23,7 @@ import { timeDistributedKind } from './time-distributed.js';
 
 /** Every layer kind, one line each. */
 const KINDS = [
+  attentionKind,
   conv1dKind,
   denseKind,
   dropoutKind,
@@ -29,6 +32,7 @@ const KINDS = [
   layerNormKind,
   maskingKind,
   mergeKind,
+  multiHeadAttentionKind,
   poolingKind,
   recurrentKind,
   repeatVectorKind,
@@ -71,6 +75,7 @@ export function torchMappings(): TorchMapping[] {
 }
 
 export { Layer, type Shape, type Activation, type LayerArgs, type Regularizer, input, SymbolicTensor, type DType } from './base.js';
+export { AdditiveAttention, type AdditiveAttentionArgs, Attention, type AttentionArgs, type AttentionCallArgs } from './attention.js';
 export { Conv1d, type Conv1dArgs, type ConvActivation, type ConvPadding } from './conv1d.js';
 export { Dense, type DenseArgs, type DenseActivation } from './dense.js';
 export { Dropout, type DropoutArgs } from './dropout.js';
@@ -79,6 +84,7 @@ export { LastStep } from './last-step.js';
 export { LayerNormalization, type LayerNormArgs } from './layer-norm.js';
 export { Masking, type MaskingArgs } from './masking.js';
 export { Concatenate, type ConcatenateArgs, Merge, type MergeArgs } from './merge.js';
+export { MultiHeadAttention, type MultiHeadAttentionArgs } from './multi-head-attention.js';
 export { GlobalPooling1d, Pooling1d, type Pooling1dArgs } from './pooling.js';
 export { RepeatVector, type RepeatVectorArgs } from './repeat-vector.js';
 export { TimeDistributed, type TimeDistributedArgs } from './time-distributed.js';

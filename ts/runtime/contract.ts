@@ -24,6 +24,20 @@ export type DenseAct = (typeof DenseAct)[keyof typeof DenseAct];
 export const Merge = { Add: 0, Subtract: 1, Multiply: 2, Average: 3, Maximum: 4, Minimum: 5 } as const;
 export type Merge = (typeof Merge)[keyof typeof Merge];
 
+/** `attention::Score`: how attention scores queries against keys. */
+export const AttnScore = { Dot: 0, Additive: 1 } as const;
+export type AttnScore = (typeof AttnScore)[keyof typeof AttnScore];
+
+/** `attention::FLAGS`: bits of an attention call's `flags` word. */
+export const AttnFlag = { CAUSAL: 1, PROJECT: 2 } as const;
+export type AttnFlag = (typeof AttnFlag)[keyof typeof AttnFlag];
+
+/** `attention::Attn`: an attention call's u32 words, in order. */
+export const ATTN_FIELDS = ['batch', 'q_steps', 'kv_steps', 'q_features', 'k_features', 'v_features', 'heads', 'key_dim', 'value_dim', 'out_features', 'score', 'flags', 'factor', 'q', 'k', 'v', 'q_lengths', 'kv_lengths', 'wq', 'bq', 'wk', 'bk', 'wv', 'bv', 'wo', 'bo', 'scale', 'qp', 'kp', 'vp', 'ctx', 'probs', 'out'] as const;
+
+/** `attention::AttnGrads`: an attention backward's gradient words, in order. */
+export const ATTN_GRADS_FIELDS = ['dout', 'dq', 'dk', 'dv', 'dwq', 'dbq', 'dwk', 'dbk', 'dwv', 'dbv', 'dwo', 'dbo', 'dscale', 'dqp', 'dkp', 'dvp', 'dctx', 'dprobs', 'dweights', 'dparts'] as const;
+
 /** `conv::ConvDims`: a convolution's u32 geometry block, in order. */
 export const CONV_DIMS_FIELDS = ['batch', 'steps', 'in_channels', 'out_channels', 'kernel', 'stride', 'dilation', 'pad_left', 'groups', 'out_steps'] as const;
 
