@@ -64,6 +64,35 @@ describe('examples reach their quality bounds', () => {
     expect(r.pruned.bytes).toBeLessThan(0.7 * r.pruned.denseBytes);
   });
 
+  it('addition as strings (LSTM encoder → repeatVector → LSTM decoder → timeDistributed softmax): exact match on held-out sums above 95 %', async () => {
+    const { run } = await import('../examples/addition.mjs');
+    const r = (await run({ log: quiet })) as Any;
+    expect(r.accuracy).toBeGreaterThan(0.95);
+  }, 300_000);
+
+  it('date translation with attention: held-out exact match above 95 %, beam 4 at least greedy, attention aligned with the input', async () => {
+    const { run } = await import('../examples/date-translation.mjs');
+    const r = (await run({ epochs: 6, train: 8000, log: quiet })) as Any;
+    expect(r.greedy).toBeGreaterThan(0.95);
+    expect(r.beam).toBeGreaterThanOrEqual(r.greedy);
+    // the plotted matrix: the year's digits look at the year in the input (its last four characters
+    // in every format but the ISO and two-digit ones), each row a distribution over the input
+    const { input, output, weights } = r.attention as { input: string; output: string; weights: number[][] };
+    expect(output).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    for (const row of weights) expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    const year = input.lastIndexOf(output.slice(0, 4));
+    if (year >= 0) {
+      for (let i = 0; i < 4; i++) {
+        const row = weights[i];
+        const at = row.indexOf(Math.max(...row));
+        expect(at, `year digit ${i} attends to input ${at}`).toBeGreaterThanOrEqual(year);
+        expect(at).toBeLessThan(year + 4);
+      }
+    }
+    expect(r.svg).toMatch(/^<svg[^>]*>/);
+    expect((r.svg.match(/<rect /g) ?? []).length).toBe(weights.length * input.length);
+  }, 300_000);
+
   it('bidirectional tagging: bidirectional > 95 % per step, forward-only < 50 % (the task needs the future)', async () => {
     const { run } = await import('../examples/bidirectional-tagging.mjs');
     const r = (await run({ log: quiet })) as Any;

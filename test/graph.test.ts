@@ -32,6 +32,7 @@ const rand = (shape: number[], lo = -1, hi = 1) => {
   );
 };
 const sym = (t: SymbolicTensor | SymbolicTensor[]) => t as SymbolicTensor;
+const many = (t: SymbolicTensor | SymbolicTensor[]) => t as SymbolicTensor[];
 
 /** Two inputs (a sequence and a vector), a shared dense layer, concatenate, add; two outputs. */
 function twoTower(seed = 3): Model {
@@ -225,6 +226,26 @@ describe('graph models', () => {
     ).toThrow(/post-padding/);
     mm.dispose();
     plain.dispose();
+  });
+
+  it('an output without a loss is computed and returned but takes no target and is not trained', async () => {
+    const x = input({ shape: [4, 3], name: 'x' });
+    const [att, w] = many(layers.attention({ name: 'att', returnAttentionScores: true }).apply([x, x]));
+    const out = sym(layers.dense({ name: 'out', units: 2 }).apply(sym(layers.globalAveragePooling1d().apply(att))));
+    const m = model({ inputs: x, outputs: [out, w], seed: 2 });
+    m.compile({ optimizer: 'sgd', loss: { out: 'mse' } });
+    const X = rand([6, 4, 3]);
+    const Y = rand([6, 2]);
+    const h = await m.fit(X, Y, { epochs: 2, batchSize: 3 });
+    expect(Object.keys(h.history)).toEqual(['loss']);
+    const [p, scores] = m.predict(X) as Tensor[];
+    expect(p.shape).toEqual([6, 2]);
+    expect(scores.shape).toEqual([6, 4, 4]);
+    // the same with a list; all outputs without a loss is refused
+    m.compile({ optimizer: 'sgd', loss: ['mse', null] });
+    expect(m.evaluate(X, Y).loss).toBeGreaterThan(0);
+    expect(() => m.compile({ optimizer: 'sgd', loss: [null, null] })).toThrow(/no output has a loss/);
+    m.dispose();
   });
 
   it('saves and loads: the graph from the config, the weights by name, the optimizer state', async () => {

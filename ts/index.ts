@@ -83,6 +83,7 @@ export { importPyTorch, type PyTorchSpec, type PyTorchLayerSpec } from './io/pyt
 export { importTfjs, type TfjsModelJson } from './io/tfjs.js';
 export { importOnnx, OnnxModel, type OnnxImportOptions, type OnnxValueInfo } from './io/onnx/import.js';
 export { Session, type SessionOptions, type SessionState } from './model/session.js';
+export { decode, type DecodeOptions, type DecodeResult } from './model/decode.js';
 export { distill, type DistillOptions } from './model/distill.js';
 export { prune, Pruner, type PruneOptions, type PruneSchedule } from './model/prune.js';
 export { quantize, loadQuantizedModel, QuantizedModel, type QuantizeOptions, type QuantDtype } from './model/quantize.js';

@@ -1070,67 +1070,10 @@ pub fn global_pool_backward(kind: u32, b: usize, t: usize, c: usize, lengths: us
     })())
 }
 
-/// The `attention::Attn` words at `call`, checked: geometry, and every region
-/// it names inside memory, sized for the geometry, written ones disjoint.
-/// Returns the geometry and the pointers.
 fn attention_call(ck: &mut Check, call: usize, training: bool) -> Result<(crate::attention::Geometry, crate::attention::Ptrs), Status> {
-    use crate::attention::{Attn, Geometry, Ptrs};
+    use crate::attention::Attn;
     let a = Attn::read(geometry_words::<{ Attn::LEN }>(ck, call)?);
-    let g = Geometry::new(&a).ok_or(Status::BadShape)?;
-    let s = g.sizes();
-    let u = |v: u32| v as usize;
-    let pj = g.project;
-    ck.add(u(a.q), Some(s.q), false, true)?;
-    ck.add(u(a.k), Some(s.k), false, true)?;
-    ck.add(u(a.v), Some(s.v), false, true)?;
-    ck.add(u(a.q_lengths), Some(s.lengths), false, false)?;
-    ck.add(u(a.kv_lengths), Some(s.lengths), false, false)?;
-    ck.add(u(a.wq), Some(s.wq), false, pj)?;
-    ck.add(u(a.bq), Some(s.bq), false, false)?;
-    ck.add(u(a.wk), Some(s.wk), false, pj)?;
-    ck.add(u(a.bk), Some(s.bk), false, false)?;
-    ck.add(u(a.wv), Some(s.wv), false, pj)?;
-    ck.add(u(a.bv), Some(s.bv), false, false)?;
-    ck.add(u(a.wo), Some(s.wo), false, pj)?;
-    ck.add(u(a.bo), Some(s.bo), false, false)?;
-    ck.add(u(a.scale), Some(s.scale), false, false)?;
-    // the forward writes these; the backward reads them
-    ck.add(u(a.qp), Some(s.qp), !training, pj)?;
-    ck.add(u(a.kp), Some(s.kp), !training, pj)?;
-    ck.add(u(a.vp), Some(s.vp), !training, pj)?;
-    ck.add(u(a.ctx), Some(s.ctx), !training, pj)?;
-    ck.add(u(a.probs), Some(s.probs), !training, true)?;
-    ck.add(u(a.out), Some(s.out), !training, !training)?;
-    unsafe {
-        check_lengths(u(a.q_lengths), g.b, g.tq)?;
-        check_lengths(u(a.kv_lengths), g.b, g.tv)?;
-    }
-    let f = |v: u32| v as usize as *const f32;
-    let m = |v: u32| v as usize as *mut f32;
-    // biases of a call without projections are never read
-    let p = Ptrs {
-        q: f(a.q),
-        k: f(a.k),
-        v: f(a.v),
-        q_len: a.q_lengths as usize as *const i32,
-        kv_len: a.kv_lengths as usize as *const i32,
-        wq: f(a.wq),
-        bq: if pj { f(a.bq) } else { core::ptr::null() },
-        wk: f(a.wk),
-        bk: if pj { f(a.bk) } else { core::ptr::null() },
-        wv: f(a.wv),
-        bv: if pj { f(a.bv) } else { core::ptr::null() },
-        wo: f(a.wo),
-        bo: if pj { f(a.bo) } else { core::ptr::null() },
-        scale: f(a.scale),
-        qp: m(a.qp),
-        kp: m(a.kp),
-        vp: m(a.vp),
-        ctx: m(a.ctx),
-        probs: m(a.probs),
-        out: m(a.out),
-    };
-    Ok((g, p))
+    crate::attention::checked(ck, &a, training)
 }
 
 /// Attention forward (`attention::forward`) for the `attention::Attn` words at `call`.

@@ -32,7 +32,9 @@ use crate::decl::{codes, named_consts, words};
 use crate::dense::softmax_rows;
 use crate::gemm::{sgemm, MatRef};
 use crate::pool;
+use crate::region::Check;
 use crate::simd::{for_lanes, F32x4};
+use crate::status::Status;
 
 codes! {
     /// How queries and keys are scored.
@@ -295,6 +297,74 @@ pub struct GradPtrs {
     pub dprobs: *mut f32,
     pub dweights: *const f32,
     pub dparts: *mut f32,
+}
+
+/// A call's words checked: the geometry, and every region they name inside
+/// memory, sized for the geometry, added to `ck` (the caller checks them
+/// disjoint). `training`: the backward's view (the forward's outputs are read).
+/// Lengths are checked to lie in `[0, T]` (the kernels clamp them too).
+pub fn checked(ck: &mut Check, a: &Attn, training: bool) -> Result<(Geometry, Ptrs), Status> {
+    let g = Geometry::new(a).ok_or(Status::BadShape)?;
+    let s = g.sizes();
+    let u = |v: u32| v as usize;
+    let pj = g.project;
+    ck.add(u(a.q), Some(s.q), false, true)?;
+    ck.add(u(a.k), Some(s.k), false, true)?;
+    ck.add(u(a.v), Some(s.v), false, true)?;
+    ck.add(u(a.q_lengths), Some(s.lengths), false, false)?;
+    ck.add(u(a.kv_lengths), Some(s.lengths), false, false)?;
+    ck.add(u(a.wq), Some(s.wq), false, pj)?;
+    ck.add(u(a.bq), Some(s.bq), false, false)?;
+    ck.add(u(a.wk), Some(s.wk), false, pj)?;
+    ck.add(u(a.bk), Some(s.bk), false, false)?;
+    ck.add(u(a.wv), Some(s.wv), false, pj)?;
+    ck.add(u(a.bv), Some(s.bv), false, false)?;
+    ck.add(u(a.wo), Some(s.wo), false, pj)?;
+    ck.add(u(a.bo), Some(s.bo), false, false)?;
+    ck.add(u(a.scale), Some(s.scale), false, false)?;
+    // the forward writes these; the backward reads them
+    ck.add(u(a.qp), Some(s.qp), !training, pj)?;
+    ck.add(u(a.kp), Some(s.kp), !training, pj)?;
+    ck.add(u(a.vp), Some(s.vp), !training, pj)?;
+    ck.add(u(a.ctx), Some(s.ctx), !training, pj)?;
+    ck.add(u(a.probs), Some(s.probs), !training, true)?;
+    ck.add(u(a.out), Some(s.out), !training, !training)?;
+    for (l, t) in [(u(a.q_lengths), g.tq), (u(a.kv_lengths), g.tv)] {
+        if l != 0 && unsafe { core::slice::from_raw_parts(l as *const i32, g.b) }.iter().any(|&v| v < 0 || v as usize > t) {
+            return Err(Status::OutOfRange);
+        }
+    }
+    Ok((g, pointers(a, &g)))
+}
+
+/// The pointers of a call's words (biases only where projecting: without
+/// projections they are never read).
+pub fn pointers(a: &Attn, g: &Geometry) -> Ptrs {
+    let pj = g.project;
+    let f = |v: u32| v as usize as *const f32;
+    let m = |v: u32| v as usize as *mut f32;
+    Ptrs {
+        q: f(a.q),
+        k: f(a.k),
+        v: f(a.v),
+        q_len: a.q_lengths as usize as *const i32,
+        kv_len: a.kv_lengths as usize as *const i32,
+        wq: f(a.wq),
+        bq: if pj { f(a.bq) } else { core::ptr::null() },
+        wk: f(a.wk),
+        bk: if pj { f(a.bk) } else { core::ptr::null() },
+        wv: f(a.wv),
+        bv: if pj { f(a.bv) } else { core::ptr::null() },
+        wo: f(a.wo),
+        bo: if pj { f(a.bo) } else { core::ptr::null() },
+        scale: f(a.scale),
+        qp: m(a.qp),
+        kp: m(a.kp),
+        vp: m(a.vp),
+        ctx: m(a.ctx),
+        probs: m(a.probs),
+        out: m(a.out),
+    }
 }
 
 /// Valid steps of sample `b` (all `t` when `lengths` is null).

@@ -14,9 +14,11 @@
 //! from the record's others, codes known. A program that passed is not
 //! re-checked while it and the call's arguments stay the same.
 
+use crate::attention::{self, Attn};
 use crate::cells::{self, Cell, GateAct};
 use crate::decl::{codes, words};
 use crate::dense::Act;
+use crate::elementwise::{self, Merge as MergeOp};
 use crate::gemm;
 use crate::quant;
 use crate::region::{check_ids, Check};
@@ -161,6 +163,32 @@ records! {
         /// scratch of `quant::act_scratch_len(B, I)` bytes
         a16,
     }
+    /// One attention step (`attention::forward`): the [`Attn`] words at
+    /// `call`, whose `batch` is the program's rows — the queries of this step
+    /// against keys and values that stay put between steps (an encoder's).
+    Attend = 7 {
+        call,
+    }
+    /// `dst[r, 0..len] = src[r, 0..len]` for every row: one part of a concatenation.
+    Rows = 8 {
+        len,
+        src,
+        /// floats from one row of `src` to the next
+        src_stride,
+        dst,
+        dst_stride,
+    }
+    /// `out [B, n]` an element-wise merge (`elementwise::Merge` `op`) of `k` (2 to 4) inputs `x0…`.
+    Merge = 9 {
+        op,
+        k,
+        n,
+        x0,
+        x1,
+        x2,
+        x3,
+        out,
+    }
 }
 
 words! {
@@ -234,6 +262,14 @@ unsafe fn recur_step_q8(r: &RecurQ8) -> RecurStepQ8 {
     }
 }
 
+/// The attention words an `Attend` record points at.
+///
+/// # Safety
+/// `r.call` points at [`Attn::LEN`] words inside memory (checked).
+unsafe fn attend_words(r: &Attend) -> Attn {
+    Attn::read(&*(r.call as usize as *const [u32; Attn::LEN]))
+}
+
 /// The program's records.
 fn records(program: &[u32]) -> impl Iterator<Item = &[u32; RECORD]> {
     program.chunks_exact(RECORD).map(|c| c.try_into().unwrap())
@@ -281,6 +317,24 @@ pub unsafe fn step(program: &[u32], b: usize, apack: *mut f32) {
                 let n = r.n as usize;
                 crate::layernorm::forward(b, n, ptr(r.inp), ptr(r.gamma), ptr(r.beta), f32::from_bits(r.eps), ptr(r.out), ptr(r.stats));
             }
+            Some(Op::Attend) => {
+                let a = attend_words(&Attend::of(rec));
+                if let Some(g) = attention::Geometry::new(&a) {
+                    attention::forward(&g, &attention::pointers(&a, &g));
+                }
+            }
+            Some(Op::Rows) => {
+                let r = Rows::of(rec);
+                let (len, ss, ds) = (r.len as usize, r.src_stride as usize, r.dst_stride as usize);
+                elementwise::copy_rows(b, len, ptr(r.src), ss, 1, ptr(r.dst), ds, 1, false);
+            }
+            Some(Op::Merge) => {
+                let r = Merge::of(rec);
+                if let Some(op) = MergeOp::from_u32(r.op) {
+                    let xs = [r.x0, r.x1, r.x2, r.x3].map(|x| ptr(x) as *const f32);
+                    elementwise::merge_forward(op, b * r.n as usize, &xs[..r.k as usize], ptr(r.out));
+                }
+            }
             None => {}
         }
     }
@@ -293,7 +347,7 @@ std::thread_local! {
 }
 
 /// What a program's checks depend on besides the call's arguments: the record
-/// words and each int8 record's descriptor words (the regions' sizes and
+/// words and the words each int8 or attention record points at (the regions' sizes and
 /// places all derive from these, and memory never shrinks, so a program that
 /// passed once passes again while they are unchanged). `sink` sees them in
 /// order until it returns false.
@@ -302,9 +356,13 @@ std::thread_local! {
 /// `prog` passed [`check_full`] (each descriptor lies inside memory).
 unsafe fn program_key(prog: &[u32], mut sink: impl FnMut(usize) -> bool) -> bool {
     prog.iter().all(|&w| sink(w as usize))
-        && records(prog).filter(|r| r[0] == Op::RecurQ8 as u32).all(|r| {
-            let desc = RecurQ8::of(r).desc as usize as *const u32;
-            core::slice::from_raw_parts(desc, Q8Desc::LEN).iter().all(|&w| sink(w as usize))
+        && records(prog).all(|r| {
+            let (at, n) = match Op::from_u32(r[0]) {
+                Some(Op::RecurQ8) => (RecurQ8::of(r).desc, Q8Desc::LEN),
+                Some(Op::Attend) => (Attend::of(r).call, Attn::LEN),
+                _ => return true,
+            };
+            core::slice::from_raw_parts(at as usize as *const u32, n).iter().all(|&w| sink(w as usize))
         })
 }
 
@@ -416,6 +474,40 @@ fn check_full(program: usize, records: usize, b: usize, apack: usize, apack_len:
                 c.add(u(r.beta), Some(n), false, true)?;
                 c.add(u(r.stats), mul(b, 2), true, true)?;
                 c.add(u(r.out), mul(b, n), true, true)?;
+            }
+            Op::Attend => {
+                let r = Attend::of(rec);
+                c.add(u(r.call), Some(Attn::LEN), false, true)?;
+                let a = unsafe { attend_words(&r) };
+                let (g, _) = attention::checked(&mut c, &a, false)?;
+                if g.b != b {
+                    return Err(Status::BadShape);
+                }
+            }
+            Op::Rows => {
+                let r = Rows::of(rec);
+                let (len, ss, ds) = (u(r.len), u(r.src_stride), u(r.dst_stride));
+                // rows of the destination must not overlap one another
+                if b > 1 && ds < len {
+                    return Err(Status::Overlap);
+                }
+                let extent = |stride: usize| mul(b - 1, stride).and_then(|x| x.checked_add(len));
+                c.add(u(r.src), extent(ss), false, true)?;
+                c.add(u(r.dst), extent(ds), true, true)?;
+            }
+            Op::Merge => {
+                let r = Merge::of(rec);
+                let op = MergeOp::from_u32(r.op).ok_or(Status::BadKind)?;
+                let (lo, hi) = op.arity();
+                let k = u(r.k);
+                if k < lo.max(2) || k > hi.min(4) {
+                    return Err(Status::BadKind);
+                }
+                let n = mul(b, u(r.n));
+                for x in &[r.x0, r.x1, r.x2, r.x3][..k] {
+                    c.add(u(*x), n, false, true)?;
+                }
+                c.add(u(r.out), n, true, true)?;
             }
         }
         c.disjoint()?;

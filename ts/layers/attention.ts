@@ -30,6 +30,8 @@ import {
   type ParamSpec,
   type Shape,
   type StepInfo,
+  type StreamContext,
+  type StreamValue,
   type SymbolicTensor,
 } from './base.js';
 import type { Initializer } from './initializers.js';
@@ -109,11 +111,11 @@ export abstract class AttentionLayer extends Layer {
   /** The kind's geometry and parameters for query/key/value widths (called once, on the first application). */
   protected abstract declare(fq: number, fk: number, fv: number): AttentionGeometry;
 
-  /** The parameter words of a forward call (`wq`…`bo`, `scale`). */
-  protected abstract paramWords(): Partial<AttnWords>;
+  /** The parameter words of a call (`wq`…`bo`, `scale`), each parameter's address given by `at` (0 for none). */
+  protected abstract paramWords(at: (p: ParamSpec | null) => number): Partial<AttnWords>;
 
   /** The parameter-gradient words of a backward call (`dwq`…`dbo`, `dscale`). */
-  protected abstract gradWords(): Partial<AttnGradWords>;
+  protected abstract gradWords(at: (p: ParamSpec | null) => number): Partial<AttnGradWords>;
 
   build(_inputShape: Shape): Shape {
     throw new ValueError(`${this.name}: an attention layer takes [query, value] (apply it to a list of tensors)`);
@@ -178,26 +180,13 @@ export abstract class AttentionLayer extends Layer {
     attentionForward(
       this.name,
       words,
-      attnWords({
-        batch: B,
-        q_steps: Tq,
-        kv_steps: Tv,
-        q_features: this.widths[0],
-        k_features: this.widths[1],
-        v_features: this.widths[2],
-        heads: H,
-        key_dim: dk,
-        value_dim: dv,
-        out_features: Fo,
-        score: g.score,
-        flags: (this.useCausalMask ? AttnFlag.CAUSAL : 0) | (g.project ? AttnFlag.PROJECT : 0),
-        factor: f32Bits(g.factor),
+      this.callWords(B, Tq, Tv, this.useCausalMask, {
         q: q.buf.ptr,
         k: k.buf.ptr,
         v: v.buf.ptr,
         q_lengths: q.lengthsBuf ? q.lengthsBuf.ptr : 0,
         kv_lengths: v.lengthsBuf ? v.lengthsBuf.ptr : 0,
-        ...this.paramWords(),
+        ...this.paramWords((p) => (p ? this.paramPtr(p) : 0)),
         ...ws,
         probs: probs.ptr,
         out: out.ptr,
@@ -245,7 +234,7 @@ export abstract class AttentionLayer extends Layer {
         dq: dq ? dq.ptr : 0,
         dk: dkBuf ? dkBuf.ptr : 0,
         dv: dvBuf ? dvBuf.ptr : 0,
-        ...this.gradWords(),
+        ...this.gradWords((p) => (p ? this.gradPtr(p) : 0)),
         ...scratch,
         dprobs: bufs.get('dprobs', B * H * Tq * Tv).ptr,
         dweights: dys[1] ? dys[1].ptr : 0,
@@ -257,6 +246,27 @@ export abstract class AttentionLayer extends Layer {
     return [dq, dvBuf];
   }
 
+  /** The words of a call over `B` samples of `Tq` queries and `Tv` keys: this layer's geometry, and `regions`. */
+  private callWords(B: number, Tq: number, Tv: number, causal: boolean, regions: Partial<AttnWords>): AttnWords {
+    const g = this.geometry!;
+    return attnWords({
+      batch: B,
+      q_steps: Tq,
+      kv_steps: Tv,
+      q_features: this.widths[0],
+      k_features: this.widths[1],
+      v_features: this.widths[2],
+      heads: g.heads,
+      key_dim: g.keyDim,
+      value_dim: g.valueDim,
+      out_features: g.outFeatures,
+      score: g.score,
+      flags: (causal ? AttnFlag.CAUSAL : 0) | (g.project ? AttnFlag.PROJECT : 0),
+      factor: f32Bits(g.factor),
+      ...regions,
+    });
+  }
+
   protected callConfig(): Record<string, unknown> {
     return {
       name: this.name,
@@ -266,14 +276,50 @@ export abstract class AttentionLayer extends Layer {
     };
   }
 
-  /** The pointer of a declared parameter, or 0. */
-  protected ptr(p: ParamSpec | null): number {
-    return p ? this.paramPtr(p) : 0;
-  }
-
-  /** The gradient pointer of a declared parameter, or 0. */
-  protected gptr(p: ParamSpec | null): number {
-    return p ? this.gradPtr(p) : 0;
+  /**
+   * One `Attend` record: each step's queries against keys and values that
+   * stay put while the session steps (an encoder's outputs, `fixed`). A
+   * stream cannot attend over its own earlier steps (that needs a growing key
+   * cache), nor apply a causal mask to fixed keys.
+   */
+  override streamAll(ctx: StreamContext, xs: StreamValue[]): StreamValue[] {
+    const g = this.geometry;
+    if (!g) throw new ValueError(`${this.name}: used before the model was built`);
+    const [q, v, k = v] = xs;
+    if (q.fixed) throw new ValueError(`session: ${this.name}'s query must be this step's value`);
+    if (!v.fixed || !k.fixed || v.fixed.steps === null || k.fixed.steps !== v.fixed.steps) {
+      throw new ValueError(
+        `session: ${this.name} attends over the stream's own steps; a session attends only to fixed keys and values (an encoder's outputs)`,
+      );
+    }
+    if (this.useCausalMask) throw new ValueError(`session: ${this.name} applies a causal mask to fixed keys; it cannot be streamed`);
+    const [B, Tv] = [ctx.batch, v.fixed.steps];
+    const [H, dk, dv, Fo] = [g.heads, g.keyDim, g.valueDim, g.outFeatures];
+    const out = ctx.alloc(B * Fo);
+    const probs = ctx.alloc(B * H * Tv);
+    const ws = g.project
+      ? {
+          qp: ctx.alloc(B * H * dk).ptr,
+          kp: ctx.alloc(B * Tv * H * dk).ptr,
+          vp: ctx.alloc(B * Tv * H * dv).ptr,
+          ctx: ctx.alloc(B * H * dv).ptr,
+        }
+      : {};
+    const w = this.callWords(B, 1, Tv, false, {
+      q: q.buf.ptr,
+      k: k.buf.ptr,
+      v: v.buf.ptr,
+      kv_lengths: v.fixed.lengths ? v.fixed.lengths.ptr : 0,
+      ...this.paramWords((p) => (p ? ctx.param(p.name) : 0)),
+      ...ws,
+      probs: probs.ptr,
+      out: out.ptr,
+    });
+    const words = ctx.alloc(ATTN_FIELDS.length, 'i32').set(ATTN_FIELDS.map((f) => w[f] >>> 0));
+    ctx.record('Attend', { call: words.ptr });
+    const outs: StreamValue[] = [{ buf: out, features: Fo }];
+    if (this.returnAttentionScores) outs.push({ buf: probs, features: H * Tv });
+    return outs;
   }
 }
 
@@ -310,12 +356,12 @@ abstract class SingleHeadAttention extends AttentionLayer {
     return { heads: 1, keyDim: fq, valueDim: fv, outFeatures: fv, score: this.score, project: false, factor: 1 };
   }
 
-  protected paramWords(): Partial<AttnWords> {
-    return { scale: this.ptr(this.scale) };
+  protected paramWords(at: (p: ParamSpec | null) => number): Partial<AttnWords> {
+    return { scale: at(this.scale) };
   }
 
-  protected gradWords(): Partial<AttnGradWords> {
-    return { dscale: this.gptr(this.scale) };
+  protected gradWords(at: (p: ParamSpec | null) => number): Partial<AttnGradWords> {
+    return { dscale: at(this.scale) };
   }
 
   getConfig(): Record<string, unknown> {

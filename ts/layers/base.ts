@@ -141,10 +141,16 @@ export class LayerCall {
 
 // ------------------------------------------------------------------ streaming
 
-/** One step's data between layers in a session program: `[B, features]` in wasm memory. */
+/**
+ * Data between layers in a session program, in wasm memory: this step's
+ * `[B, features]`, or — with `fixed` — a value that stays put while the
+ * session steps (an encoder's outputs or final states, given to a decoder):
+ * `[B, steps, features]`, or `[B, features]` when `steps` is null.
+ */
 export interface StreamValue {
   buf: WasmArray;
   features: number;
+  fixed?: { steps: number | null; lengths: WasmArray | null };
 }
 
 /** What a session gives a layer that writes its step records (`Layer.stream`). */
@@ -163,8 +169,12 @@ export interface StreamContext {
   shared(key: string, bytes: number): SharedScratch;
   /** The f32 GEMM packing scratch of the step must hold a product of depth `k`. */
   packDepth(k: number): void;
-  /** State carried between steps, kept in `session.state` under this layer's name (zeroed by `reset`). */
-  state(buffers: Readonly<Record<string, WasmArray>>): void;
+  /**
+   * State carried between steps, kept in `session.state` under this layer's
+   * name; `reset` zeroes it, or copies `initial` (fixed values of the same
+   * size: initial states given to the layer).
+   */
+  state(buffers: Readonly<Record<string, WasmArray>>, initial?: Readonly<Record<string, WasmArray>>): void;
   /** Run `pack` now, and again before a step whenever the model's weights have changed. */
   onWeights(pack: () => void): void;
 }
@@ -590,6 +600,17 @@ export abstract class Layer {
    */
   stream(_ctx: StreamContext, _x: StreamValue): StreamValue {
     throw new ValueError(`session: layer ${this.name} (${this.className}) cannot be streamed`);
+  }
+
+  /**
+   * A node's step records over its inputs (single-input layers: `stream` on
+   * this step's value); returns its outputs.
+   */
+  streamAll(ctx: StreamContext, xs: StreamValue[]): StreamValue[] {
+    if (xs.length !== 1 || xs[0].fixed) {
+      throw new ValueError(`session: ${this.name} (${this.className}) takes one value per step; it cannot read a fixed one`);
+    }
+    return [this.stream(ctx, xs[0])];
   }
 
   /** For a layer that reads a sequence's end before its start: its forward-in-time passes; null for causal layers. */

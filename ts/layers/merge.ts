@@ -24,6 +24,8 @@ import {
   type OnnxValue,
   type Shape,
   type StepInfo,
+  type StreamContext,
+  type StreamValue,
 } from './base.js';
 
 /** The most inputs one merge takes (the core's limit per call). */
@@ -149,6 +151,17 @@ export class Merge extends Layer {
     dp.set(dxs.map((d) => (d ? d.ptr : 0)));
     checkStatus(`${this.name} backward`, this.core().merge_backward(OP[this.op], xs.length, n, xp.ptr, dy.ptr, dp.ptr));
     return dxs;
+  }
+
+  /** A `Merge` record over this step's values (up to four; the core's per-record limit). */
+  override streamAll(ctx: StreamContext, xs: StreamValue[]): StreamValue[] {
+    if (xs.some((x) => x.fixed)) throw new ValueError(`session: ${this.name} merges this step's values; it cannot read a fixed one`);
+    if (xs.length > 4) throw new ValueError(`session: ${this.name} merges ${xs.length} values; a stream merges at most 4`);
+    const F = xs[0].features;
+    const out = ctx.alloc(ctx.batch * F);
+    const [x0, x1, x2 = 0, x3 = 0] = xs.map((x) => x.buf.ptr);
+    ctx.record('Merge', { op: OP[this.op], k: xs.length, n: F, x0, x1, x2, x3, out: out.ptr });
+    return [{ buf: out, features: F }];
   }
 
   getConfig(): Record<string, unknown> {
@@ -278,6 +291,22 @@ export class Concatenate extends Layer {
       off += d;
     });
     return dxs;
+  }
+
+  /** One `Rows` record per input, side by side along the features (the only axis a step has). */
+  override streamAll(ctx: StreamContext, xs: StreamValue[]): StreamValue[] {
+    if (xs.some((x) => x.fixed)) throw new ValueError(`session: ${this.name} joins this step's values; it cannot read a fixed one`);
+    const rank = this.outputShape!.length;
+    if (this.at !== rank - 1)
+      throw new ValueError(`session: ${this.name} joins along axis ${this.axis}, not the features; it cannot be streamed`);
+    const F = xs.reduce((a, x) => a + x.features, 0);
+    const out = ctx.alloc(ctx.batch * F);
+    let at = 0;
+    for (const x of xs) {
+      ctx.record('Rows', { len: x.features, src: x.buf.ptr, src_stride: x.features, dst: out.ptr + at * 4, dst_stride: F });
+      at += x.features;
+    }
+    return [{ buf: out, features: F }];
   }
 
   getConfig(): Record<string, unknown> {

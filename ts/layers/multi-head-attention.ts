@@ -110,32 +110,14 @@ export class MultiHeadAttention extends AttentionLayer {
     return [base, base + hk * 4, base + 2 * hk * 4];
   }
 
-  protected paramWords(): Partial<AttnWords> {
-    const [bq, bk, bv] = this.biasParts(this.ptr(this.p.bias));
-    return {
-      wq: this.ptr(this.p.wq),
-      bq,
-      wk: this.ptr(this.p.wk),
-      bk,
-      wv: this.ptr(this.p.wv),
-      bv,
-      wo: this.ptr(this.p.wo),
-      bo: this.ptr(this.p.bo),
-    };
+  protected paramWords(at: (p: ParamSpec | null) => number): Partial<AttnWords> {
+    const [bq, bk, bv] = this.biasParts(at(this.p.bias));
+    return { wq: at(this.p.wq), bq, wk: at(this.p.wk), bk, wv: at(this.p.wv), bv, wo: at(this.p.wo), bo: at(this.p.bo) };
   }
 
-  protected gradWords(): Partial<AttnGradWords> {
-    const [dbq, dbk, dbv] = this.biasParts(this.gptr(this.p.bias));
-    return {
-      dwq: this.gptr(this.p.wq),
-      dbq,
-      dwk: this.gptr(this.p.wk),
-      dbk,
-      dwv: this.gptr(this.p.wv),
-      dbv,
-      dwo: this.gptr(this.p.wo),
-      dbo: this.gptr(this.p.bo),
-    };
+  protected gradWords(at: (p: ParamSpec | null) => number): Partial<AttnGradWords> {
+    const [dbq, dbk, dbv] = this.biasParts(at(this.p.bias));
+    return { dwq: at(this.p.wq), dbq, dwk: at(this.p.wk), dbk, dwv: at(this.p.wv), dbv, dwo: at(this.p.wo), dbo: at(this.p.bo) };
   }
 
   getConfig(): Record<string, unknown> {

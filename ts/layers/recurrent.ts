@@ -615,6 +615,32 @@ export class Recurrent extends Layer {
   // ---------------------------------------------------------------- streaming
 
   override stream(ctx: StreamContext, x: StreamValue): StreamValue {
+    return this.streamFrom(ctx, x, null);
+  }
+
+  /**
+   * Step records from this step's input and, optionally, fixed initial
+   * states (`[B, units]` each: the session's `reset` starts from them);
+   * returns `[output, ...states]` with `returnState` (a state output is the
+   * state after the step).
+   */
+  override streamAll(ctx: StreamContext, xs: StreamValue[]): StreamValue[] {
+    const [x, ...init] = xs;
+    if (x.fixed) throw new ValueError(`session: ${this.name} steps over its first input; it cannot read a fixed one`);
+    for (const s of init) {
+      if (!s.fixed || s.fixed.steps !== null)
+        throw new ValueError(`session: ${this.name}'s initial states must be fixed [batch, units] values`);
+    }
+    const out = this.streamFrom(ctx, x, init.length ? init : null);
+    if (!this.returnState) return [out];
+    const c = this.streamStates!.c;
+    return [out, { buf: out.buf, features: this.units }, ...(c ? [{ buf: c, features: this.units }] : [])];
+  }
+
+  /** The state buffers of the last `streamFrom` (for `returnState` outputs). */
+  private streamStates: { h: WasmArray; c: WasmArray | null } | null = null;
+
+  private streamFrom(ctx: StreamContext, x: StreamValue, init: StreamValue[] | null): StreamValue {
     if (this.directions !== 1) throw new ValueError(`session: ${this.name} is bidirectional; a stream cannot see the future`);
     if (this.goBackwards) throw new ValueError(`session: ${this.name} runs backwards in time (goBackwards); a stream cannot`);
     const core = this.core();
@@ -652,7 +678,8 @@ export class Recurrent extends Layer {
       ctx.packDepth(F + H);
       ctx.onWeights(() => checkStatus('stream pack', core.stream_pack(cell, F, H, ctx.param('weight_ih_l0'), packed.ptr)));
     }
-    ctx.state(c ? { h, c } : { h });
+    ctx.state(c ? { h, c } : { h }, init ? (c ? { h: init[0].buf, c: init[1].buf } : { h: init[0].buf }) : undefined);
+    this.streamStates = { h, c };
     return { buf: out, features: H };
   }
 

@@ -70,8 +70,10 @@ export function inputTensor(x: TensorLike, what: string, spec: InputSpec, build:
 
 /**
  * Targets for `x` under `loss`: class indices in range (sparse), or floats
- * of the model's output shape (`outShape`, its free time axis taken from
- * `x`), finite, and in [0, 1] for cross-entropies.
+ * of the model's output shape (`outShape`), finite, and in [0, 1] for
+ * cross-entropies. A free time axis of the output is `x`'s when `x` is the
+ * model's only input; with several inputs it is the target's own, and
+ * `targetBatch` checks it against the output's before the loss runs.
  */
 export function targetTensor(
   y: TensorLike,
@@ -81,6 +83,7 @@ export function targetTensor(
   loss: ResolvedLoss,
   what: string,
   label = 'y',
+  single = true,
 ): Tensor {
   const n = xt.shape[0];
   let yt: Tensor;
@@ -90,8 +93,9 @@ export function targetTensor(
     throw new ShapeError(`${what}: ${label}: ${(e as Error).message}`);
   }
   if (yt.shape[0] !== n) throw new ShapeError(`${what}: x has ${n} samples but ${label} has ${yt.shape[0]}`);
-  const T = xt.rank >= 3 || ids ? xt.shape[1] : null;
-  const concrete = outShape.map((d) => (d === null ? T : d));
+  const T = single && (xt.rank >= 3 || ids) ? xt.shape[1] : null;
+  const free = (i: number) => (single ? T : (yt.shape[1 + i] ?? null));
+  const concrete = outShape.map((d, i) => (d === null ? free(i) : d));
   if (loss.sparse) {
     const want = concrete.slice(0, -1);
     let got = yt.shape.slice(1);
@@ -156,6 +160,12 @@ export function targetBatch(
   const n = out.shape[out.shape.length - 1];
   const width = loss.targetWidth(n);
   const per = (rows / count) * width;
+  if (y.size / y.shape[0] !== per) {
+    // a free time axis the target's shape chose differs from the output's
+    throw new ShapeError(
+      `targets for output ${k} have samples of shape ${fmtShape(y.shape.slice(1))}; the output is ${fmtShape(out.shape.slice(1))}${loss.sparse ? ' (class indices: without the last axis)' : ''}`,
+    );
+  }
   const tb = bufs.get(`target${k}`, rows * width, loss.sparse ? 'i32' : 'f32');
   const dst = loss.sparse ? tb.viewI32() : tb.view();
   for (let i = 0; i < count; i++) {

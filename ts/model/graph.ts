@@ -105,10 +105,10 @@ export class Graph {
 
   /**
    * Backward from the gradients of the outputs (`dys[i]` of `outputs[i]`,
-   * which the layers may overwrite): parameter gradients accumulate; the
-   * model's inputs get none.
+   * which the layers may overwrite; null for an output without a loss):
+   * parameter gradients accumulate; the model's inputs get none.
    */
-  backward(dys: WasmArray[]): void {
+  backward(dys: (WasmArray | null)[]): void {
     const { core } = runtime();
     const grad = new Map<SymbolicTensor, WasmArray>();
     // A tensor read twice gets the sum: the first gradient's buffer (a
@@ -118,7 +118,10 @@ export class Graph {
       if (!have) grad.set(t, g);
       else if (have !== g) checkStatus('gradient sum', core.axpy(this.sizes.get(t)!, 1, g.ptr, have.ptr));
     };
-    for (const [i, t] of this.outputs.entries()) add(t, dys[i]);
+    for (const [i, t] of this.outputs.entries()) {
+      const d = dys[i];
+      if (d) add(t, d);
+    }
     for (let k = this.nodes.length - 1; k >= 0; k--) {
       const node = this.nodes[k];
       const call = this.calls.get(node)!;

@@ -30,7 +30,7 @@ import { type MetricName, makeMetric } from './metrics.js';
 import { type SaveOptions, saveModel } from './model-file.js';
 import { exportOnnx } from './onnx-export.js';
 import { type OptimizerLike, resolveOptimizer } from './optimizers.js';
-import { Session, type SessionOptions } from './session.js';
+import { Session, type SessionOptions, type StreamGraph } from './session.js';
 import {
   evaluateData,
   type FitArgs,
@@ -51,8 +51,12 @@ export type PerOutput<T> = T | T[] | Record<string, T>;
 
 export interface CompileArgs {
   optimizer: OptimizerLike;
-  /** Each output's loss (Keras names). */
-  loss: PerOutput<LossName>;
+  /**
+   * Each output's loss (Keras names). An output given `null` (or left out of
+   * a record) has no loss: it is computed and returned by `predict`, not
+   * trained, and takes no target.
+   */
+  loss: PerOutput<LossName | null>;
   /** Each output's metrics. */
   metrics?: MetricName[] | MetricName[][] | Record<string, MetricName[]>;
   /** Each loss's weight in the total (default 1). */
@@ -181,7 +185,14 @@ export class Model implements Network {
     if (!args || typeof args !== 'object') throw new ValueError('compile: expected { optimizer, loss, metrics? }');
     const graph = this.requireGraph();
     const names = graph.outputs.map((t) => outputName(t));
-    const losses = perOutput(args.loss, names, 'loss');
+    // a record may leave outputs out: they have no loss
+    const given = args.loss;
+    const lossArg: PerOutput<LossName | null> =
+      given !== null && typeof given === 'object' && !Array.isArray(given)
+        ? { ...Object.fromEntries(names.map((n) => [n, null])), ...given }
+        : given;
+    const losses = perOutput(lossArg, names, 'loss');
+    if (losses.every((l) => l === null)) throw new ValueError('compile: no output has a loss');
     const weights = args.lossWeights === undefined ? names.map(() => 1) : perOutput(args.lossWeights, names, 'lossWeights');
     const metrics: MetricName[][] =
       args.metrics === undefined
@@ -191,17 +202,21 @@ export class Model implements Network {
           : perOutput(args.metrics as MetricName[][] | Record<string, MetricName[]>, names, 'metrics');
     for (const w of weights)
       if (!(Number.isFinite(w) && w >= 0)) throw new ValueError(`compile: lossWeights must be finite numbers ≥ 0; got ${w}`);
-    const outputs: OutputTraining[] = graph.outputs.map((t, i) => {
-      const fusable = this.fusableActivation(t);
-      return { name: names[i], loss: resolveLoss(losses[i], fusable), weight: weights[i], metricNames: [...metrics[i]] };
+    const outputs: OutputTraining[] = graph.outputs.flatMap((t, i) => {
+      const loss = losses[i];
+      if (loss === null) {
+        if (metrics[i].length) throw new ValueError(`compile: output "${names[i]}" has metrics but no loss`);
+        return [];
+      }
+      return [
+        { name: names[i], index: i, loss: resolveLoss(loss, this.fusableActivation(t)), weight: weights[i], metricNames: [...metrics[i]] },
+      ];
     });
     const training = new Training(resolveOptimizer(args.optimizer), outputs);
     for (const o of outputs) for (const m of o.metricNames) makeMetric(m, training.task(o)); // validate names now
     this.training = training;
     for (const l of this.layers) l.emitLogits = false;
-    graph.outputs.forEach((t, i) => {
-      if (outputs[i].loss.fused) t.node!.layer.emitLogits = true;
-    });
+    for (const o of outputs) if (o.loss.fused) graph.outputs[o.index].node!.layer.emitLogits = true;
     this.store?.dropSlots();
   }
 
@@ -330,6 +345,12 @@ export class Model implements Network {
   /** @internal the input shape for sessions. */
   streamInputShape(): (number | null)[] {
     return this.builtInputShape;
+  }
+
+  /** @internal the graph a session steps. */
+  streamGraph(): StreamGraph {
+    const g = this.requireGraph();
+    return { inputs: g.inputs, nodes: g.nodes, outputs: g.outputs };
   }
 
   /** @internal an f32 model: no int8 weights. */
@@ -470,7 +491,7 @@ export class Model implements Network {
   }
 
   /** @internal the graph's backward. */
-  backward(dys: WasmArray[]): void {
+  backward(dys: (WasmArray | null)[]): void {
     this.requireGraph().backward(dys);
   }
 
@@ -543,17 +564,20 @@ export class Model implements Network {
     if (!this.training) throw new ValueError(`${this.name}: call compile({ optimizer, loss }) before ${what}`);
     const xs = this.inputTensors(x, what);
     const graph = this.requireGraph();
-    const names = graph.outputs.map(outputName);
-    const given = perTensor(y, names, what, 'y', 'outputs');
-    const ys = graph.outputs.map((t, i) =>
+    // targets for the outputs with a loss only, in order
+    const trained = this.training.outputs;
+    const names = trained.map((o) => o.name);
+    const given = perTensor(y, names, what, 'y', 'outputs with a loss');
+    const ys = trained.map((o, i) =>
       targetTensor(
         given[i],
         xs[0],
         graph.inputs[0].dtype === 'int32',
-        t.shape,
-        this.training!.outputs[i].loss,
+        graph.outputs[o.index].shape,
+        o.loss,
         what,
         names.length > 1 ? `y[${i}] (${names[i]})` : 'y',
+        graph.inputs.length === 1,
       ),
     );
     return { xs, ys, n: xs[0].shape[0] };

@@ -4,25 +4,41 @@
  * sensors, or an edge function that keeps a conversation's state between
  * requests (`session.state` is plain JSON).
  *
- * The session compiles the model into a step program (`crate/src/program.rs`):
- * each layer writes its records (`Layer.stream`), every buffer is allocated
- * once, and `step()` is one wasm call that runs every layer, returning a view
- * of the output buffer. Weights a layer packs for its step are re-packed only
- * after the model's weights change.
+ * The session compiles the model's graph into a step program
+ * (`crate/src/program.rs`): each node writes its records (`Layer.streamAll`)
+ * in graph order, every buffer is allocated once, and `step()` is one wasm
+ * call that runs every node, returning a view of the output buffer. Weights a
+ * layer packs for its step are re-packed only after the model's weights
+ * change. A graph streams where it is causal: a node that needs a later step
+ * (a bidirectional layer, attention over the stream's own steps) refuses,
+ * naming itself.
+ *
+ * A decoder's session (`decode`) also holds fixed values — tensors computed
+ * once from the encoder's inputs and constant while it steps (the encoder's
+ * outputs for attention, its final states as initial states).
  */
 import { ShapeError, ValueError } from '../errors.js';
-import type { Layer, StreamContext, StreamValue } from '../layers/base.js';
+import { type Layer, LayerNode, type StreamContext, type StreamValue, SymbolicTensor } from '../layers/base.js';
 import { runtime } from '../runtime/init.js';
 import { WasmArray } from '../runtime/memory.js';
 import { ProgramBuilder } from '../runtime/program.js';
 import { checkStatus } from '../runtime/status.js';
 
+/** @internal A graph to step: its inputs, its nodes (each after those it reads), its outputs. */
+export interface StreamGraph {
+  readonly inputs: readonly SymbolicTensor[];
+  readonly nodes: readonly LayerNode[];
+  readonly outputs: readonly SymbolicTensor[];
+}
+
 /**
- * @internal What a session needs from a model: its layers, where each f32
- * parameter lives in wasm memory, and (for quantised models) each layer's
- * int8 weights. `Sequential` and `QuantizedModel` provide it.
+ * @internal What a session needs from a model: its graph (or a chain of
+ * layers), where each f32 parameter lives in wasm memory, and (for quantised
+ * models) each layer's int8 weights. `Model` and `QuantizedModel` provide it.
  */
 export interface StreamSource {
+  /** The graph; without it, `layers` applied in a chain to one input of `streamInputShape()`. */
+  streamGraph?(): StreamGraph;
   readonly layers: readonly Layer[];
   /** True once the model's memory is freed: a session then refuses to run (its records point into that memory). */
   readonly isDisposed: boolean;
@@ -41,6 +57,28 @@ export interface SessionOptions {
   batchSize?: number;
 }
 
+/** @internal A decoder session's fixed values and which outputs it steps to. */
+export interface FixedValues {
+  /** Tensors constant while stepping, `[batchSize, …]` in wasm memory (the session does not own them). */
+  values: ReadonlyMap<SymbolicTensor, StreamValue>;
+  /** The outputs to compute (default: the graph's). */
+  outputs?: readonly SymbolicTensor[];
+}
+
+/** The chain a layer list is: one input of `shape`, each layer applied to the previous output (nodes not recorded on the layers). */
+function chainGraph(layers: readonly Layer[], shape: (number | null)[]): StreamGraph {
+  const first = layers[0];
+  let t = new SymbolicTensor(shape, first.inputDType, null, 0, 'input');
+  const inputs = [t];
+  const nodes: LayerNode[] = [];
+  for (const l of layers) {
+    const n = new LayerNode(l, [t], [[null, null]]);
+    nodes.push(n);
+    t = n.outputs[0];
+  }
+  return { inputs, nodes, outputs: [t] };
+}
+
 /** A session's recurrent state, as plain JSON. */
 export interface SessionState {
   format: 'recurrent-wasm-state';
@@ -50,10 +88,11 @@ export interface SessionState {
   layers: { name: string; h: number[]; c?: number[] }[];
 }
 
-/** State a layer carries between steps, by name (`h`, `c`). */
+/** State a layer carries between steps, by name (`h`, `c`), and what `reset` starts it from (zeros when absent). */
 interface StateSlot {
   layer: Layer;
   buffers: Readonly<Record<string, WasmArray>>;
+  initial?: Readonly<Record<string, WasmArray>>;
 }
 
 export class Session {
@@ -72,8 +111,10 @@ export class Session {
   readonly apack: WasmArray;
   /** @internal the step's input buffer `[batchSize, inputSize]` */
   readonly input: WasmArray;
-  /** @internal the step's output buffer `[batchSize, outputSize]` */
+  /** @internal the step's output buffer `[batchSize, outputSize]` (the first output's) */
   readonly output: WasmArray;
+  /** @internal every output's buffer and features per row */
+  readonly outputs: readonly StreamValue[];
   private readonly slots: StateSlot[] = [];
   private readonly packs: (() => void)[] = [];
   private readonly vocab: number;
@@ -87,26 +128,53 @@ export class Session {
   constructor(
     private readonly model: StreamSource,
     opts: SessionOptions = {},
+    fixed?: FixedValues,
   ) {
     const B = opts.batchSize ?? 1;
     if (!Number.isInteger(B) || B < 1) throw new ValueError(`session: batchSize must be a positive integer; got ${B}`);
     this.batchSize = B;
-    const first = model.layers[0];
-    this.inputIsIds = first.inputDType === 'int32';
-    const inShape = model.streamInputShape();
-    if (!this.inputIsIds && inShape.length !== 2)
-      throw new ShapeError(`session: the model input must be [time, features]; got [${inShape}]`);
-    this.inputSize = this.inputIsIds ? 1 : (inShape[inShape.length - 1] as number);
-    this.vocab = first.vocabularySize;
+    const graph = model.streamGraph ? model.streamGraph() : chainGraph(model.layers, model.streamInputShape());
+    const values = new Map<SymbolicTensor, StreamValue>(fixed?.values ?? []);
+    const outs = fixed?.outputs ?? graph.outputs;
+    // the inputs the outputs need, the walk back stopping at fixed values
+    const needed = new Set<SymbolicTensor>();
+    const walk = (t: SymbolicTensor) => {
+      if (values.has(t) || needed.has(t)) return;
+      needed.add(t);
+      for (const x of t.node?.inputs ?? []) walk(x);
+    };
+    for (const t of outs) walk(t);
+    const stepped = graph.inputs.filter((t) => needed.has(t));
+    if (stepped.length !== 1) {
+      throw new ValueError(
+        `session: a session steps one input; the model has ${stepped.length} (${stepped.map((t) => t.name).join(', ')})`,
+      );
+    }
+    const inT = stepped[0];
+    const reader = graph.nodes.find((n) => n.inputs.includes(inT))?.layer;
+    this.inputIsIds = inT.dtype === 'int32';
+    if (!this.inputIsIds && inT.shape.length !== 2) {
+      throw new ShapeError(`session: the model input must be [time, features]; got [${inT.shape}]`);
+    }
+    this.inputSize = this.inputIsIds ? 1 : (inT.shape[inT.shape.length - 1] as number);
+    this.vocab = reader ? reader.vocabularySize : 0;
     try {
       this.input = this.alloc(B * this.inputSize, this.inputIsIds ? 'i32' : 'f32');
       const program = new ProgramBuilder();
       let maxK = 1;
-      let x: StreamValue = { buf: this.input, features: this.inputSize };
-      for (const l of model.layers) {
+      values.set(inT, { buf: this.input, features: this.inputSize });
+      // tensors whose value changes every step (the rest are fixed)
+      const live = new Set<SymbolicTensor>([inT]);
+      for (const n of graph.nodes) {
+        if (!n.inputs.some((t) => live.has(t))) continue; // fixed: computed before stepping, or not needed
+        const missing = n.inputs.find((t) => !values.has(t));
+        if (missing) {
+          throw new ValueError(`session: ${n.layer.name} reads ${missing.name}, which neither this step nor a fixed value provides`);
+        }
+        const l = n.layer;
         const ctx: StreamContext = {
           batch: B,
-          alloc: (n, kind) => this.alloc(n, kind),
+          alloc: (k, kind) => this.alloc(k, kind),
           param: (name) => model.paramPtr(l, name),
           int8: model.int8(l),
           record: (kind, fields) => program.add(kind, fields),
@@ -114,13 +182,25 @@ export class Session {
           packDepth: (k) => {
             maxK = Math.max(maxK, k);
           },
-          state: (buffers) => this.slots.push({ layer: l, buffers }),
+          state: (buffers, initial) => this.slots.push({ layer: l, buffers, initial }),
           onWeights: (pack) => this.packs.push(pack),
         };
-        x = l.stream(ctx, x);
+        const ys = l.streamAll(
+          ctx,
+          n.inputs.map((t) => values.get(t)!),
+        );
+        n.outputs.forEach((t, i) => {
+          values.set(t, ys[i]);
+          live.add(t);
+        });
       }
-      this.output = x.buf;
-      this.outputSize = x.features;
+      this.outputs = outs.map((t) => {
+        const v = values.get(t);
+        if (!v || !live.has(t)) throw new ValueError(`session: output ${t.name} does not depend on the stepped input`);
+        return v;
+      });
+      this.output = this.outputs[0].buf;
+      this.outputSize = this.outputs[0].features;
       this.records = program.length;
       const words = program.encode((bytes) => this.alloc(Math.ceil(bytes / 4)).ptr);
       this.program = this.alloc(words.length, 'i32');
@@ -131,6 +211,7 @@ export class Session {
       throw e;
     }
     this.repack();
+    this.reset();
   }
 
   /**
@@ -181,10 +262,54 @@ export class Session {
     return this.outView!;
   }
 
-  /** Zero every recurrent state. */
+  /**
+   * @internal One step on the ids already in the input buffer (a decoder's
+   * previous tokens, from its own output: in range by construction, and the
+   * core checks them again); returns the first output's view.
+   */
+  stepIds(): Float32Array {
+    this.alive();
+    if (this.packedVersion !== this.model.weightsVersion) this.repack();
+    checkStatus(
+      'stream step',
+      runtime().core.stream_step(this.program.ptr, this.records, this.batchSize, this.apack.ptr, this.apack.length),
+    );
+    this.views();
+    return this.outView!;
+  }
+
+  /** Every recurrent state back to zero (or to its fixed initial state). */
   reset(): void {
     this.alive();
-    for (const s of this.slots) for (const b of Object.values(s.buffers)) b.view().fill(0);
+    for (const s of this.slots) {
+      for (const [k, b] of Object.entries(s.buffers)) {
+        const init = s.initial?.[k];
+        if (init) b.view().set(init.view().subarray(0, b.length));
+        else b.view().fill(0);
+      }
+    }
+  }
+
+  /**
+   * @internal Reorder the rows of every state: row `r` takes what row
+   * `from[r]` held (a beam search keeping its best hypotheses).
+   */
+  gatherRows(from: ArrayLike<number>): void {
+    this.alive();
+    const B = this.batchSize;
+    if (from.length !== B) throw new ShapeError(`session: ${from.length} rows to gather; the session has ${B}`);
+    for (const s of this.slots) {
+      for (const b of Object.values(s.buffers)) {
+        const v = b.view();
+        const w = b.length / B;
+        const old = v.slice(0, b.length);
+        for (let r = 0; r < B; r++) {
+          const src = from[r];
+          if (!(Number.isInteger(src) && src >= 0 && src < B)) throw new ValueError(`session: row ${src} is outside [0, ${B})`);
+          v.set(old.subarray(src * w, (src + 1) * w), r * w);
+        }
+      }
+    }
   }
 
   /** The recurrent state as plain JSON (serialisable; set it back with `session.state = …`). */

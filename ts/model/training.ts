@@ -60,8 +60,8 @@ export interface Network {
   readonly stateful: boolean;
   /** The outputs for the inputs (one activation each, in order). */
   forward(xs: Activation[], step: StepInfo): Activation[];
-  /** Backward from the outputs' gradients; parameter gradients accumulate in the arena. */
-  backward(dys: WasmArray[]): void;
+  /** Backward from the outputs' gradients (null: an output without a loss); parameter gradients accumulate in the arena. */
+  backward(dys: (WasmArray | null)[]): void;
   /** After the parameters changed: layers re-pack, sessions see a new version. */
   paramsChanged(): void;
   resetStates(): void;
@@ -73,6 +73,8 @@ export interface Network {
 export interface OutputTraining {
   /** The output's name (its layer's); history keys are `<name>_loss` etc. when there are several. */
   name: string;
+  /** Which of the model's outputs (an output without a loss is computed but not trained, and has no entry). */
+  index: number;
   loss: ResolvedLoss;
   weight: number;
   metricNames: MetricName[];
@@ -138,9 +140,9 @@ export function trainBatch(
   const outs = forwardBatch(net, data.xs, order, start, count, { training: true, rng });
   let loss = 0;
   const losses: number[] = [];
-  const grads: WasmArray[] = [];
+  const grads: (WasmArray | null)[] = outs.map(() => null);
   tr.outputs.forEach((o, i) => {
-    const out = outs[i];
+    const out = outs[o.index];
     const { tb, weights, rows, n } = targetBatch(data.ys[i], i, o.loss, order, start, count, out, net.bufs);
     const grad = net.bufs.get(`dloss${i}`, rows * n);
     const l = core.loss(o.loss.kind, rows, n, out.buf.ptr, tb.ptr, weights ? weights.ptr : 0, grad.ptr, arena.status.ptr);
@@ -153,7 +155,7 @@ export function trainBatch(
     updateMetrics(o, metrics[i], out, tb, weights, rows, n);
     losses.push(l);
     loss += o.weight * l;
-    grads.push(grad);
+    grads[o.index] = grad;
   });
   loss += arena.regularize();
   net.backward(grads);
@@ -222,7 +224,7 @@ export function evaluateData(net: Network, tr: Training, data: Data, batchSize: 
     const count = Math.min(batchSize, data.n - start);
     const outs = forwardBatch(net, data.xs, order, start, count, { training: false, rng: new Random(0) });
     tr.outputs.forEach((o, i) => {
-      const out = outs[i];
+      const out = outs[o.index];
       const { tb, weights, rows, n } = targetBatch(data.ys[i], i, o.loss, order, start, count, out, net.bufs);
       const l = core.loss(o.loss.kind, rows, n, out.buf.ptr, tb.ptr, weights ? weights.ptr : 0, 0, net.arena.status.ptr);
       const w = weights

@@ -70,7 +70,7 @@ export const STATUS_MESSAGES: Readonly<Record<number, string>> = { 0: 'ok', 1: '
 export const RECORD_WORDS = 16;
 
 /** `program::Op`: a stream-program record's op code (word 0). */
-export const Op = { Embed: 1, Dense: 2, Recur: 3, LNorm: 4, RecurQ8: 5, DenseQ8: 6 } as const;
+export const Op = { Embed: 1, Dense: 2, Recur: 3, LNorm: 4, RecurQ8: 5, DenseQ8: 6, Attend: 7, Rows: 8, Merge: 9 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
 /** `program::RECORDS`: each record's fields after the op code, in word order. */
@@ -81,6 +81,9 @@ export const RECORD_FIELDS = {
   LNorm: ['inp', 'gamma', 'beta', 'n', 'eps', 'stats', 'out'],
   RecurQ8: ['cell', 'gate', 'inp', 'i', 'h', 'desc', 'b_ih', 'b_hh', 'state_h', 'state_c', 'rh', 'z', 'out', 'zh', 'a16'],
   DenseQ8: ['inp', 'qw', 'sw', 'bias', 'i', 'o', 'act', 'out', 'a16'],
+  Attend: ['call'],
+  Rows: ['len', 'src', 'src_stride', 'dst', 'dst_stride'],
+  Merge: ['op', 'k', 'n', 'x0', 'x1', 'x2', 'x3', 'out'],
 } as const;
 
 /** `program::Q8Desc`: the words an int8 recurrent record's `desc` points at. */
