@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initForTests } from './helpers/init.js';
-import { Random, Sequential, importOnnx, layers, tensor, type Tensor } from '../ts/index.js';
+import { input, type Model, model, Random, Sequential, type SymbolicTensor, importOnnx, layers, tensor, type Tensor } from '../ts/index.js';
 import { expectClose } from './helpers/compare.js';
 
 beforeAll(async () => {
@@ -97,5 +97,93 @@ describe('toOnnx runs in onnxruntime-node', () => {
       { seed: 5 },
     );
     await check('goBackwards + lastStep', m, floats([3, 5, 2]));
+  });
+});
+
+/** A graph model's export against its predict: every output, inputs by name x0, x1, …. */
+async function checkGraph(name: string, m: Model, xs: Tensor[]) {
+  const bytes = m.toOnnx();
+  const ours = m.predict(xs);
+  const outs = Array.isArray(ours) ? ours : [ours];
+  const session = await ort.InferenceSession.create(bytes);
+  const feed = (x: Tensor) =>
+    x.dtype === 'int32'
+      ? new ort.Tensor('int64', BigInt64Array.from(Array.from(x.data, (v) => BigInt(v))), x.shape)
+      : new ort.Tensor('float32', x.data as Float32Array, x.shape);
+  const names = xs.length === 1 ? ['x'] : xs.map((_, i) => `x${i}`);
+  const got = await session.run(Object.fromEntries(xs.map((x, i) => [names[i], feed(x)])));
+  outs.forEach((o, i) => {
+    const y = got[outs.length === 1 ? 'y' : `y${i}`];
+    expect(y.dims.map(Number), `${name} output ${i} shape`).toEqual(o.shape);
+    expectClose(`${name} output ${i}: onnxruntime vs predict`, y.data as Float32Array, o.data, 1e-5, 1e-5);
+  });
+  await session.release();
+  m.dispose();
+}
+
+describe('toOnnx of graph models runs in onnxruntime-node', () => {
+  const rng = new Random(9);
+  const floats = (shape: number[]) =>
+    tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1.5, 1.5)),
+      shape,
+    );
+  const one = (t: SymbolicTensor | SymbolicTensor[]) => t as SymbolicTensor;
+  const many = (t: SymbolicTensor | SymbolicTensor[]) => t as SymbolicTensor[];
+
+  it('encoder–decoder with attention: masked bidirectional encoder states into the decoder, the weights as a second output', async () => {
+    const enc = input({ shape: [6], dtype: 'int32' });
+    const dec = input({ shape: [4], dtype: 'int32' });
+    const e = one(layers.embedding({ inputDim: 9, outputDim: 4, maskZero: true }).apply(enc));
+    const [seq, fh, fc, bh, bc] = many(
+      layers.bidirectional({ layer: layers.lstm({ units: 3, returnSequences: true, returnState: true }) }).apply(e),
+    );
+    const h = one(layers.concatenate().apply([fh, bh]));
+    const c = one(layers.concatenate().apply([fc, bc]));
+    const d = one(layers.embedding({ inputDim: 5, outputDim: 4 }).apply(dec));
+    const decoded = one(layers.lstm({ units: 6, returnSequences: true }).apply(d, { initialState: [h, c] }));
+    const [ctx, w] = many(layers.attention({ useScale: true, returnAttentionScores: true }).apply([decoded, seq]));
+    const out = one(layers.dense({ units: 5, activation: 'softmax' }).apply(one(layers.concatenate().apply([ctx, decoded]))));
+    await checkGraph('seq2seq', model({ inputs: [enc, dec], outputs: [out, w], seed: 1 }), [
+      ids(3, 6, 9, rng, [6, 2, 4]),
+      ids(3, 4, 5, rng),
+    ]);
+  });
+
+  it('causal multi-head self-attention over a masked GRU; additive attention with masked queries and values', async () => {
+    const x = input({ shape: [5, 3] });
+    const y = one(layers.gru({ units: 8, returnSequences: true }).apply(one(layers.masking().apply(x))));
+    const [a, w] = many(
+      layers
+        .multiHeadAttention({ numHeads: 2, keyDim: 3, valueDim: 2, outputShape: 6 })
+        .apply([y, y], { useCausalMask: true, returnAttentionScores: true }),
+    );
+    const add = one(layers.additiveAttention().apply([one(layers.dense({ units: 6 }).apply(y)), a]));
+    const pooled = one(layers.globalAveragePooling1d().apply(add));
+    const xs = floats([3, 5, 3]);
+    for (const [b, n] of [
+      [1, 2],
+      [2, 4],
+    ])
+      for (let t = n; t < 5; t++) for (let f = 0; f < 3; f++) xs.data[(b * 5 + t) * 3 + f] = 0;
+    await checkGraph('attention', model({ inputs: x, outputs: [pooled, w], seed: 2 }), [xs]);
+  });
+
+  it('convolutions, pooling, merges, repeatVector and timeDistributed', async () => {
+    const x = input({ shape: [12, 4] });
+    const c1 = one(layers.conv1d({ filters: 6, kernelSize: 3, dilationRate: 2, padding: 'causal', activation: 'relu' }).apply(x));
+    const c2 = one(layers.conv1d({ filters: 6, kernelSize: 3, strides: 2, groups: 2, padding: 'same', activation: 'tanh' }).apply(c1));
+    const p1 = one(layers.maxPooling1d({ poolSize: 2, padding: 'same' }).apply(c2));
+    const p2 = one(layers.averagePooling1d({ poolSize: 3, strides: 1, padding: 'same' }).apply(p1));
+    const v = one(layers.conv1d({ filters: 6, kernelSize: 2 }).apply(p1));
+    const merged = ['add', 'subtract', 'multiply', 'average', 'maximum', 'minimum'].map((op) =>
+      one(layers[op as 'add']({}).apply([one(layers.globalMaxPooling1d().apply(p2)), one(layers.globalAveragePooling1d().apply(v))])),
+    );
+    const cat = one(layers.concatenate().apply(merged));
+    const seq = one(layers.repeatVector({ n: 3 }).apply(cat));
+    const out = one(
+      layers.timeDistributed({ layer: layers.dense({ units: 2 }) }).apply(one(layers.lstm({ units: 4, returnSequences: true }).apply(seq))),
+    );
+    await checkGraph('conv', model({ inputs: x, outputs: out, seed: 3 }), [floats([2, 12, 4])]);
   });
 });

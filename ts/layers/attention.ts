@@ -13,7 +13,7 @@
  * `returnAttentionScores` adds the attention weights as a second output
  * (`[Tq, Tv]`, or `[heads, Tq, Tv]` for multi-head); a loss may read them.
  */
-import { ShapeError, ValueError, fmtShape } from '../errors.js';
+import { FormatError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { type AttnGradWords, type AttnWords, attentionBackward, attentionForward, attnGradWords, attnWords } from '../ops/attention.js';
 import { f32Bits } from '../runtime/program.js';
 import { ATTN_FIELDS, ATTN_GRADS_FIELDS, AttnFlag, AttnScore } from '../runtime/contract.js';
@@ -27,6 +27,8 @@ import {
   type LayerArgs,
   type LayerCall,
   type LayerKind,
+  type OnnxBuilder,
+  type OnnxValue,
   type ParamSpec,
   type Shape,
   type StepInfo,
@@ -246,6 +248,84 @@ export abstract class AttentionLayer extends Layer {
     return [dq, dvBuf];
   }
 
+  /**
+   * ONNX nodes with the core's meaning: projections (multi-head), heads as
+   * `[B, H, T, d]`, dot or additive scores, keys past the value's lengths (and
+   * later than the query, causal) out of the softmax, padded queries 0; the
+   * weights as a second output with `returnAttentionScores`.
+   */
+  override toOnnxAll(g: OnnxBuilder, xs: OnnxValue[]): OnnxValue[] {
+    const geo = this.geometry!;
+    const [q, v, k = v] = xs;
+    for (const x of xs) if (x.rank !== 3) throw new FormatError(`toOnnx: ${this.name}: needs [batch, time, features] inputs`);
+    const [H, dk, dv, Fo] = [geo.heads, geo.keyDim, geo.valueDim, geo.outFeatures];
+    const w = this.onnxParams(g);
+    const f = (v: number) => g.init(g.name('c'), [], [v]);
+    // [B, T, F] → [B, H, T, d] (projected: x·Wᵀ + b, heads split)
+    const heads = (x: string, W: string | null, bias: string | null, d: number): string => {
+      let cur = x;
+      if (W) [cur] = g.node('MatMul', [cur, W]);
+      if (bias) [cur] = g.node('Add', [cur, bias]);
+      const [r] = g.node('Reshape', [cur, g.ints('shape', [0, 0, H, d])]);
+      return g.node('Transpose', [r], 1, { perm: [0, 2, 1, 3] })[0];
+    };
+    const Q = heads(q.name, w.wq, w.bq, dk);
+    const K = heads(k.name, w.wk, w.bk, dk);
+    const V = heads(v.name, w.wv, w.bv, dv);
+    let S: string;
+    if (geo.score === AttnScore.Dot) {
+      const [kt] = g.node('Transpose', [K], 1, { perm: [0, 1, 3, 2] });
+      [S] = g.node('MatMul', [Q, kt]);
+      [S] = g.node('Mul', [S, f(geo.factor)]);
+      if (w.scale) [S] = g.node('Mul', [S, w.scale]);
+    } else {
+      // Σ_d scale[d]·tanh(q[i, d] + k[j, d]) over [B, H, Tq, Tv, d]
+      const [qe] = g.node('Unsqueeze', [Q, g.ints('axes', [3])]);
+      const [ke] = g.node('Unsqueeze', [K, g.ints('axes', [2])]);
+      let [t] = g.node('Tanh', [g.node('Add', [qe, ke])[0]]);
+      if (w.scale) [t] = g.node('Mul', [t, w.scale]);
+      [S] = g.node('ReduceSum', [t, g.ints('axes', [-1])], 1, { keepdims: 0 });
+    }
+    // which keys each query sees: [B, 1, Tq|1, Tv]
+    let keys: string | null = v.lengths ? g.node('Unsqueeze', [g.validSteps(v.name, v.lengths), g.ints('axes', [1, 2])])[0] : null;
+    if (this.useCausalMask) {
+      // key j ≤ query i, as [Tq, Tv]
+      const [sShape] = g.node('Shape', [S]);
+      const steps = (axis: number) => {
+        const [n] = g.node('Gather', [sShape, g.init(g.name('axis'), [], [axis], 'int64')], 1, { axis: 0 });
+        return g.node('Range', [g.init(g.name('zero'), [], [0], 'int64'), n, g.init(g.name('one'), [], [1], 'int64')])[0];
+      };
+      const [i] = g.node('Unsqueeze', [steps(2), g.ints('axes', [1])]);
+      const [causal] = g.node('LessOrEqual', [steps(3), i]);
+      keys = keys ? g.node('And', [keys, causal])[0] : causal;
+    }
+    if (keys) [S] = g.node('Where', [keys, S, f(-1e30)]);
+    let [P] = g.node('Softmax', [S], 1, { axis: -1 });
+    // a row that sees no key (or a padded query) weighs nothing
+    if (keys) [P] = g.node('Mul', [P, g.node('Cast', [keys], 1, { to: g.dtype('float') })[0]]);
+    let qmask: string | null = null;
+    if (q.lengths) {
+      [qmask] = g.node('Cast', [g.validSteps(q.name, q.lengths)], 1, { to: g.dtype('float') });
+      [P] = g.node('Mul', [P, g.node('Unsqueeze', [qmask, g.ints('axes', [1, 3])])[0]]);
+    }
+    const [C] = g.node('MatMul', [P, V]);
+    const [ct] = g.node('Transpose', [C], 1, { perm: [0, 2, 1, 3] });
+    let [out] = g.node('Reshape', [ct, g.ints('shape', [0, 0, H * dv])]);
+    if (w.wo) [out] = g.node('MatMul', [out, w.wo]);
+    if (w.bo) [out] = g.node('Add', [out, w.bo]);
+    if (qmask) [out] = g.node('Mul', [out, g.node('Unsqueeze', [qmask, g.ints('axes', [2])])[0]]);
+    void Fo;
+    const outs: OnnxValue[] = [{ name: out, rank: 3, lengths: q.lengths }];
+    if (this.returnAttentionScores) {
+      const scores = H === 1 ? g.node('Squeeze', [P, g.ints('axes', [1])])[0] : P;
+      outs.push({ name: scores, rank: H === 1 ? 3 : 4, lengths: null });
+    }
+    return outs;
+  }
+
+  /** The kind's parameters as ONNX initialisers: transposed projections `[F, H·d]`, biases, the learned scale (null where absent). */
+  protected abstract onnxParams(g: OnnxBuilder): Record<'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo' | 'scale', string | null>;
+
   /** The words of a call over `B` samples of `Tq` queries and `Tv` keys: this layer's geometry, and `regions`. */
   private callWords(B: number, Tq: number, Tv: number, causal: boolean, regions: Partial<AttnWords>): AttnWords {
     const g = this.geometry!;
@@ -366,6 +446,13 @@ abstract class SingleHeadAttention extends AttentionLayer {
 
   getConfig(): Record<string, unknown> {
     return { ...this.callConfig(), useScale: this.useScale };
+  }
+
+  protected onnxParams(g: OnnxBuilder): Record<'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo' | 'scale', string | null> {
+    const none = { wq: null, bq: null, wk: null, bk: null, wv: null, bv: null, wo: null, bo: null };
+    if (!this.scale) return { ...none, scale: null };
+    const w = g.weight('scale');
+    return { ...none, scale: g.init(`${this.name}.scale`, w.shape, w.data) };
   }
 }
 

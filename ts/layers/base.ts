@@ -241,6 +241,8 @@ export interface OnnxBuilder {
   name(base: string): string;
   /** The ONNX data type code (Cast's `to`). */
   dtype(t: OnnxType): number;
+  /** `valid[b, t] = t < lengths[b]` (bool `[B, T]`), `T` the size of axis 1 of tensor `x`. */
+  validSteps(x: string, lengths: string): string;
 }
 
 // ------------------------------------------------------------------ importers

@@ -6,7 +6,7 @@
  * padding must come after the real steps (post-padding). Masked steps are
  * zeroed in the output (Keras multiplies them by the mask).
  */
-import { ValueError } from '../errors.js';
+import { FormatError, ValueError } from '../errors.js';
 import type { WasmArray } from '../runtime/memory.js';
 import { checkStatus } from '../runtime/status.js';
 import {
@@ -16,6 +16,8 @@ import {
   type LayerArgs,
   type LayerCall,
   type LayerKind,
+  type OnnxBuilder,
+  type OnnxValue,
   type Shape,
   type StepInfo,
 } from './base.js';
@@ -90,6 +92,18 @@ export class Masking extends Layer {
 
   getConfig(): Record<string, unknown> {
     return { name: this.name, maskValue: this.maskValue, inputShape: this.inputShape ?? undefined };
+  }
+
+  /** Lengths: the steps with a feature other than `maskValue` (post-padding), at most the input's; padded steps zeroed. */
+  override toOnnx(g: OnnxBuilder, x: OnnxValue): OnnxValue {
+    if (x.rank !== 3) throw new FormatError(`toOnnx: ${this.name}: needs a [batch, time, features] input`);
+    const [ne] = g.node('Not', [g.node('Equal', [x.name, g.init(g.name('mask_value'), [], [this.maskValue])])[0]]);
+    const [anyF] = g.node('ReduceMax', [g.node('Cast', [ne], 1, { to: g.dtype('float') })[0]], 1, { axes: [2], keepdims: 0 });
+    let [lengths] = g.node('ReduceSum', [g.node('Cast', [anyF], 1, { to: g.dtype('int32') })[0], g.ints('axes', [1])], 1, { keepdims: 0 });
+    if (x.lengths) [lengths] = g.node('Min', [lengths, x.lengths]);
+    const [valid] = g.node('Cast', [g.validSteps(x.name, lengths)], 1, { to: g.dtype('float') });
+    const [out] = g.node('Mul', [x.name, g.node('Unsqueeze', [valid, g.ints('axes', [2])])[0]]);
+    return { name: out, rank: 3, lengths };
   }
 }
 

@@ -17,7 +17,7 @@ import { ValueError } from '../errors.js';
 import type { AttnGradWords, AttnWords } from '../ops/attention.js';
 import { AttnScore } from '../runtime/contract.js';
 import { type AttentionBaseArgs, type AttentionGeometry, AttentionLayer } from './attention.js';
-import { initMatrix, type KerasMapping, type LayerKind, type ParamSpec } from './base.js';
+import { initMatrix, type KerasMapping, type LayerKind, type OnnxBuilder, type ParamSpec, transpose } from './base.js';
 import type { Initializer } from './initializers.js';
 
 export interface MultiHeadAttentionArgs extends AttentionBaseArgs {
@@ -118,6 +118,29 @@ export class MultiHeadAttention extends AttentionLayer {
   protected gradWords(at: (p: ParamSpec | null) => number): Partial<AttnGradWords> {
     const [dbq, dbk, dbv] = this.biasParts(at(this.p.bias));
     return { dwq: at(this.p.wq), dbq, dwk: at(this.p.wk), dbk, dwv: at(this.p.wv), dbv, dwo: at(this.p.wo), dbo: at(this.p.bo) };
+  }
+
+  /** `x·Wᵀ` as `MatMul(x, Wᵀ)`: the projections transposed to `[F, H·d]`; the biases split out of `in_proj_bias`. */
+  protected onnxParams(g: OnnxBuilder): Record<'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo' | 'scale', string | null> {
+    const t = (name: string) => {
+      const w = g.weight(name);
+      const [rows, cols] = w.shape;
+      return g.init(`${this.name}.${name}_t`, [cols, rows], transpose(rows, cols, w.data));
+    };
+    const [H, dk, dv] = [this.numHeads, this.keyDim, this.valueDim];
+    const b = this.useBias ? g.weight('in_proj_bias').data : null;
+    const part = (name: string, from: number, n: number) => (b ? g.init(`${this.name}.${name}`, [n], b.subarray(from, from + n)) : null);
+    return {
+      wq: t('q_proj_weight'),
+      bq: part('bq', 0, H * dk),
+      wk: t('k_proj_weight'),
+      bk: part('bk', H * dk, H * dk),
+      wv: t('v_proj_weight'),
+      bv: part('bv', 2 * H * dk, H * dv),
+      wo: t('out_proj.weight'),
+      bo: this.useBias ? g.init(`${this.name}.out_proj.bias`, g.weight('out_proj.bias').shape, g.weight('out_proj.bias').data) : null,
+      scale: null,
+    };
   }
 
   getConfig(): Record<string, unknown> {

@@ -214,22 +214,19 @@ export class GlobalPooling1d extends Layer {
 
   /** `ReduceMax` / `ReduceMean` over time; with lengths, a masked mean (valid steps only) or a max with padding at −∞. */
   override toOnnx(g: OnnxBuilder, x: OnnxValue): OnnxValue {
+    // opset 17: ReduceMax and ReduceMean take their axes as an attribute, ReduceSum as an input
     const axes = g.ints('axes', [1]);
     if (!x.lengths) {
-      const [out] = g.node(this.kind === 'max' ? 'ReduceMax' : 'ReduceMean', [x.name, axes], 1, { keepdims: 0 });
+      const [out] = g.node(this.kind === 'max' ? 'ReduceMax' : 'ReduceMean', [x.name], 1, { axes: [1], keepdims: 0 });
       return { name: out, rank: 2, lengths: null };
     }
     // valid[b, t] = t < length[b], as [B, T, 1]
-    const [shape] = g.node('Shape', [x.name]);
-    const [tLen] = g.node('Gather', [shape, g.init(g.name('one'), [], [1], 'int64')], 1, { axis: 0 });
-    const [range] = g.node('Range', [g.init(g.name('zero'), [], [0], 'int64'), tLen, g.init(g.name('one'), [], [1], 'int64')]);
+    const [valid3] = g.node('Unsqueeze', [g.validSteps(x.name, x.lengths), g.ints('axes', [2])]);
     const [len64] = g.node('Cast', [x.lengths], 1, { to: g.dtype('int64') });
     const [lenCol] = g.node('Unsqueeze', [len64, g.ints('axes', [1])]);
-    const [valid] = g.node('Less', [range, lenCol]);
-    const [valid3] = g.node('Unsqueeze', [valid, g.ints('axes', [2])]);
     if (this.kind === 'max') {
       const [neg] = g.node('Where', [valid3, x.name, g.init(g.name('neg_inf'), [], [-3.4e38])]);
-      const [mx] = g.node('ReduceMax', [neg, axes], 1, { keepdims: 0 });
+      const [mx] = g.node('ReduceMax', [neg], 1, { axes: [1], keepdims: 0 });
       // an empty sample pools to 0
       const [any] = g.node('Greater', [len64, g.init(g.name('zero'), [], [0], 'int64')]);
       const [anyCol] = g.node('Unsqueeze', [any, g.ints('axes', [1])]);

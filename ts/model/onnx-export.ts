@@ -78,6 +78,14 @@ class GraphBuilder {
       node: (op, inputs, outputs = 1, attrs = {}) => this.node(op, inputs, outputs, attrs, l.name),
       name: (base) => this.name(base),
       dtype: (t) => DTYPE[t],
+      validSteps: (x, lengths) => {
+        const node = (op: string, inputs: string[], attrs: Record<string, OnnxAttr> = {}) => this.node(op, inputs, 1, attrs, l.name)[0];
+        const int = (v: number) => this.init(this.name('i64'), [], [v], 'int64');
+        const T = node('Gather', [node('Shape', [x]), int(1)], { axis: 0 });
+        const steps = node('Range', [int(0), T, int(1)]);
+        const lens = node('Unsqueeze', [node('Cast', [lengths], { to: DT.INT64 }), this.init(this.name('axes'), [1], [1], 'int64')]);
+        return node('Less', [steps, lens]);
+      },
     };
   }
 }
