@@ -8,6 +8,25 @@ export const W = {
   W3: { cell: 'lstm', I: 64, H: 256, B: 32, T: 50, what: 'training step LSTM → dense(1) on the last step, MSE, Adam' },
   W3g: { cell: 'gru', I: 64, H: 256, B: 32, T: 50, what: 'training step GRU → dense(1), MSE, Adam' },
   W5: { cell: 'lstm', V: 65, E: 32, H: 128, B: 32, T: 50, what: 'char-LM training step: embedding → LSTM(128) → softmax CE every step' },
+  W6: {
+    I: 64,
+    H: 256,
+    heads: 4,
+    B: 32,
+    T: 100,
+    what: 'training step: LSTM(256, sequences) → 4-head self-attention (keyDim 64) → mean over steps → dense(1), MSE, Adam',
+  },
+  W7: {
+    B: 64,
+    Tin: 30,
+    Tout: 11,
+    Vin: 42,
+    Vout: 13,
+    E: 32,
+    Henc: 64,
+    Hdec: 128,
+    what: 'date translation training step: bidirectional LSTM(64) encoder, its states starting an LSTM(128) decoder, dot attention, softmax CE, Adam',
+  },
 };
 
 export const SMOKE = {
@@ -17,7 +36,29 @@ export const SMOKE = {
   W3: { ...W.W3, B: 8, T: 10 },
   W3g: { ...W.W3g, B: 8, T: 10 },
   W5: { ...W.W5, B: 8, T: 10 },
+  W6: { ...W.W6, B: 4, T: 12 },
+  W7: { ...W.W7, B: 8 },
 };
+
+/** W6 forward FLOPs of the attention layer alone: the four projections and the two products per head. */
+export function attentionFlops(w) {
+  const dk = w.H / w.heads;
+  return 2 * w.B * w.T * w.H * w.H * 4 + 2 * 2 * w.B * w.heads * w.T * w.T * dk;
+}
+
+/** W6 training FLOPs: 3× the forward of the LSTM and the attention (the head is negligible). */
+export function w6TrainFlops(w) {
+  return 3 * (forwardFlops({ cell: 'lstm', I: w.I, H: w.H, B: w.B, T: w.T }) + attentionFlops(w));
+}
+
+/** W7 training FLOPs: 3× the forward of the encoder, decoder, attention and output layer. */
+export function w7TrainFlops(w) {
+  const enc = 2 * forwardFlops({ cell: 'lstm', I: w.E, H: w.Henc, B: w.B, T: w.Tin });
+  const dec = forwardFlops({ cell: 'lstm', I: w.E, H: w.Hdec, B: w.B, T: w.Tout });
+  const att = 2 * 2 * w.B * w.Tout * w.Tin * w.Hdec;
+  const out = 2 * w.B * w.Tout * 2 * w.Hdec * w.Vout;
+  return 3 * (enc + dec + att + out);
+}
 
 const GATES = { lstm: 4, gru: 3, rnn: 1 };
 

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { init, loadModel } from '../ts/index.js';
+import { init, input, layers, loadModel, model as graphModel, type SymbolicTensor } from '../ts/index.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'rw-cli-'));
@@ -188,6 +188,24 @@ describe('recurrent-wasm CLI', () => {
     expect(r.stdout).toContain('optimizer-state tensors');
     expect(r.stdout).toContain('time-series forecaster');
     expect(r.stdout).toContain('columns: sin, cos');
+    // a graph model: its applications and what each reads; other commands say they want a Sequential
+    const x = input({ shape: [4, 3], name: 'x' });
+    const v = input({ shape: [2], name: 'v' });
+    const a = layers.lstm({ name: 'enc', units: 4, returnSequences: true }).apply(x) as SymbolicTensor;
+    const att = layers.attention({ name: 'att' }).apply([a, a]) as SymbolicTensor;
+    const pooled = layers.globalAveragePooling1d({ name: 'pool' }).apply(att) as SymbolicTensor;
+    const out = layers.concatenate({ name: 'cat' }).apply([pooled, v]) as SymbolicTensor;
+    const g = graphModel({ inputs: [x, v], outputs: out });
+    writeFileSync(join(dir, 'graph.safetensors'), g.save());
+    g.dispose();
+    const gi = run('inspect', 'graph.safetensors');
+    expect(gi.status, gi.stderr).toBe(0);
+    expect(gi.stdout).toMatch(/Connected to/);
+    expect(gi.stdout).toMatch(/att \(Attention\).*enc, enc/);
+    expect(gi.stdout).toMatch(/cat \(Concatenate\).*pool, v/);
+    const gen = run('generate', 'graph.safetensors');
+    expect(gen.status).not.toBe(0);
+    expect(gen.stderr).toMatch(/a graph model; the CLI works with the Sequential models it trains/);
   });
 
   it('--threads: training on 2 threads writes the same weights as on 1', () => {

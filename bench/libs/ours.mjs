@@ -4,7 +4,19 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { config, emit, reps } from './common.mjs';
-import { W, SMOKE, time, floats, ints, recurrentWeights, forwardFlops, trainFlops } from '../workloads.mjs';
+import {
+  W,
+  SMOKE,
+  time,
+  floats,
+  ints,
+  recurrentWeights,
+  forwardFlops,
+  trainFlops,
+  attentionFlops,
+  w6TrainFlops,
+  w7TrainFlops,
+} from '../workloads.mjs';
 
 const cfg = config();
 const distDir = process.env.BENCH_DIST
@@ -137,6 +149,71 @@ for (const id of ['W3', 'W3g']) {
     warmup: 1,
   });
   push('W5', `W5 char-LM B=${s.B} T=${s.T} training step`, { median: t.median / k, min: t.min / k, max: t.max / k, n: t.n }, trainFlops(s));
+  m.dispose();
+}
+// W6: LSTM → 4-head self-attention → mean → dense(1), training step; W6a: the attention layer alone (forward and backward)
+{
+  const s = w.W6;
+  const L = lib.layers;
+  const x = lib.input({ shape: [s.T, s.I] });
+  const y = L.lstm({ units: s.H, returnSequences: true }).apply(x);
+  const a = L.multiHeadAttention({ numHeads: s.heads, keyDim: s.H / s.heads }).apply([y, y]);
+  const m = lib.model({ inputs: x, outputs: L.dense({ units: 1 }).apply(L.globalAveragePooling1d().apply(a)), seed: 3 });
+  m.compile({ optimizer: 'adam', loss: 'mse' });
+  const k = 2;
+  const xt = lib.tensor(floats(k * s.B * s.T * s.I, 21), [k * s.B, s.T, s.I]);
+  const yt = lib.tensor(floats(k * s.B, 22), [k * s.B, 1]);
+  const t = await time(() => m.fit(xt, yt, { epochs: 1, batchSize: s.B, shuffle: false, yieldEveryMs: 1e9 }), {
+    reps: reps(cfg, true),
+    warmup: 1,
+  });
+  const per = { median: t.median / k, min: t.min / k, max: t.max / k, n: t.n };
+  push('W6', `W6 LSTM(${s.H}) → ${s.heads}-head self-attention B=${s.B} T=${s.T} training step`, per, w6TrainFlops(s));
+  m.dispose();
+  // the attention layer's forward and backward (its input's gradient too: a linear layer feeds it)
+  const xa = lib.input({ shape: [s.T, s.H] });
+  const pre = L.dense({ units: s.H }).apply(xa);
+  const ma = lib.model({
+    inputs: xa,
+    outputs: L.multiHeadAttention({ numHeads: s.heads, keyDim: s.H / s.heads }).apply([pre, pre]),
+    seed: 4,
+  });
+  ma.compile({ optimizer: 'sgd', loss: 'mse' });
+  const xs = lib.tensor(floats(s.B * s.T * s.H, 23), [s.B, s.T, s.H]);
+  const ys = lib.tensor(floats(s.B * s.T * s.H, 24), [s.B, s.T, s.H]);
+  const ta = await time(() => ma.computeGradients(xs, ys), { reps: reps(cfg, true), warmup: 1 });
+  // attention forward + backward = 3 × its forward; the linear layer: forward and its weight gradient
+  const proj = 2 * s.B * s.T * s.H * s.H;
+  push('W6a', `W6a ${s.heads}-head self-attention B=${s.B} T=${s.T} E=${s.H} forward + backward`, ta, 3 * attentionFlops(s) + 2 * proj);
+  ma.dispose();
+}
+// W7: the date-translation model's training step (examples/date-translation.mjs's model, batch 64)
+{
+  const s = w.W7;
+  const L = lib.layers;
+  const enc = lib.input({ shape: [s.Tin], dtype: 'int32' });
+  const dec = lib.input({ shape: [s.Tout], dtype: 'int32' });
+  const e = L.embedding({ inputDim: s.Vin, outputDim: s.E, maskZero: true }).apply(enc);
+  const [seq, fh, fc, bh, bc] = L.bidirectional({ layer: L.lstm({ units: s.Henc, returnSequences: true, returnState: true }) }).apply(e);
+  const h = L.concatenate().apply([fh, bh]);
+  const c = L.concatenate().apply([fc, bc]);
+  const d = L.embedding({ inputDim: s.Vout, outputDim: s.E }).apply(dec);
+  const decoded = L.lstm({ units: s.Hdec, returnSequences: true }).apply(d, { initialState: [h, c] });
+  const context = L.attention().apply([decoded, seq]);
+  const out = L.dense({ units: s.Vout, activation: 'softmax' }).apply(L.concatenate().apply([context, decoded]));
+  const m = lib.model({ inputs: [enc, dec], outputs: out, seed: 5 });
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+  const k = 4;
+  const ids = ints(k * s.B * s.Tin, 23, s.Vin - 1).map((v) => v + 1);
+  const xe = lib.tensor(ids, [k * s.B, s.Tin]);
+  const xd = lib.tensor(ints(k * s.B * s.Tout, 24, s.Vout), [k * s.B, s.Tout]);
+  const yt = lib.tensor(ints(k * s.B * s.Tout, 25, s.Vout), [k * s.B, s.Tout]);
+  const t = await time(() => m.fit([xe, xd], yt, { epochs: 1, batchSize: s.B, shuffle: false, yieldEveryMs: 1e9 }), {
+    reps: reps(cfg, true),
+    warmup: 1,
+  });
+  const per = { median: t.median / k, min: t.min / k, max: t.max / k, n: t.n };
+  push('W7', `W7 date translation B=${s.B} Tin=${s.Tin} Tout=${s.Tout} training step`, per, w7TrainFlops(s));
   m.dispose();
 }
 // The plain GEMM ceiling (one thread): the core's SGEMM on operands already in wasm memory

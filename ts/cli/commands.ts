@@ -23,8 +23,10 @@ import {
 import { CliError, parseCsv, readFileChecked, scale, type Scaling } from './data.js';
 import { lineChart } from './plot.js';
 
-/** A model file: f32 (trainable) or quantised (inference only). */
-export function openModel(path: string): { model: Sequential | QuantizedModel; bytes: Uint8Array } {
+/** A model file: f32 (trainable) or quantised (inference only); a graph model only for `inspect` (`graphs`). */
+export function openModel(path: string): { model: Sequential | QuantizedModel; bytes: Uint8Array };
+export function openModel(path: string, opts: { graphs: true }): { model: Model | QuantizedModel; bytes: Uint8Array };
+export function openModel(path: string, opts: { graphs?: boolean } = {}): { model: Model | QuantizedModel; bytes: Uint8Array } {
   const bytes = new Uint8Array(readFileChecked(path, 'model file'));
   let model: Model | QuantizedModel;
   try {
@@ -33,7 +35,7 @@ export function openModel(path: string): { model: Sequential | QuantizedModel; b
   } catch (e) {
     throw new CliError(`${basename(path)}: ${(e as Error).message}`);
   }
-  if (!(model instanceof Sequential || model instanceof QuantizedModel)) {
+  if (!opts.graphs && !(model instanceof Sequential || model instanceof QuantizedModel)) {
     model.dispose();
     throw new CliError(`${basename(path)}: a graph model; the CLI works with the Sequential models it trains`);
   }
@@ -238,7 +240,7 @@ export function predictCmd(path: string, o: PredictCliOptions): string {
 
 /** Layers, parameter counts, tensors and dtypes, file size and training metadata. */
 export function inspectCmd(path: string): string {
-  const { model, bytes } = openModel(path);
+  const { model, bytes } = openModel(path, { graphs: true });
   const file = readSafetensors(bytes);
   const lines: string[] = [];
   const size = statSync(path).size;
