@@ -7,23 +7,11 @@
 //   node scripts/make-tfjs-fixtures.mjs      → test/fixtures/tfjs/
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
+import { rng } from './seeded.mjs';
 
 await tf.setBackend('cpu');
 const out = new URL('../test/fixtures/tfjs/', import.meta.url);
 mkdirSync(out, { recursive: true });
-
-// xorshift32, seeded: the same numbers every run
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 const cases = [
   {

@@ -11,9 +11,10 @@
  * with the layer named.
  */
 import { FormatError } from '../errors.js';
-import type { Layer } from '../layers/base.js';
+import { input, type Layer, type SymbolicTensor } from '../layers/base.js';
 import { kerasMapping } from '../layers/index.js';
 import type { GateActivation } from '../ops/recurrent.js';
+import { type Model, model } from '../model/model.js';
 import { Sequential } from '../model/sequential.js';
 import { f16ToF32 } from '../format/safetensors.js';
 
@@ -82,29 +83,111 @@ function decodeWeights(
   return out;
 }
 
-/** Linear chain of layers from a Sequential or a chain-shaped functional Model. */
-function layerList(topology: Record<string, unknown>): KerasLayer[] {
+/** A reference to one output of one application of a layer: Keras' `[layer, node, tensor]`. */
+interface Ref {
+  layer: string;
+  node: number;
+  tensor: number;
+}
+
+/** One application of a layer: the tensors it reads (in order) and its call options. */
+interface Application {
+  inputs: Ref[];
+  /** Keras call keywords that change what a layer computes (`use_causal_mask`, `return_attention_scores`). */
+  options: Record<string, unknown>;
+}
+
+type KerasGraphLayer = KerasLayer & { applications: Application[] };
+
+/** What the topology describes: a Sequential's layer list, or a functional graph. */
+type Topology = { kind: 'sequential'; layers: KerasLayer[] } | { kind: 'graph'; layers: KerasGraphLayer[]; inputs: Ref[]; outputs: Ref[] };
+
+function readTopology(topology: Record<string, unknown>): Topology {
   const mt = (topology.model_config as Record<string, unknown> | undefined) ?? topology;
   const cls = mt.class_name;
   const cfg = mt.config as Record<string, unknown> | KerasLayer[];
   if (cls === 'Sequential') {
     const layers = Array.isArray(cfg) ? cfg : (cfg?.layers as KerasLayer[]);
     if (!Array.isArray(layers)) throw new FormatError('importTfjs: Sequential config has no layers');
-    return layers;
+    return { kind: 'sequential', layers };
   }
   if (cls === 'Model' || cls === 'Functional') {
-    const layers = (cfg as Record<string, unknown>).layers as (KerasLayer & { inbound_nodes?: unknown[] })[];
+    const c = cfg as Record<string, unknown>;
+    const layers = c.layers as (KerasLayer & { name?: string; inbound_nodes?: unknown[] })[];
     if (!Array.isArray(layers)) throw new FormatError('importTfjs: functional config has no layers');
-    // accept a chain: each layer has at most one inbound layer, the previous one
-    for (let i = 1; i < layers.length; i++) {
-      const nodes = JSON.stringify(layers[i].inbound_nodes ?? []);
-      const prev = String((layers[i - 1].config as Record<string, unknown>).name);
-      if (!nodes.includes(`"${prev}"`))
-        throw new FormatError(`importTfjs: functional models are imported only when they are a chain (layer ${i} does not follow ${prev})`);
-    }
-    return layers;
+    const refs = (v: unknown, what: string): Ref[] => {
+      // Keras 3 writes one [name, node, tensor] for a single input or output
+      const list = Array.isArray(v) && typeof v[0] === 'string' ? [v] : v;
+      if (!Array.isArray(list)) throw new FormatError(`importTfjs: functional config: unreadable ${what}`);
+      return list.map((r) => ref(r, what));
+    };
+    return {
+      kind: 'graph',
+      layers: layers.map((l) => ({
+        ...l,
+        applications: (l.inbound_nodes ?? []).map((n) => application(n, String(l.config?.name ?? l.name))),
+      })),
+      inputs: refs(c.input_layers, 'input_layers'),
+      outputs: refs(c.output_layers, 'output_layers'),
+    };
   }
   throw new FormatError(`importTfjs: unsupported model class ${JSON.stringify(cls)}`);
+}
+
+/** The graph with only the layers the outputs depend on (and the inputs), in the config's order. */
+function needed(t: Extract<Topology, { kind: 'graph' }>): Extract<Topology, { kind: 'graph' }> {
+  const byName = new Map(t.layers.map((l) => [String(l.config?.name ?? (l as { name?: string }).name), l]));
+  const keep = new Set<string>();
+  const visit = (name: string) => {
+    if (keep.has(name)) return;
+    keep.add(name);
+    for (const a of byName.get(name)?.applications ?? []) for (const r of a.inputs) visit(r.layer);
+  };
+  for (const r of t.outputs) visit(r.layer);
+  for (const r of t.inputs) keep.add(r.layer);
+  return { ...t, layers: t.layers.filter((l) => keep.has(String(l.config?.name ?? (l as { name?: string }).name))) };
+}
+
+function ref(r: unknown, where: string): Ref {
+  if (!Array.isArray(r) || typeof r[0] !== 'string' || !Number.isInteger(r[1]) || !Number.isInteger(r[2])) {
+    throw new FormatError(`importTfjs: ${where}: unreadable tensor reference ${JSON.stringify(r)?.slice(0, 80)}`);
+  }
+  return { layer: r[0], node: r[1], tensor: r[2] };
+}
+
+/** Call keywords that change what a layer computes, in Keras' names. */
+const OPTIONS = ['use_causal_mask', 'return_attention_scores'];
+
+/**
+ * One inbound node, in either writer's form: Keras 2 / TF.js `[[layer, node,
+ * tensor, kwargs], …]` (a recurrent layer's initial states are extra
+ * inputs), or Keras 3 `{ args, kwargs }` whose tensors are
+ * `{ class_name: '__keras_tensor__', config: { keras_history } }` anywhere in
+ * `args`, and `kwargs.initial_state` the states.
+ */
+function application(n: unknown, layer: string): Application {
+  const where = `layer ${layer}`;
+  if (Array.isArray(n)) {
+    const inputs = n.map((e) => ref(e, where));
+    const kw = n.map((e) => (Array.isArray(e) && e[3] && typeof e[3] === 'object' ? (e[3] as Record<string, unknown>) : {}));
+    const options = Object.fromEntries(kw.flatMap((k) => Object.entries(k)).filter(([k]) => OPTIONS.includes(k)));
+    return { inputs, options };
+  }
+  if (n && typeof n === 'object' && 'args' in n) {
+    const { args, kwargs = {} } = n as { args: unknown; kwargs?: Record<string, unknown> };
+    const inputs: Ref[] = [];
+    const collect = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(collect);
+      else if (v && typeof v === 'object' && (v as KerasLayer).class_name === '__keras_tensor__') {
+        inputs.push(ref((v as { config: { keras_history: unknown } }).config.keras_history, where));
+      }
+    };
+    collect(args);
+    collect(kwargs.initial_state ?? []);
+    const options = Object.fromEntries(Object.entries(kwargs).filter(([k]) => OPTIONS.includes(k)));
+    return { inputs, options };
+  }
+  throw new FormatError(`importTfjs: ${where}: unreadable inbound node ${JSON.stringify(n)?.slice(0, 80)}`);
 }
 
 const snake = (s: string) => s.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
@@ -130,7 +213,7 @@ export interface TfjsModelJson {
 export function importTfjs(
   modelJson: TfjsModelJson | string,
   weightData: ArrayBuffer | ArrayBufferView | (ArrayBuffer | ArrayBufferView)[],
-): Sequential {
+): Model {
   try {
     return importTfjsUnchecked(modelJson, weightData);
   } catch (e) {
@@ -142,7 +225,7 @@ export function importTfjs(
 function importTfjsUnchecked(
   modelJson: TfjsModelJson | string,
   weightData: ArrayBuffer | ArrayBufferView | (ArrayBuffer | ArrayBufferView)[],
-): Sequential {
+): Model {
   let mj: TfjsModelJson;
   try {
     mj = typeof modelJson === 'string' ? JSON.parse(modelJson) : modelJson;
@@ -177,7 +260,12 @@ function importTfjsUnchecked(
   const kerasVersion = String(topo.keras_version ?? '');
   const keras3 = /^3\./.test(kerasVersion);
   const hardSigmoid: GateActivation = keras3 ? 'hardSigmoid6' : 'hardSigmoid';
-  const list = layerList(topo);
+  // a functional model keeps the layers its outputs need (a Keras 3 op layer
+  // computing an explicit mask for a call's `mask` argument is not needed:
+  // masks propagate from the layers that make them, here as in Keras)
+  const read = readTopology(topo);
+  const topology = read.kind === 'graph' ? needed(read) : read;
+  const list: KerasLayer[] = topology.layers;
 
   // a weight belongs to the layer whose name is one of its path tokens
   // ('lstm_LSTM1/kernel', 'lstm/lstm_cell/kernel', 'sequential/lstm/lstm_cell/kernel')
@@ -195,6 +283,7 @@ function importTfjsUnchecked(
   let inputShape: (number | null)[] | null = null;
   let idsInput = false;
   const layers: Layer[] = [];
+  const byName = new Map<string, Layer>();
   const ours: Record<string, Float32Array> = {};
   for (const [li, kl] of list.entries()) {
     const cls = kl.class_name;
@@ -204,7 +293,6 @@ function importTfjsUnchecked(
     const shape = (c.batch_input_shape ?? c.batch_shape) as (number | null)[] | undefined;
     if (shape && !inputShape) inputShape = shape.slice(1);
     if (cls === 'InputLayer') continue;
-    if (cls === 'Masking') throw new FormatError(`importTfjs: ${where}: Masking layers are not supported (use Embedding mask_zero)`);
     const mapping = kerasMapping(cls);
     if (!mapping) throw new FormatError(`importTfjs: ${where}: layer class "${cls}" is not supported`);
     const ws = byLayer(name);
@@ -221,15 +309,18 @@ function importTfjsUnchecked(
       mapping: kerasMapping,
     });
     layers.push(r.layer);
+    byName.set(name, r.layer);
     Object.assign(ours, r.weights);
     if (r.idsInput) {
       idsInput = true;
       inputShape ??= r.idsInput;
     }
   }
-  if (!inputShape) throw new FormatError('importTfjs: the model does not declare its input shape (batch_input_shape)');
   if (layers.length === 0) throw new FormatError('importTfjs: no layers');
-  const model = new Sequential(layers, { name: String((topo.config as Record<string, unknown>)?.name ?? 'tfjs') });
+  const modelName = String((topo.config as Record<string, unknown>)?.name ?? 'tfjs');
+  if (topology.kind === 'graph') return graphModel(topology, byName, ours, modelName);
+  if (!inputShape) throw new FormatError('importTfjs: the model does not declare its input shape (batch_input_shape)');
+  const model = new Sequential(layers, { name: modelName });
   try {
     model.build(idsInput ? inputShape.slice(0, 1) : inputShape, { initialize: false });
     model.setWeights(ours);
@@ -237,4 +328,82 @@ function importTfjsUnchecked(
     throw new FormatError(`importTfjs: ${(e as Error).message}`);
   }
   return model;
+}
+
+/**
+ * A functional topology as a graph model: input layers become inputs (ids
+ * where an embedding reads them), then each application of each layer is
+ * made once every tensor it reads exists (a shared layer applied again keeps
+ * its weights), and the output references pick the model's outputs.
+ */
+function graphModel(
+  t: Extract<Topology, { kind: 'graph' }>,
+  layers: Map<string, Layer>,
+  weights: Record<string, Float32Array>,
+  name: string,
+): Model {
+  const made = new Map<string, SymbolicTensor[]>();
+  const key = (layer: string, node: number) => `${layer}\u0000${node}`;
+  const get = (r: Ref, where: string): SymbolicTensor | undefined => {
+    const outs = made.get(key(r.layer, r.node));
+    if (outs && !outs[r.tensor])
+      throw new FormatError(`importTfjs: ${where} reads output ${r.tensor} of ${r.layer}, which has ${outs.length}`);
+    return outs?.[r.tensor];
+  };
+  const readers = (layer: string) => t.layers.filter((l) => l.applications.some((a) => a.inputs.some((r) => r.layer === layer)));
+  for (const l of t.layers) {
+    if (l.class_name !== 'InputLayer') continue;
+    const c = l.config ?? {};
+    const lname = String(c.name ?? (l as { name?: string }).name);
+    const shape = (c.batch_input_shape ?? c.batch_shape) as (number | null)[] | undefined;
+    if (!Array.isArray(shape)) throw new FormatError(`importTfjs: input ${lname} has no batch_input_shape`);
+    const ids = c.dtype === 'int32' || readers(lname).some((r) => layers.get(String(r.config?.name))?.inputDType === 'int32');
+    made.set(key(lname, 0), [input({ shape: ids ? shape.slice(1, 2) : shape.slice(1), dtype: ids ? 'int32' : 'float32', name: lname })]);
+  }
+  // applications in an order where every input exists: repeat passes until none is left
+  const pending = t.layers.flatMap((l) => (l.class_name === 'InputLayer' ? [] : l.applications.map((a, node) => ({ l, a, node }))));
+  while (pending.length) {
+    const before = pending.length;
+    for (let i = 0; i < pending.length; i++) {
+      const { l, a, node } = pending[i];
+      const lname = String(l.config?.name);
+      const where = `layer ${lname} (${l.class_name})`;
+      if (node > 0 && !made.has(key(lname, node - 1))) continue;
+      const xs = a.inputs.map((r) => get(r, where));
+      if (xs.some((x) => !x)) continue;
+      const layer = layers.get(lname)!;
+      const opts: Record<string, boolean> = {};
+      if (a.options.use_causal_mask !== undefined) opts.useCausalMask = !!a.options.use_causal_mask;
+      if (a.options.return_attention_scores !== undefined) opts.returnAttentionScores = !!a.options.return_attention_scores;
+      let out: SymbolicTensor | SymbolicTensor[];
+      try {
+        const arg = xs.length === 1 && layer.arity[1] === 1 ? xs[0]! : (xs as SymbolicTensor[]);
+        out = Object.keys(opts).length
+          ? (layer as Layer & { apply(x: unknown, o: unknown): SymbolicTensor[] }).apply(arg, opts)
+          : layer.apply(arg);
+      } catch (e) {
+        throw new FormatError(`importTfjs: ${where}: ${(e as Error).message}`);
+      }
+      made.set(key(lname, node), Array.isArray(out) ? out : [out]);
+      pending.splice(i--, 1);
+    }
+    if (pending.length === before) {
+      const { l } = pending[0];
+      throw new FormatError(`importTfjs: layer ${String(l.config?.name)} reads a tensor no layer makes (or the graph has a cycle)`);
+    }
+  }
+  const pick = (refs: Ref[], what: string) =>
+    refs.map((r) => {
+      const x = get(r, what);
+      if (!x) throw new FormatError(`importTfjs: ${what} names ${r.layer}, which the graph does not make`);
+      return x;
+    });
+  const m = model({ inputs: pick(t.inputs, 'input_layers'), outputs: pick(t.outputs, 'output_layers'), name, initialize: false });
+  try {
+    m.setWeights(weights);
+  } catch (e) {
+    m.dispose();
+    throw new FormatError(`importTfjs: ${(e as Error).message}`);
+  }
+  return m;
 }

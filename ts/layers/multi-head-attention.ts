@@ -166,7 +166,11 @@ const keras: KerasMapping = {
   import(k) {
     const c = k.config;
     if ((c.dropout ?? 0) !== 0) throw k.error('dropout on the attention weights is not supported');
-    if (c.attention_axes !== undefined && c.attention_axes !== null) throw k.error('attention_axes is not supported');
+    // over the time axis only: Keras writes the default as [1] once built
+    const axes = c.attention_axes;
+    if (axes !== undefined && axes !== null && !(Array.isArray(axes) && axes.length === 1 && (axes[0] === 1 || axes[0] === -2))) {
+      throw k.error(`attention_axes ${JSON.stringify(axes)} is not supported (attention over the time axis only)`);
+    }
     const H = Number(c.num_heads);
     const dk = Number(c.key_dim);
     const dv = c.value_dim === undefined || c.value_dim === null ? dk : Number(c.value_dim);

@@ -956,7 +956,9 @@ const KERAS_CELL: Readonly<Record<string, CellType>> = { SimpleRNN: 'rnn', LSTM:
  *   on the writer (`KerasLayerInput.hardSigmoid`).
  * - `go_backwards` on a plain layer: outputs in reversed time order (as ours);
  *   Bidirectional outputs are time-aligned, forward first (as ours).
- * - return_state, stateful, other activations and use_bias=false are refused.
+ * - `return_state` outputs the final states (graph models: a Sequential
+ *   refuses a layer with several outputs, as Keras); stateful layers, other
+ *   activations and use_bias=false are refused.
  */
 const keras: KerasMapping = {
   classNames: ['SimpleRNN', 'LSTM', 'GRU', 'Bidirectional'],
@@ -970,7 +972,6 @@ const keras: KerasMapping = {
     if (!cell) throw k.error(`unsupported inner layer ${JSON.stringify(icls)}`);
     const iwhere = bidi ? `${k.where} > ${icls}` : k.where;
     const fail = (m: string) => k.error(m, iwhere);
-    if (ic.return_state) throw fail('return_state is not supported in an imported Sequential');
     if (ic.stateful) throw fail('stateful layers are not imported (re-create with stateful: true and setWeights)');
     if (ic.use_bias === false) throw fail('use_bias=false is not supported');
     const activation = k.activation(ic.activation, iwhere);
@@ -992,6 +993,7 @@ const keras: KerasMapping = {
       name,
       units: Number(ic.units),
       returnSequences: !!ic.return_sequences,
+      returnState: !!ic.return_state,
       goBackwards: !bidi && !!ic.go_backwards,
       ...(cell === 'rnn' ? { activation: activation as 'tanh' | 'relu' } : { recurrentActivation: gate }),
       ...(cell === 'gru' ? { resetAfter } : {}),

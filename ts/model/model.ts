@@ -72,6 +72,8 @@ export interface ModelArgs {
   name?: string;
   /** Seeds the initialisers and, unless `fit` gets a seed, shuffling and dropout. */
   seed?: number;
+  /** false: leave the parameters at zero (an importer sets every weight next). */
+  initialize?: boolean;
 }
 
 // Frees a dropped model's wasm memory. Absent in runtimes without
