@@ -26,6 +26,8 @@ interface ThreadRun {
   predicted: string;
   steps: string[];
   q8predicted: string[];
+  /** a graph model (convolution, attention, merges, states) trained and predicted, and beam-search decoding */
+  graph: { losses: number[]; weights: string; predicted: string; decoded: string };
 }
 const numbers = (r: ThreadRun) => ({
   losses: r.losses,
@@ -33,6 +35,7 @@ const numbers = (r: ThreadRun) => ({
   predicted: r.predicted,
   steps: r.steps,
   q8predicted: r.q8predicted,
+  graph: r.graph,
 });
 
 async function child(
@@ -94,7 +97,7 @@ describe('the same numbers at any thread count', () => {
     }
   });
 
-  it('training, prediction and streaming (f32, int8) are bit-identical at 1 and 2 threads', () => {
+  it('training, prediction, streaming (f32, int8), graph models and decoding are bit-identical at 1 and 2 threads', () => {
     expect(runs.map((r) => r.threads)).toEqual([1, 2, 1, 2]);
     for (const r of runs.slice(1)) expect(numbers(r)).toEqual(numbers(runs[0]!));
     expect(runs[0]!.losses[2]).toBeLessThan(runs[0]!.losses[0]!); // it did train

@@ -199,6 +199,28 @@ describe('ModelWorker (Node worker_threads)', () => {
     r.model.dispose();
   });
 
+  it('a graph model (convolution, attention, merge) trains in a worker as in-process and predicts there', async () => {
+    const L = lib.layers;
+    const make = () => {
+      const x = lib.input({ shape: [8, 3] });
+      const c = L.conv1d({ name: 'conv', filters: 6, kernelSize: 3, padding: 'causal' }).apply(x) as never;
+      const a = L.multiHeadAttention({ name: 'mha', numHeads: 2, keyDim: 3 }).apply([c, c]) as never;
+      const out = L.dense({ name: 'out', units: 1 }).apply(L.globalAveragePooling1d().apply(L.add().apply([a, c])) as never) as never;
+      const m = lib.model({ inputs: x, outputs: out, seed: 6 });
+      m.compile({ optimizer: 'adam', loss: 'mse' });
+      return m;
+    };
+    const [x, y] = data(40);
+    const { model } = await worker.fit(make(), x, y, { epochs: 2, batchSize: 16, seed: 3 });
+    const local = make();
+    await local.fit(x, y, { epochs: 2, batchSize: 16, seed: 3 });
+    expect(Array.from(model.getWeightsFlat())).toEqual(Array.from(local.getWeightsFlat()));
+    const there = await worker.predict(model, x);
+    expect(Array.from(there.data)).toEqual(Array.from((local.predict(x) as InstanceType<Lib['Tensor']>).data));
+    model.dispose();
+    local.dispose();
+  });
+
   it('errors in the worker come back as errors with their name', async () => {
     const [x] = data(4);
     await expect(worker.fit(makeModel(), x, lib.tensor(new Float32Array(8), [4, 2]), { epochs: 1 })).rejects.toThrow(

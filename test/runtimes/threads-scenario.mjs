@@ -1,7 +1,9 @@
 // The threaded core's work, run at each thread count in turn: training a
 // stacked model (bidirectional LSTM → GRU → SimpleRNN →
 // softmax), batch prediction, streaming steps in f32 and with int8 weights,
-// batch prediction with int8 weights.
+// batch prediction with int8 weights, and a graph model (convolution,
+// attention, merges, states: trained, predicted) and an encoder–decoder
+// decoded with beam search.
 // Sizes are above the core's fork threshold, so with 2 threads every matrix
 // product and gate epilogue is split. A digest of every number is returned:
 // the digests must not depend on the thread count (threads.test.ts, and the
@@ -88,5 +90,47 @@ async function run(lib) {
   g.dispose();
   q.dispose();
   s.dispose();
-  return { losses: Array.from(h.history.loss), weights, predicted, steps, q8predicted };
+  const graph = await graphRun(lib);
+  return { losses: Array.from(h.history.loss), weights, predicted, steps, q8predicted, graph };
+}
+
+/**
+ * A graph model with the graph kernels (convolution, pooling, multi-head and
+ * dot attention — one task per sample and head — merges, recurrent states),
+ * trained, predicted, and decoded one token per step with beam search.
+ */
+async function graphRun(lib) {
+  const { input, layers, model, tensor, decode } = lib;
+  const [B, T, F] = [8, 40, 16];
+  const x = input({ shape: [T, F] });
+  const c = layers.conv1d({ filters: 32, kernelSize: 3, padding: 'causal', dilationRate: 2, activation: 'relu' }).apply(x);
+  const [seq, h, cs] = layers.lstm({ units: 64, returnSequences: true, returnState: true }).apply(c);
+  const a = layers.multiHeadAttention({ numHeads: 4, keyDim: 16 }).apply([seq, seq], { useCausalMask: true });
+  const d = layers.attention({ useScale: true }).apply([a, seq]);
+  const pooled = layers.globalAveragePooling1d().apply(layers.add().apply([a, d]));
+  const out = layers.dense({ units: 3 }).apply(layers.concatenate().apply([pooled, h, cs]));
+  const m = model({ inputs: x, outputs: out, seed: 8 });
+  m.compile({ optimizer: 'adam', loss: 'mse' });
+  const xt = tensor(floats(B * T * F, 11), [B, T, F]);
+  const yt = tensor(floats(B * 3, 12), [B, 3]);
+  const hist = await m.fit(xt, yt, { epochs: 2, batchSize: 4, shuffle: false });
+  const result = { losses: Array.from(hist.history.loss), weights: digest(m.getWeightsFlat()), predicted: digest(m.predict(xt).data) };
+  m.dispose();
+  // an encoder–decoder decoded with beam search: attention steps and state reorders
+  const enc = input({ shape: [T], dtype: 'int32' });
+  const dec = input({ shape: [null], dtype: 'int32' });
+  const e = layers.embedding({ inputDim: 20, outputDim: 24, maskZero: true }).apply(enc);
+  const [es, eh, ec] = layers.lstm({ units: 48, returnSequences: true, returnState: true }).apply(e);
+  const dd = layers
+    .lstm({ units: 48, returnSequences: true })
+    .apply(layers.embedding({ inputDim: 12, outputDim: 24 }).apply(dec), { initialState: [eh, ec] });
+  const ctx = layers.attention().apply([dd, es]);
+  const probs = layers.dense({ units: 12, activation: 'softmax' }).apply(layers.concatenate().apply([ctx, dd]));
+  const s2s = model({ inputs: [enc, dec], outputs: probs, seed: 9 });
+  // sample b post-padded after T − 3·(b mod 5) ids
+  const ids = Int32Array.from(floats(6 * T, 13), (v, i) => (i % T < T - 3 * (Math.floor(i / T) % 5) ? 1 + Math.floor((v + 1) * 9.5) : 0));
+  const r = decode(s2s, { encoderInputs: tensor(ids, [6, T]), startToken: 1, stopToken: 2, maxLength: 8, beamWidth: 3 });
+  result.decoded = digest(Float32Array.from(r.sequences.flat().concat(r.scores)));
+  s2s.dispose();
+  return result;
 }
